@@ -1,0 +1,255 @@
+//! The `csv` format: Flink's options, splitting a record into fields with
+//! RFC 4180 quoting, and appending fields to typed columns.
+
+use std::borrow::Cow;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use eddy_engine::Result;
+use eddy_engine::connector::TableOptions;
+
+use super::RowError;
+use super::column::ColumnBuilder;
+
+/// Option keys of the csv format.
+pub const OPTION_KEYS: &[&str] = &[
+    "format",
+    "csv.field-delimiter",
+    "csv.quote-character",
+    "csv.disable-quote-character",
+    "csv.allow-comments",
+    "csv.ignore-parse-errors",
+    "csv.array-element-delimiter",
+    "csv.escape-character",
+    "csv.null-literal",
+    "csv.write-bigdecimal-in-scientific-notation",
+];
+
+/// Options of the csv format.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// Field separator (`csv.field-delimiter`, default `,`).
+    pub delimiter: char,
+    /// Quote character, `None` when quoting is disabled.
+    pub quote: Option<char>,
+    /// Lines starting with `#` are skipped.
+    pub allow_comments: bool,
+    /// Skip bad rows instead of failing.
+    pub ignore_parse_errors: bool,
+    /// Escape character inside fields.
+    pub escape: Option<char>,
+    /// A field equal to this is NULL.
+    pub null_literal: Option<String>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            delimiter: ',',
+            quote: Some('"'),
+            allow_comments: false,
+            ignore_parse_errors: false,
+            escape: None,
+            null_literal: None,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// Consumes the `csv.*` options.
+    pub fn from_options(opts: &mut TableOptions) -> Result<Self> {
+        let mut o = CsvOptions::default();
+        if let Some(d) = opts.take_char("csv.field-delimiter")? {
+            o.delimiter = d;
+        }
+        if let Some(q) = opts.take_char("csv.quote-character")? {
+            o.quote = Some(q);
+        }
+        if opts.take_bool("csv.disable-quote-character")?.unwrap_or(false) {
+            o.quote = None;
+        }
+        o.allow_comments = opts.take_bool("csv.allow-comments")?.unwrap_or(false);
+        o.ignore_parse_errors = opts.take_bool("csv.ignore-parse-errors")?.unwrap_or(false);
+        o.escape = opts.take_char("csv.escape-character")?;
+        o.null_literal = opts.take("csv.null-literal");
+        let _ = opts.take("csv.array-element-delimiter");
+        let _ = opts.take_bool("csv.write-bigdecimal-in-scientific-notation")?;
+        Ok(o)
+    }
+}
+
+/// One field of a record: where it starts (1-based character column) and
+/// its unquoted text.
+#[derive(Debug)]
+pub struct Field {
+    /// 1-based column of the field's first character.
+    pub column: usize,
+    /// The text, with quotes and escapes removed.
+    pub text: String,
+}
+
+/// Splits a record into fields, reusing `fields`' allocations.
+pub fn split_fields(record: &str, o: &CsvOptions, fields: &mut Vec<Field>) -> Result<usize, RowError> {
+    let mut n = 0;
+    let mut chars = record.char_indices().peekable();
+    let mut column = 1;
+    loop {
+        if n == fields.len() {
+            fields.push(Field {
+                column,
+                text: String::new(),
+            });
+        }
+        let field = &mut fields[n];
+        field.column = column;
+        field.text.clear();
+        n += 1;
+        let quoted = o.quote.is_some() && chars.peek().map(|(_, c)| Some(*c) == o.quote) == Some(true);
+        if quoted {
+            chars.next();
+            column += 1;
+            let mut closed = false;
+            while let Some((_, c)) = chars.next() {
+                column += 1;
+                if Some(c) == o.escape {
+                    if let Some((_, e)) = chars.next() {
+                        column += 1;
+                        field.text.push(e);
+                    }
+                } else if Some(c) == o.quote {
+                    if chars.peek().map(|(_, c)| Some(*c) == o.quote) == Some(true) {
+                        chars.next();
+                        column += 1;
+                        field.text.push(c);
+                    } else {
+                        closed = true;
+                        break;
+                    }
+                } else {
+                    field.text.push(c);
+                }
+            }
+            if !closed {
+                return Err(RowError {
+                    column: field.column,
+                    field: None,
+                    message: "unterminated quoted field".into(),
+                });
+            }
+        }
+        loop {
+            match chars.next() {
+                None => return Ok(n),
+                Some((_, c)) => {
+                    column += 1;
+                    if c == o.delimiter {
+                        break;
+                    }
+                    if Some(c) == o.escape {
+                        if let Some((_, e)) = chars.next() {
+                            column += 1;
+                            field.text.push(e);
+                        }
+                        continue;
+                    }
+                    field.text.push(c);
+                }
+            }
+        }
+    }
+}
+
+/// Decodes a CSV record into the columns; `Ok(false)` for a skipped line
+/// (comment, empty).
+pub fn decode_row(
+    record: &str,
+    o: &CsvOptions,
+    schema: &SchemaRef,
+    columns: &mut [ColumnBuilder],
+    fields: &mut Vec<Field>,
+) -> Result<bool, RowError> {
+    let record = record.strip_suffix('\r').unwrap_or(record);
+    if record.is_empty() || (o.allow_comments && record.starts_with('#')) {
+        return Ok(false);
+    }
+    let n = split_fields(record, o, fields)?;
+    if n < columns.len() && !o.ignore_parse_errors {
+        return Err(RowError {
+            column: record.chars().count() + 1,
+            field: None,
+            message: format!(
+                "Row length mismatch. {} fields expected but was {n}.",
+                columns.len()
+            ),
+        });
+    }
+    if n > columns.len() {
+        return Err(RowError {
+            column: fields[columns.len()].column,
+            field: None,
+            message: format!("too many fields: expected {}, found {n}", columns.len()),
+        });
+    }
+    for (i, col) in columns.iter_mut().enumerate() {
+        let Some(f) = fields[..n].get(i) else {
+            col.append_null();
+            continue;
+        };
+        let is_null = o.null_literal.as_deref() == Some(f.text.as_str());
+        if is_null {
+            col.append_null();
+            continue;
+        }
+        if let Err(message) = col.append_str(&f.text) {
+            if !o.ignore_parse_errors {
+                return Err(RowError {
+                    column: f.column,
+                    field: Some(schema.field(i).name().clone()),
+                    message,
+                });
+            }
+            // Flink sets a field it cannot parse to NULL and keeps the row.
+            col.append_null();
+        }
+    }
+    Ok(true)
+}
+
+/// Quotes a field for writing if it needs it.
+pub fn quote_field<'a>(text: &'a str, o: &CsvOptions) -> Cow<'a, str> {
+    let Some(q) = o.quote else {
+        return Cow::Borrowed(text);
+    };
+    if text.contains(o.delimiter) || text.contains(q) || text.contains('\n') || text.contains('\r') {
+        let doubled = text.replace(q, &format!("{q}{q}"));
+        Cow::Owned(format!("{q}{doubled}{q}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(s: &str) -> Vec<(usize, String)> {
+        let mut f = vec![];
+        let n = split_fields(s, &CsvOptions::default(), &mut f).expect("split");
+        f.truncate(n);
+        f.into_iter().map(|f| (f.column, f.text)).collect()
+    }
+
+    #[test]
+    fn quoted_fields_with_delimiters_and_doubled_quotes() {
+        assert_eq!(
+            split(r#"4,"q,""x""",-0.0"#),
+            vec![(1, "4".into()), (3, r#"q,"x""#.into()), (13, "-0.0".into())]
+        );
+        assert_eq!(split("a,,"), vec![(1, "a".into()), (3, "".into()), (4, "".into())]);
+    }
+
+    #[test]
+    fn unterminated_quote_is_an_error() {
+        let mut f = vec![];
+        assert!(split_fields("1,\"abc", &CsvOptions::default(), &mut f).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! The `json` format: one JSON object per line, fields matched by name;
+//! a missing field is NULL (as Flink's `json.fail-on-missing-field` = false).
+
+use datafusion::arrow::datatypes::SchemaRef;
+use eddy_engine::connector::TableOptions;
+use eddy_engine::{EngineError, Result};
+use serde_json::Value;
+
+use super::RowError;
+use super::column::ColumnBuilder;
+
+/// Option keys of the json format.
+pub const OPTION_KEYS: &[&str] = &[
+    "format",
+    "json.fail-on-missing-field",
+    "json.ignore-parse-errors",
+    "json.timestamp-format.standard",
+    "json.map-null-key.mode",
+    "json.map-null-key.literal",
+    "json.encode.decimal-as-plain-number",
+    "json.encode.ignore-null-fields",
+];
+
+/// How timestamps are written in JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampStandard {
+    /// `yyyy-MM-dd HH:mm:ss.SSS` (Flink's default).
+    #[default]
+    Sql,
+    /// `yyyy-MM-ddTHH:mm:ss.SSS`.
+    Iso8601,
+}
+
+/// Options of the json format.
+#[derive(Debug, Clone, Default)]
+pub struct JsonOptions {
+    /// A missing field fails the row instead of being NULL.
+    pub fail_on_missing_field: bool,
+    /// Skip bad rows instead of failing.
+    pub ignore_parse_errors: bool,
+    /// Timestamp text form.
+    pub timestamp_standard: TimestampStandard,
+    /// Leave NULL fields out when writing.
+    pub ignore_null_fields: bool,
+}
+
+impl JsonOptions {
+    /// Consumes the `json.*` options.
+    pub fn from_options(opts: &mut TableOptions) -> Result<Self> {
+        let mut o = JsonOptions {
+            fail_on_missing_field: opts.take_bool("json.fail-on-missing-field")?.unwrap_or(false),
+            ignore_parse_errors: opts.take_bool("json.ignore-parse-errors")?.unwrap_or(false),
+            ignore_null_fields: opts.take_bool("json.encode.ignore-null-fields")?.unwrap_or(false),
+            ..Default::default()
+        };
+        if o.fail_on_missing_field && o.ignore_parse_errors {
+            return Err(EngineError::Plan(
+                "fail-on-missing-field and ignore-parse-errors shouldn't both be true.".into(),
+            ));
+        }
+        o.timestamp_standard = match opts.take("json.timestamp-format.standard").as_deref() {
+            None | Some("SQL") => TimestampStandard::Sql,
+            Some("ISO-8601") => TimestampStandard::Iso8601,
+            Some(other) => {
+                return Err(EngineError::Plan(format!(
+                    "Unsupported value '{other}' for json.timestamp-format.standard. Supported values are [SQL, ISO-8601]."
+                )));
+            }
+        };
+        let _ = opts.take("json.map-null-key.mode");
+        let _ = opts.take("json.map-null-key.literal");
+        let _ = opts.take_bool("json.encode.decimal-as-plain-number")?;
+        Ok(o)
+    }
+}
+
+/// Decodes one JSON line into the columns; `Ok(false)` for a blank line.
+pub fn decode_row(
+    record: &str,
+    o: &JsonOptions,
+    schema: &SchemaRef,
+    columns: &mut [ColumnBuilder],
+) -> Result<bool, RowError> {
+    let record = record.trim_end_matches(['\r', '\n']);
+    if record.trim().is_empty() {
+        return Ok(false);
+    }
+    let value: Value = serde_json::from_str(record).map_err(|e| RowError {
+        column: e.column(),
+        field: None,
+        message: e.to_string(),
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(RowError {
+            column: 1,
+            field: None,
+            message: "expected a JSON object".into(),
+        });
+    };
+    for (i, col) in columns.iter_mut().enumerate() {
+        let name = schema.field(i).name();
+        match obj.get(name) {
+            None if o.fail_on_missing_field => {
+                return Err(RowError {
+                    column: 1,
+                    field: Some(name.clone()),
+                    message: format!("Could not find field with name '{name}'."),
+                });
+            }
+            None => col.append_null(),
+            Some(v) => {
+                if let Err(message) = col.append_json(v) {
+                    if !o.ignore_parse_errors {
+                        return Err(RowError {
+                            column: 1,
+                            field: Some(name.clone()),
+                            message,
+                        });
+                    }
+                    col.append_null();
+                }
+            }
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,191 @@
+//! Row formats shared by connectors: `csv` and `json` (JSON lines), read
+//! into Arrow batches and written from them, with Flink's options.
+
+pub mod column;
+pub mod csv;
+pub mod encode;
+pub mod json;
+pub mod nested;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use eddy_engine::connector::TableOptions;
+use eddy_engine::{EngineError, Result};
+
+use self::column::ColumnBuilder;
+pub use self::csv::CsvOptions;
+pub use self::json::{JsonOptions, TimestampStandard};
+
+/// A configured format.
+#[derive(Debug, Clone)]
+pub enum Format {
+    /// Comma-separated values.
+    Csv(CsvOptions),
+    /// One JSON object per line.
+    Json(JsonOptions),
+}
+
+/// The names of the supported formats.
+pub const FORMATS: &[&str] = &["csv", "json"];
+
+impl Format {
+    /// Consumes `format` and the options of that format.
+    pub fn from_options(opts: &mut TableOptions) -> Result<Format> {
+        let name = opts.require("format")?;
+        match name.as_str() {
+            "csv" => Ok(Format::Csv(CsvOptions::from_options(opts)?)),
+            "json" => Ok(Format::Json(JsonOptions::from_options(opts)?)),
+            other => Err(EngineError::Plan(format!(
+                "Could not find any format factory for identifier '{other}'.\n\nAvailable format identifiers are:\n\n{}",
+                FORMATS.join("\n")
+            ))),
+        }
+    }
+
+    /// Every option key of this format, for the list of supported options.
+    pub fn option_keys(&self) -> &'static [&'static str] {
+        match self {
+            Format::Csv(_) => csv::OPTION_KEYS,
+            Format::Json(_) => json::OPTION_KEYS,
+        }
+    }
+
+    /// Whether bad rows are skipped and counted instead of failing the job.
+    pub fn ignore_parse_errors(&self) -> bool {
+        match self {
+            Format::Csv(o) => o.ignore_parse_errors,
+            Format::Json(o) => o.ignore_parse_errors,
+        }
+    }
+
+    /// Short name (`csv`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Csv(_) => "csv",
+            Format::Json(_) => "json",
+        }
+    }
+}
+
+/// Where a record came from, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// File path, or topic and partition.
+    pub source: &'a str,
+    /// 1-based line number in the file, or the offset.
+    pub line: u64,
+}
+
+/// Turns records (lines) into Arrow batches of a schema.
+pub struct Decoder {
+    schema: SchemaRef,
+    format: Format,
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+    skipped: u64,
+    scratch: Vec<csv::Field>,
+}
+
+impl Decoder {
+    /// A decoder for rows of `schema` in `format`.
+    pub fn new(schema: SchemaRef, format: Format) -> Result<Self> {
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                ColumnBuilder::new(f.data_type()).map_err(|e| {
+                    EngineError::Plan(format!("column '{}': {e}", f.name()))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            schema,
+            format,
+            columns,
+            rows: 0,
+            skipped: 0,
+            scratch: vec![],
+        })
+    }
+
+    /// Rows decoded and not yet taken by [`Decoder::flush`].
+    pub fn buffered_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows skipped as unparseable since the last call; resets the count.
+    pub fn take_skipped(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// Decodes one record. A bad record fails with its origin named, or is
+    /// skipped and counted when the format ignores parse errors.
+    pub fn decode(&mut self, record: &[u8], origin: Origin<'_>) -> Result<()> {
+        let result = match std::str::from_utf8(record) {
+            Err(e) => Err(RowError {
+                column: e.valid_up_to() + 1,
+                field: None,
+                message: "invalid UTF-8".into(),
+            }),
+            Ok(text) => match &self.format {
+                Format::Csv(o) => csv::decode_row(text, o, &self.schema, &mut self.columns, &mut self.scratch),
+                Format::Json(o) => json::decode_row(text, o, &self.schema, &mut self.columns),
+            },
+        };
+        match result {
+            Ok(true) => {
+                self.rows += 1;
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                for c in self.columns.iter_mut() {
+                    c.truncate_to(self.rows).map_err(EngineError::Internal)?;
+                }
+                if self.format.ignore_parse_errors() {
+                    self.skipped += 1;
+                    return Ok(());
+                }
+                let field = e.field.map(|f| format!(" (field '{f}')")).unwrap_or_default();
+                let text = String::from_utf8_lossy(record);
+                Err(EngineError::Execution(format!(
+                    "Failed to deserialize {} row at {}:{}:{}{}: {}\n  row: {}\n  (set '{}.ignore-parse-errors' = 'true' to skip bad rows)",
+                    self.format.name(),
+                    origin.source,
+                    origin.line,
+                    e.column,
+                    field,
+                    e.message,
+                    text.trim_end(),
+                    self.format.name()
+                )))
+            }
+        }
+    }
+
+    /// The rows decoded so far as a batch, if any.
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let columns = self
+            .columns
+            .iter_mut()
+            .map(|c| c.finish().map_err(EngineError::Execution))
+            .collect::<Result<Vec<_>>>()?;
+        self.rows = 0;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+        Ok(Some(batch))
+    }
+}
+
+/// A record that could not be decoded.
+#[derive(Debug)]
+pub struct RowError {
+    /// 1-based character column in the record where the bad value starts.
+    pub column: usize,
+    /// The field whose value was bad.
+    pub field: Option<String>,
+    /// What was wrong.
+    pub message: String,
+}

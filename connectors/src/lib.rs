@@ -1,0 +1,31 @@
+//! # eddy-connectors
+//!
+//! Sources and sinks of Eddy, each a [`ConnectorFactory`] found by the
+//! value of the `connector` option: `filesystem`, `datagen`, `print`,
+//! `blackhole`; and the row formats they share (`csv`, `json`).
+
+pub mod blackhole;
+pub mod datagen;
+pub mod filesystem;
+pub mod format;
+pub mod print;
+pub mod row_text;
+
+use std::sync::Arc;
+
+use eddy_engine::connector::{ConnectorFactory, ConnectorRegistry};
+
+/// A registry holding every built-in connector.
+pub fn builtin_connectors() -> ConnectorRegistry {
+    let mut r = ConnectorRegistry::default();
+    let all: Vec<Arc<dyn ConnectorFactory>> = vec![
+        Arc::new(filesystem::FilesystemConnector),
+        Arc::new(datagen::DatagenConnector),
+        Arc::new(print::PrintConnector),
+        Arc::new(blackhole::BlackholeConnector),
+    ];
+    for f in all {
+        r.register(f);
+    }
+    r
+}

@@ -1,0 +1,31 @@
+//! # eddy-engine
+//!
+//! The continuous dataflow runtime of Eddy. It knows no SQL: the planner
+//! (`eddy-sql`) builds a [`graph::JobGraph`] of operators and sources, and
+//! [`runtime::spawn`] runs it.
+//!
+//! ```text
+//!   SourceFactory ──> Source subtasks ──(edges: forward | hash | broadcast | single)──>
+//!       Operator subtasks (InputGate: watermark min, barrier alignment, End)
+//!           ──> ... ──> sink operators
+//! ```
+//!
+//! Data on an edge is a [`message::Message`]: a [`batch::ChangeBatch`] (an
+//! Arrow `RecordBatch` plus Flink row kinds), a watermark, a checkpoint
+//! barrier, or `End`.
+
+pub mod batch;
+pub mod connector;
+pub mod error;
+pub mod exchange;
+pub mod graph;
+pub mod input;
+pub mod message;
+pub mod metrics;
+pub mod operator;
+pub mod ops;
+pub mod runtime;
+pub mod watermark;
+
+pub use batch::{ChangeBatch, RowKind};
+pub use error::{EngineError, Result};

@@ -1,0 +1,88 @@
+//! Counters of a running job: rows in and out, rows skipped as bad input,
+//! the current watermark. Read by job stats and printed when a job ends.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::message::MIN_WATERMARK;
+
+/// Counters of one subtask.
+#[derive(Debug)]
+pub struct OperatorMetrics {
+    /// Name of the operator.
+    pub name: String,
+    /// Rows received.
+    pub rows_in: AtomicU64,
+    /// Rows emitted.
+    pub rows_out: AtomicU64,
+    /// Input rows skipped because they could not be parsed.
+    pub rows_skipped: AtomicU64,
+    /// The last watermark seen.
+    pub watermark: AtomicI64,
+}
+
+impl OperatorMetrics {
+    /// Fresh counters for operator `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            rows_in: AtomicU64::new(0),
+            rows_out: AtomicU64::new(0),
+            rows_skipped: AtomicU64::new(0),
+            watermark: AtomicI64::new(MIN_WATERMARK),
+        }
+    }
+
+    /// Adds to the count of skipped bad rows.
+    pub fn add_skipped(&self, n: u64) {
+        self.rows_skipped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Every subtask's counters of one job.
+#[derive(Debug, Default, Clone)]
+pub struct JobMetrics {
+    subtasks: Arc<Mutex<Vec<Arc<OperatorMetrics>>>>,
+}
+
+/// A summary of a job's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobStats {
+    /// Rows read by sources.
+    pub rows_read: u64,
+    /// Rows skipped as unparseable, per operator name.
+    pub skipped: Vec<(String, u64)>,
+}
+
+impl JobMetrics {
+    /// Registers the counters of a new subtask.
+    pub fn register(&self, name: &str) -> Arc<OperatorMetrics> {
+        let m = Arc::new(OperatorMetrics::new(name));
+        if let Ok(mut v) = self.subtasks.lock() {
+            v.push(m.clone());
+        }
+        m
+    }
+
+    /// Sums the counters.
+    pub fn stats(&self) -> JobStats {
+        let mut stats = JobStats::default();
+        let Ok(v) = self.subtasks.lock() else {
+            return stats;
+        };
+        for m in v.iter() {
+            if m.name.starts_with("Source") {
+                stats.rows_read += m.rows_out.load(Ordering::Relaxed);
+            }
+            let skipped = m.rows_skipped.load(Ordering::Relaxed);
+            if skipped > 0 {
+                match stats.skipped.iter_mut().find(|(n, _)| *n == m.name) {
+                    Some((_, c)) => *c += skipped,
+                    None => stats.skipped.push((m.name.clone(), skipped)),
+                }
+            }
+        }
+        stats
+    }
+}

@@ -1,0 +1,178 @@
+//! The operator and source traits every node of a dataflow implements, and
+//! the context the runtime hands them.
+//!
+//! The runtime owns the protocol (watermark minimums over inputs, barrier
+//! alignment, `End`); operators only react to callbacks.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::batch::ChangeBatch;
+use crate::error::Result;
+use crate::metrics::OperatorMetrics;
+
+/// Where a subtask sits in its operator.
+#[derive(Debug, Clone)]
+pub struct SubtaskInfo {
+    /// Name of the job.
+    pub job_name: String,
+    /// Name of the operator (as in EXPLAIN).
+    pub operator_name: String,
+    /// Index of this subtask, `0..parallelism`.
+    pub index: usize,
+    /// Number of subtasks of the operator.
+    pub parallelism: usize,
+}
+
+/// What an operator may use while running.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// This subtask's place.
+    pub subtask: SubtaskInfo,
+    /// Counters of this subtask, read by job stats.
+    pub metrics: Arc<OperatorMetrics>,
+}
+
+/// Receives what an operator produces.
+#[async_trait]
+pub trait Emitter: Send {
+    /// Sends a batch downstream. May wait (backpressure).
+    async fn emit(&mut self, batch: ChangeBatch) -> Result<()>;
+    /// Sends a watermark downstream. Watermarks MUST not decrease.
+    async fn emit_watermark(&mut self, watermark: i64) -> Result<()>;
+}
+
+/// A node of the dataflow that consumes inputs.
+///
+/// Contract: the runtime calls `open` once, then `process` and
+/// `on_watermark` in the order of arrival, `snapshot` when a barrier is
+/// aligned, and finally `close` once every input has ended (after a last
+/// watermark of `MAX_WATERMARK`). No callback runs concurrently with another
+/// on the same instance.
+#[async_trait]
+pub trait Operator: Send + 'static {
+    /// One line for EXPLAIN.
+    fn name(&self) -> String;
+
+    /// Called before any data; restores state here.
+    async fn open(&mut self, _ctx: &mut Context) -> Result<()> {
+        Ok(())
+    }
+
+    /// Processes a batch arriving on input `input` (0 for single-input operators).
+    async fn process(
+        &mut self,
+        input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()>;
+
+    /// The minimum watermark over all inputs advanced to `watermark`. The
+    /// default forwards it; an operator that buffers by event time emits
+    /// what the watermark completes first.
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        out.emit_watermark(watermark).await
+    }
+
+    /// A checkpoint barrier was aligned: write state, do not commit.
+    async fn snapshot(&mut self, _checkpoint: u64, _ctx: &mut Context) -> Result<()> {
+        Ok(())
+    }
+
+    /// Every operator of the job has snapshotted checkpoint `id`: commit
+    /// side effects (two-phase sinks).
+    async fn on_checkpoint_complete(&mut self, _id: u64, _ctx: &mut Context) -> Result<()> {
+        Ok(())
+    }
+
+    /// Every input ended. Flush what is left.
+    async fn close(&mut self, _ctx: &mut Context, _out: &mut dyn Emitter) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Creates one operator instance per subtask.
+pub trait OperatorFactory: Send + Sync {
+    /// One line for EXPLAIN.
+    fn name(&self) -> String;
+    /// A fresh instance for subtask `subtask`.
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>>;
+}
+
+/// What a source produces.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// Rows read from split `split` (a file, a Kafka partition).
+    Batch {
+        /// Which split of this subtask the rows come from.
+        split: usize,
+        /// The rows.
+        batch: ChangeBatch,
+    },
+    /// Split `split` was read to its end.
+    SplitEnd(usize),
+    /// Nothing more will come (bounded source finished).
+    End,
+}
+
+/// A reader of external data: one instance per source subtask.
+#[async_trait]
+pub trait Source: Send + 'static {
+    /// One line for EXPLAIN.
+    fn name(&self) -> String;
+    /// Called before reading.
+    async fn open(&mut self, _ctx: &mut Context) -> Result<()> {
+        Ok(())
+    }
+    /// The next event. An unbounded source waits here for data; the
+    /// runtime cancels the wait when the job is stopped.
+    async fn next(&mut self, ctx: &mut Context) -> Result<SourceEvent>;
+}
+
+/// Creates one source reader per subtask, splitting the work among them.
+pub trait SourceFactory: Send + Sync {
+    /// One line for EXPLAIN.
+    fn name(&self) -> String;
+    /// Whether the source ends by itself.
+    fn is_bounded(&self) -> bool;
+    /// The reader of subtask `subtask`.
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Source>>;
+}
+
+/// An [`Emitter`] that keeps what it is given, in order: used to run chained
+/// operators one after the other without a channel between them.
+#[derive(Debug, Default)]
+pub struct BufferEmitter {
+    /// Events in the order they were emitted.
+    pub events: Vec<Emitted>,
+}
+
+/// One event kept by a [`BufferEmitter`].
+#[derive(Debug)]
+pub enum Emitted {
+    /// A batch.
+    Batch(ChangeBatch),
+    /// A watermark.
+    Watermark(i64),
+}
+
+#[async_trait]
+impl Emitter for BufferEmitter {
+    async fn emit(&mut self, batch: ChangeBatch) -> Result<()> {
+        if batch.num_rows() > 0 {
+            self.events.push(Emitted::Batch(batch));
+        }
+        Ok(())
+    }
+    async fn emit_watermark(&mut self, watermark: i64) -> Result<()> {
+        self.events.push(Emitted::Watermark(watermark));
+        Ok(())
+    }
+}

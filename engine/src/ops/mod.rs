@@ -1,0 +1,4 @@
+//! Built-in operators that know nothing of connectors.
+
+pub mod calc;
+pub mod union;

@@ -1,0 +1,401 @@
+//! Runs a [`JobGraph`]: one tokio task per subtask of each operator chain,
+//! joined by bounded channels (a slow consumer slows its producers).
+//!
+//! ```text
+//!  source task                      operator task
+//!  Source -> prelude -> chain ==>  InputGate -> chain -> Output ==> ...
+//!                        (Output: hash / forward / broadcast / single)
+//! ```
+//!
+//! The runtime owns the protocol: it generates per-split watermarks at the
+//! source, combines watermarks by minimum at every input gate, aligns
+//! barriers, turns the end of every input into a final `MAX_WATERMARK`
+//! followed by `close`, and stops the whole job on the first error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::batch::ChangeBatch;
+use crate::error::{EngineError, Result};
+use crate::exchange::{OutEdge, Output, Target};
+use crate::graph::{JobGraph, NodeId, NodeKind, Partitioning};
+use crate::input::{GateEvent, InputGate};
+use crate::message::{MAX_WATERMARK, MIN_WATERMARK, Message};
+use crate::metrics::{JobMetrics, JobStats};
+use crate::operator::{
+    BufferEmitter, Context, Emitted, Emitter, Operator, Source, SourceEvent, SubtaskInfo,
+};
+use crate::watermark::{ScanPrelude, SplitWatermarks};
+
+/// Messages an inbox holds per upstream sender before the sender waits.
+const CHANNEL_CAPACITY: usize = 8;
+
+/// A running job.
+pub struct JobHandle {
+    name: String,
+    tasks: JoinSet<Result<()>>,
+    metrics: JobMetrics,
+    cancel_tx: watch::Sender<bool>,
+}
+
+/// Stops a running job from elsewhere (Ctrl-C, STOP JOB).
+#[derive(Clone)]
+pub struct JobCanceller(watch::Sender<bool>);
+
+impl JobCanceller {
+    /// Asks the job to stop; its `wait` returns [`EngineError::Cancelled`].
+    pub fn cancel(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl JobHandle {
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The job's live counters.
+    pub fn metrics(&self) -> &JobMetrics {
+        &self.metrics
+    }
+
+    /// A handle that cancels this job.
+    pub fn canceller(&self) -> JobCanceller {
+        JobCanceller(self.cancel_tx.clone())
+    }
+
+    /// Waits until every subtask finished; the first error stops the others.
+    pub async fn wait(mut self) -> Result<JobStats> {
+        let mut cancel_rx = self.cancel_tx.subscribe();
+        loop {
+            tokio::select! {
+                next = self.tasks.join_next() => match next {
+                    None => return Ok(self.metrics.stats()),
+                    Some(Ok(Ok(()))) => {}
+                    Some(Ok(Err(e))) => {
+                        self.tasks.abort_all();
+                        return Err(e);
+                    }
+                    Some(Err(join)) => {
+                        self.tasks.abort_all();
+                        return Err(EngineError::Internal(format!("a subtask failed: {join}")));
+                    }
+                },
+                changed = cancel_rx.changed() => {
+                    if changed.is_ok() && *cancel_rx.borrow() {
+                        self.tasks.abort_all();
+                        return Err(EngineError::Cancelled);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One operator of a chain in a task.
+struct Stage {
+    op: Box<dyn Operator>,
+    ctx: Context,
+}
+
+/// A step pushed through a chain.
+enum Step {
+    Batch(usize, ChangeBatch),
+    Watermark(i64),
+    Close,
+}
+
+/// Pushes `step` through the stages, each stage's output feeding the next and
+/// the last stage's going to `output`.
+async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<()> {
+    let mut steps = vec![step];
+    let last = stages.len().saturating_sub(1);
+    for (k, stage) in stages.iter_mut().enumerate() {
+        let mut buffer = BufferEmitter::default();
+        let before = output.rows_out;
+        let emitter: &mut dyn Emitter = if k == last { output } else { &mut buffer };
+        let mut closed = false;
+        for step in steps.drain(..) {
+            match step {
+                Step::Batch(input, batch) => {
+                    stage.ctx.metrics.rows_in.fetch_add(batch.num_rows() as u64, RELAXED);
+                    stage.op.process(input, batch, &mut stage.ctx, emitter).await?;
+                }
+                Step::Watermark(w) => {
+                    stage.ctx.metrics.watermark.store(w, RELAXED);
+                    stage.op.on_watermark(w, &mut stage.ctx, emitter).await?;
+                }
+                Step::Close => {
+                    stage.op.close(&mut stage.ctx, emitter).await?;
+                    closed = true;
+                }
+            }
+        }
+        if k == last {
+            stage.ctx.metrics.rows_out.fetch_add(output.rows_out - before, RELAXED);
+            break;
+        }
+        for ev in buffer.events {
+            steps.push(match ev {
+                Emitted::Batch(b) => {
+                    stage.ctx.metrics.rows_out.fetch_add(b.num_rows() as u64, RELAXED);
+                    Step::Batch(0, b)
+                }
+                Emitted::Watermark(w) => Step::Watermark(w),
+            });
+        }
+        if closed {
+            steps.push(Step::Close);
+        }
+        if steps.is_empty() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+const RELAXED: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
+
+async fn run_source_task(
+    mut source: Box<dyn Source>,
+    mut ctx: Context,
+    prelude: Option<Arc<ScanPrelude>>,
+    mut stages: Vec<Stage>,
+    mut output: Output,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<()> {
+    source.open(&mut ctx).await?;
+    for s in stages.iter_mut() {
+        s.op.open(&mut s.ctx).await?;
+    }
+    let mut splits = SplitWatermarks::default();
+    loop {
+        let event = tokio::select! {
+            ev = source.next(&mut ctx) => ev?,
+            _ = cancel.changed() => return Err(EngineError::Cancelled),
+        };
+        let watermark = match event {
+            SourceEvent::Batch { split, batch } => {
+                ctx.metrics.rows_out.fetch_add(batch.num_rows() as u64, RELAXED);
+                let (batch, wm) = match &prelude {
+                    Some(p) => {
+                        let batch = p.project(batch)?;
+                        let wm = p.batch_watermark(&batch.data)?;
+                        (batch, wm)
+                    }
+                    None => (batch, None),
+                };
+                if batch.num_rows() > 0 {
+                    drive(&mut stages, Step::Batch(0, batch), &mut output).await?;
+                }
+                splits.observe(split, wm)
+            }
+            SourceEvent::SplitEnd(split) => splits.end_split(split),
+            SourceEvent::End => {
+                finish(&mut stages, &mut output, MIN_WATERMARK).await?;
+                return Ok(());
+            }
+        };
+        if let Some(w) = watermark {
+            drive(&mut stages, Step::Watermark(w), &mut output).await?;
+        }
+    }
+}
+
+/// The end of all input: a final watermark, then close every stage in order.
+async fn finish(stages: &mut [Stage], output: &mut Output, watermark: i64) -> Result<()> {
+    if watermark < MAX_WATERMARK {
+        drive(stages, Step::Watermark(MAX_WATERMARK), output).await?;
+    }
+    drive(stages, Step::Close, output).await?;
+    output.broadcast(Message::End).await
+}
+
+async fn run_operator_task(
+    mut gate: InputGate,
+    mut stages: Vec<Stage>,
+    mut output: Output,
+) -> Result<()> {
+    for s in stages.iter_mut() {
+        s.op.open(&mut s.ctx).await?;
+    }
+    let mut watermark = MIN_WATERMARK;
+    while let Some(event) = gate.next().await? {
+        match event {
+            GateEvent::Batch { input, batch } => {
+                drive(&mut stages, Step::Batch(input, batch), &mut output).await?
+            }
+            GateEvent::Watermark(w) => {
+                watermark = w;
+                drive(&mut stages, Step::Watermark(w), &mut output).await?
+            }
+            GateEvent::Barrier(id) => {
+                for s in stages.iter_mut() {
+                    s.op.snapshot(id, &mut s.ctx).await?;
+                }
+                output.broadcast(Message::Barrier(id)).await?;
+            }
+            GateEvent::End => finish(&mut stages, &mut output, watermark).await?,
+        }
+    }
+    Ok(())
+}
+
+/// The nodes run by one task: a head and the nodes chained to it.
+struct Chain {
+    nodes: Vec<NodeId>,
+}
+
+fn chains(graph: &JobGraph) -> (Vec<Chain>, HashMap<NodeId, usize>) {
+    let mut chains: Vec<Chain> = vec![];
+    let mut chain_of: HashMap<NodeId, usize> = HashMap::new();
+    for n in &graph.nodes {
+        if graph.is_chained(n.id) {
+            let c = chain_of[&n.inputs[0].from];
+            chains[c].nodes.push(n.id);
+            chain_of.insert(n.id, c);
+        } else {
+            chain_of.insert(n.id, chains.len());
+            chains.push(Chain { nodes: vec![n.id] });
+        }
+    }
+    (chains, chain_of)
+}
+
+/// Starts every subtask of `graph` and returns at once.
+pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
+    let (chains, chain_of) = chains(graph);
+    let metrics = JobMetrics::default();
+    let (cancel_tx, _) = watch::channel(false);
+
+    // Inboxes of chain heads that have inputs, and the channel numbering:
+    // channel (edge index of the head, upstream subtask) -> index.
+    let mut inboxes: HashMap<(NodeId, usize), mpsc::Sender<_>> = HashMap::new();
+    let mut receivers: HashMap<(NodeId, usize), (mpsc::Receiver<_>, Vec<usize>)> = HashMap::new();
+    let mut channel_index: HashMap<(NodeId, usize, usize, usize), usize> = HashMap::new();
+    for chain in &chains {
+        let head = &graph.nodes[chain.nodes[0]];
+        if head.inputs.is_empty() {
+            continue;
+        }
+        for j in 0..head.parallelism {
+            let mut inputs = vec![];
+            for (e_idx, e) in head.inputs.iter().enumerate() {
+                let up = graph.nodes[e.from].parallelism;
+                for u in 0..up {
+                    if e.partitioning == Partitioning::Forward && u != j {
+                        continue;
+                    }
+                    channel_index.insert((head.id, j, e_idx, u), inputs.len());
+                    inputs.push(e.input);
+                }
+            }
+            let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY * inputs.len().max(1));
+            inboxes.insert((head.id, j), tx);
+            receivers.insert((head.id, j), (rx, inputs));
+        }
+    }
+
+    let mut tasks = JoinSet::new();
+    for chain in &chains {
+        let head = &graph.nodes[chain.nodes[0]];
+        let tail = *chain.nodes.last().unwrap_or(&head.id);
+        for i in 0..head.parallelism {
+            let output = output_of(graph, tail, i, &chain_of, &inboxes, &channel_index);
+            let stages_from = if head.inputs.is_empty() { 1 } else { 0 };
+            let stages = chain.nodes[stages_from..]
+                .iter()
+                .map(|id| {
+                    let node = &graph.nodes[*id];
+                    let info = subtask_info(graph, &node.name(), i, node.parallelism);
+                    let NodeKind::Operator(f) = &node.kind else {
+                        return Err(EngineError::Internal("a source chained after a node".into()));
+                    };
+                    Ok(Stage {
+                        op: f.create(&info)?,
+                        ctx: Context {
+                            metrics: metrics.register(&info.operator_name),
+                            subtask: info,
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            match &head.kind {
+                NodeKind::Source { factory, prelude } => {
+                    let name = format!("Source: {}", factory.name());
+                    let info = subtask_info(graph, &name, i, head.parallelism);
+                    let source = factory.create(&info)?;
+                    let ctx = Context {
+                        metrics: metrics.register(&name),
+                        subtask: info,
+                    };
+                    tasks.spawn(run_source_task(
+                        source,
+                        ctx,
+                        prelude.clone(),
+                        stages,
+                        output,
+                        cancel_tx.subscribe(),
+                    ));
+                }
+                NodeKind::Operator(_) => {
+                    let Some((rx, inputs)) = receivers.remove(&(head.id, i)) else {
+                        return Err(EngineError::Internal("missing inbox".into()));
+                    };
+                    tasks.spawn(run_operator_task(InputGate::new(rx, inputs), stages, output));
+                }
+            }
+        }
+    }
+    Ok(JobHandle {
+        name: graph.name.clone(),
+        tasks,
+        metrics,
+        cancel_tx,
+    })
+}
+
+fn subtask_info(graph: &JobGraph, name: &str, index: usize, parallelism: usize) -> SubtaskInfo {
+    SubtaskInfo {
+        job_name: graph.name.clone(),
+        operator_name: name.to_string(),
+        index,
+        parallelism,
+    }
+}
+
+/// The outgoing edges of subtask `i` of node `tail`.
+fn output_of(
+    graph: &JobGraph,
+    tail: NodeId,
+    i: usize,
+    chain_of: &HashMap<NodeId, usize>,
+    inboxes: &HashMap<(NodeId, usize), mpsc::Sender<crate::exchange::Envelope>>,
+    channel_index: &HashMap<(NodeId, usize, usize, usize), usize>,
+) -> Output {
+    let mut output = Output::default();
+    for c in graph.consumers(tail) {
+        if chain_of.get(&c) == chain_of.get(&tail) {
+            continue;
+        }
+        let consumer = &graph.nodes[c];
+        for (e_idx, e) in consumer.inputs.iter().enumerate() {
+            if e.from != tail {
+                continue;
+            }
+            let targets = (0..consumer.parallelism)
+                .filter_map(|j| {
+                    let channel = *channel_index.get(&(c, j, e_idx, i))?;
+                    let tx = inboxes.get(&(c, j))?.clone();
+                    Some(Target { tx, channel })
+                })
+                .collect();
+            output.edges.push(OutEdge::new(e.partitioning.clone(), targets));
+        }
+    }
+    output
+}
