@@ -1,1 +1,30 @@
-//! placeholder
+//! # eddy-sql
+//!
+//! Flink-dialect SQL for Eddy.
+//!
+//! ```text
+//!  script ──splitter──> statements ──statement::parse──> Statement
+//!     CREATE TABLE/VIEW, SET, SHOW ... ──> Session (catalog, config)
+//!     SELECT / INSERT ──> DataFusion LogicalPlan (SqlToRel + optimizer)
+//!                     ──planner──> eddy_engine JobGraph ──> runtime
+//! ```
+//!
+//! Flink's functions and result types are registered over DataFusion's
+//! where they differ ([`functions`]); connectors are found through the
+//! engine's factory registry, so this crate imports none.
+
+pub mod catalog;
+pub mod error;
+pub mod functions;
+pub mod planner;
+pub mod rewrite;
+pub mod session;
+pub mod splitter;
+pub mod statement;
+pub mod tokens;
+pub mod types;
+
+pub use error::{Location, Result, SqlError};
+pub use session::{Outcome, Session};
+pub use splitter::{ScriptStatement, split_statements};
+pub use statement::{Located, Statement, parse_statement};

@@ -195,6 +195,16 @@ impl Cursor {
         Parser::new(&DIALECT).with_tokens_with_locations(rest)
     }
 
+    /// A sqlparser parser over the tokens up to the next `;`; the cursor
+    /// moves to that `;`.
+    pub fn until_semicolon_parser(&mut self) -> Parser<'static> {
+        let start = self.pos;
+        while self.pos < self.tokens.len() && self.tokens[self.pos].token != Token::SemiColon {
+            self.pos += 1;
+        }
+        Parser::new(&DIALECT).with_tokens_with_locations(self.tokens[start..self.pos].to_vec())
+    }
+
     /// A sqlparser parser over the tokens up to (not including) the next
     /// top-level `,` or `)` or one of `stops` (keywords); the cursor moves
     /// past them.

@@ -1,0 +1,169 @@
+//! Running a script: statements in order; DDL quietly, query results to
+//! stdout as a changelog, `INSERT` jobs in the background (waited for at the
+//! end, or at once with `SET 'table.dml-sync' = 'true'`), errors with the
+//! statement's line and a caret.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use eddy::engine::EngineError;
+use eddy::engine::metrics::JobStats;
+use eddy::engine::runtime::{JobCanceller, JobHandle};
+use eddy::sql::{Located, Outcome, Session, SqlError, Statement};
+
+/// Runs `text` (from `source`) and returns the process exit code.
+pub async fn run(source: &str, text: &str) -> ExitCode {
+    let mut session = eddy::new_session();
+    let mut background: Vec<(String, JobHandle)> = vec![];
+    let mut cancellers: Vec<JobCanceller> = vec![];
+    let result = tokio::select! {
+        r = run_statements(&mut session, source, text, &mut background, &mut cancellers) => r,
+        _ = tokio::signal::ctrl_c() => {
+            for c in &cancellers { c.cancel(); }
+            eprintln!("[INFO] Interrupted.");
+            return ExitCode::from(130);
+        }
+    };
+    if let Err(code) = result {
+        for c in &cancellers {
+            c.cancel();
+        }
+        return code;
+    }
+    // Wait for the INSERT jobs still running.
+    let mut failed = false;
+    for (name, job) in background {
+        let canceller = job.canceller();
+        let outcome = tokio::select! {
+            r = job.wait() => r,
+            _ = tokio::signal::ctrl_c() => { canceller.cancel(); return ExitCode::from(130); }
+        };
+        if let Err(e) = report_job(&name, outcome) {
+            eprintln!("{e}");
+            failed = true;
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+async fn run_statements(
+    session: &mut Session,
+    source: &str,
+    text: &str,
+    background: &mut Vec<(String, JobHandle)>,
+    cancellers: &mut Vec<JobCanceller>,
+) -> Result<(), ExitCode> {
+    for s in eddy::sql::split_statements(text) {
+        let located = match eddy::sql::parse_statement(&s) {
+            Ok(l) => l,
+            Err(e) => {
+                print_error(source, text, &e);
+                return Err(ExitCode::FAILURE);
+            }
+        };
+        let sink = Arc::new(eddy::connectors::print::changelog_printer());
+        let outcome = match session.execute(&located, sink).await {
+            Ok(o) => o,
+            Err(e) => {
+                print_error(source, text, &e);
+                return Err(ExitCode::FAILURE);
+            }
+        };
+        match outcome {
+            Outcome::Done(_) => {}
+            Outcome::Explain(plan) => println!("{plan}"),
+            Outcome::Rows { header, rows } => print!("{}", render_table(&header, &rows)),
+            Outcome::Job(job) => {
+                cancellers.push(job.canceller());
+                let name = job.name().to_string();
+                let sync = session.config("table.dml-sync") == Some("true");
+                if is_query(&located) || sync {
+                    let outcome = job.wait().await;
+                    if let Err(e) = report_job(&name, outcome) {
+                        eprintln!("{e}");
+                        return Err(ExitCode::FAILURE);
+                    }
+                } else {
+                    eprintln!("[INFO] Submitting SQL update statement to the cluster...\n[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: {name}");
+                    background.push((name, job));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_query(l: &Located) -> bool {
+    matches!(l.statement, Statement::Query(_))
+}
+
+/// Prints what a finished job skipped; turns its failure into a message.
+fn report_job(name: &str, outcome: Result<JobStats, EngineError>) -> Result<(), String> {
+    match outcome {
+        Ok(stats) => {
+            for (op, n) in stats.skipped {
+                eprintln!("[WARN] Job '{name}': {op} skipped {n} unparseable row(s)");
+            }
+            Ok(())
+        }
+        Err(EngineError::Cancelled) => Ok(()),
+        Err(e) => Err(format!("[ERROR] Job '{name}' failed: {e}")),
+    }
+}
+
+/// The error, and for parse/plan errors the script line with a caret.
+fn print_error(source: &str, text: &str, e: &SqlError) {
+    eprintln!("[ERROR] Could not execute SQL statement. Reason:\n{e}");
+    if let Some(loc) = e.location() {
+        if let Some(line) = text.lines().nth(loc.line.saturating_sub(1) as usize) {
+            eprintln!("  --> {source}:{}:{}", loc.line, loc.column);
+            eprintln!("   | {line}");
+            eprintln!("   | {}^", " ".repeat(loc.column.saturating_sub(1) as usize));
+        }
+    }
+}
+
+/// A bordered table as Flink's tableau result prints it.
+pub fn render_table(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let border: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
+    let line = |cells: &[String]| -> String {
+        widths
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("| {:>w$} ", cells.get(i).map_or("", |c| c.as_str()), w = *w))
+            .collect::<String>()
+            + "|\n"
+    };
+    let mut out = border.clone();
+    out.push_str(&line(header));
+    out.push_str(&border);
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out.push_str(&border);
+    out.push_str(&format!("{} row{} in set\n", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_render_with_borders_and_count() {
+        let t = render_table(&["table name".into()], &[vec!["orders".into()]]);
+        assert_eq!(
+            t,
+            "+------------+\n| table name |\n+------------+\n|     orders |\n+------------+\n1 row in set\n"
+        );
+    }
+}

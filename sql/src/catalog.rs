@@ -1,0 +1,81 @@
+//! The session's tables and views. Tables are registered with DataFusion
+//! as schema-only providers (DataFusion plans over them; Eddy's planner
+//! turns their scans into connector sources); views as DataFusion views.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::catalog::Session as DfSession;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::statement::{ColumnKind, CreateTable};
+
+/// A table created with `CREATE TABLE`.
+#[derive(Debug, Clone)]
+pub struct TableEntry {
+    /// The DDL.
+    pub def: CreateTable,
+    /// All columns (physical, computed, metadata) in declared order.
+    pub schema: SchemaRef,
+    /// The columns the connector reads or writes.
+    pub physical_schema: SchemaRef,
+    /// Text of computed columns and of the watermark, for DESCRIBE.
+    pub extras: BTreeMap<String, String>,
+}
+
+impl TableEntry {
+    /// Whether the table has columns beyond the physical ones.
+    pub fn has_derived_columns(&self) -> bool {
+        self.def
+            .columns
+            .iter()
+            .any(|c| !matches!(c.kind, ColumnKind::Physical(_)))
+    }
+}
+
+/// A schema-only table for DataFusion's planner; never executed by it.
+#[derive(Debug)]
+pub struct CatalogTable {
+    /// The table's name.
+    pub name: String,
+    /// Its schema.
+    pub schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for CatalogTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+    async fn scan(
+        &self,
+        _state: &dyn DfSession,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>, DataFusionError> {
+        Err(DataFusionError::Internal(format!(
+            "table '{}' is read by Eddy's streaming runtime, not by DataFusion (this is a bug)",
+            self.name
+        )))
+    }
+}
+
+/// A schema where every field admits NULL: what flows between operators.
+pub fn nullable_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ))
+}

@@ -1,0 +1,259 @@
+//! Flink's date-time functions: DATE_FORMAT and TO_TIMESTAMP with Java
+//! `SimpleDateFormat` patterns, TIMESTAMPDIFF.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use datafusion::common::{Result, exec_err};
+
+use super::FlinkFunction;
+
+const TS: DataType = DataType::Timestamp(TimeUnit::Millisecond, None);
+
+pub(super) fn functions() -> Vec<FlinkFunction> {
+    use DataType::Utf8;
+    vec![
+        FlinkFunction::new(
+            "date_format",
+            vec![vec![TS, Utf8]],
+            Utf8,
+            date_format,
+        ),
+        FlinkFunction::new("to_timestamp", vec![vec![Utf8], vec![Utf8, Utf8]], TS, to_timestamp),
+        FlinkFunction::new("timestampdiff", vec![vec![Utf8, TS, TS]], DataType::Int32, timestampdiff),
+    ]
+}
+
+/// Milliseconds since the epoch of a timestamp (or timestamp text) column.
+fn millis(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
+    let ts = match a.data_type() {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+            let s = cast(a, &DataType::Utf8)?;
+            let s = s.as_string::<i32>();
+            return Ok((0..s.len())
+                .map(|i| (!s.is_null(i)).then(|| parse_sql_timestamp(s.value(i))).flatten())
+                .collect());
+        }
+        _ => cast(a, &TS)?,
+    };
+    let ts = ts.as_primitive::<TimestampMillisecondType>();
+    Ok((0..ts.len()).map(|i| (!ts.is_null(i)).then(|| ts.value(i))).collect())
+}
+
+fn parse_sql_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .map(|d| d.and_utc().timestamp_millis())
+}
+
+/// A Java `SimpleDateFormat` / `DateTimeFormatter` pattern as a chrono format.
+pub fn java_to_chrono(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // quoted literal; '' is a quote
+            i += 1;
+            if chars.get(i) == Some(&'\'') {
+                out.push('\'');
+                i += 1;
+                continue;
+            }
+            while i < chars.len() && chars[i] != '\'' {
+                push_literal(&mut out, chars[i]);
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let mut n = 1;
+        while chars.get(i + n) == Some(&c) {
+            n += 1;
+        }
+        let spec = match (c, n) {
+            ('y', 2) => "%y",
+            ('y', _) | ('u', _) => "%Y",
+            ('M', 1) => "%-m",
+            ('M', 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', 1) => "%-d",
+            ('d', _) => "%d",
+            ('H', 1) => "%-H",
+            ('H', _) => "%H",
+            ('h', 1) => "%-I",
+            ('h', _) => "%I",
+            ('m', 1) => "%-M",
+            ('m', _) => "%M",
+            ('s', 1) => "%-S",
+            ('s', _) => "%S",
+            ('S', 1..=3) => "%3f",
+            ('S', 4..=6) => "%6f",
+            ('S', _) => "%9f",
+            ('a', _) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('D', _) => "%j",
+            ('Z', _) => "%z",
+            ('X', _) | ('x', _) => "%:z",
+            _ => "",
+        };
+        if spec.is_empty() {
+            for _ in 0..n {
+                push_literal(&mut out, c);
+            }
+        } else {
+            out.push_str(spec);
+        }
+        i += n;
+    }
+    out
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c == '%' {
+        out.push_str("%%");
+    } else {
+        out.push(c);
+    }
+}
+
+/// `DATE_FORMAT(ts, pattern)`.
+fn date_format(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let ts = millis(&args[0])?;
+    let fmt = cast(&args[1], &DataType::Utf8)?;
+    let fmt = fmt.as_string::<i32>();
+    let mut out = StringBuilder::new();
+    let mut cache: Option<(String, String)> = None;
+    for i in 0..rows {
+        let (Some(t), false) = (ts[i], fmt.is_null(i)) else {
+            out.append_null();
+            continue;
+        };
+        let p = fmt.value(i);
+        if cache.as_ref().is_none_or(|(j, _)| j != p) {
+            cache = Some((p.to_string(), java_to_chrono(p)));
+        }
+        let chrono_fmt = cache.as_ref().map(|(_, c)| c.as_str()).unwrap_or("");
+        match DateTime::from_timestamp_millis(t) {
+            Some(d) => {
+                let mut s = String::new();
+                use std::fmt::Write;
+                if write!(s, "{}", d.naive_utc().format(chrono_fmt)).is_err() {
+                    return exec_err!("DATE_FORMAT: unsupported pattern '{p}'");
+                }
+                out.append_value(s);
+            }
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `TO_TIMESTAMP(s [, pattern])`: NULL when `s` does not parse.
+fn to_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let s = cast(&args[0], &DataType::Utf8)?;
+    let s = s.as_string::<i32>();
+    let fmt = args.get(1).map(|f| cast(f, &DataType::Utf8)).transpose()?;
+    let mut out = TimestampMillisecondBuilder::new();
+    for i in 0..rows {
+        if s.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let v = match &fmt {
+            None => parse_sql_timestamp(s.value(i)),
+            Some(f) => {
+                let f = f.as_string::<i32>();
+                if f.is_null(i) {
+                    None
+                } else {
+                    let cf = java_to_chrono(f.value(i));
+                    let text = s.value(i).trim();
+                    NaiveDateTime::parse_from_str(text, &cf)
+                        .ok()
+                        .or_else(|| {
+                            NaiveDate::parse_from_str(text, &cf)
+                                .ok()
+                                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        })
+                        .map(|d| d.and_utc().timestamp_millis())
+                }
+            }
+        };
+        out.append_option(v);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `TIMESTAMPDIFF(unit, a, b)`: whole units from `a` to `b`.
+fn timestampdiff(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let unit = cast(&args[0], &DataType::Utf8)?;
+    let unit = unit.as_string::<i32>();
+    let a = millis(&args[1])?;
+    let b = millis(&args[2])?;
+    let mut out = Int32Builder::new();
+    for i in 0..rows {
+        let (Some(x), Some(y), false) = (a[i], b[i], unit.is_null(i)) else {
+            out.append_null();
+            continue;
+        };
+        let ms = y - x;
+        let v = match unit.value(i).to_ascii_uppercase().as_str() {
+            "MILLISECOND" => ms,
+            "SECOND" => ms / 1_000,
+            "MINUTE" => ms / 60_000,
+            "HOUR" => ms / 3_600_000,
+            "DAY" => ms / 86_400_000,
+            "WEEK" => ms / (7 * 86_400_000),
+            u @ ("MONTH" | "QUARTER" | "YEAR") => {
+                let (Some(dx), Some(dy)) = (DateTime::from_timestamp_millis(x), DateTime::from_timestamp_millis(y)) else {
+                    out.append_null();
+                    continue;
+                };
+                let mut months = (dy.year() - dx.year()) as i64 * 12 + dy.month() as i64 - dx.month() as i64;
+                // a partial month does not count
+                let tail = |d: &DateTime<chrono::Utc>| (d.day(), d.time());
+                if months > 0 && tail(&dy) < tail(&dx) {
+                    months -= 1;
+                } else if months < 0 && tail(&dy) > tail(&dx) {
+                    months += 1;
+                }
+                match u {
+                    "MONTH" => months,
+                    "QUARTER" => months / 3,
+                    _ => months / 12,
+                }
+            }
+            other => return exec_err!("TIMESTAMPDIFF: unknown unit {other}"),
+        };
+        out.append_value(v as i32);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_patterns_become_chrono_formats() {
+        assert_eq!(java_to_chrono("yyyy-MM-dd HH:mm:ss"), "%Y-%m-%d %H:%M:%S");
+        assert_eq!(java_to_chrono("yyyyMMdd'T'HH"), "%Y%m%dT%H");
+        assert_eq!(java_to_chrono("HH:mm:ss.SSS"), "%H:%M:%S.%3f");
+    }
+}

@@ -1,0 +1,391 @@
+//! The streaming planner: turns DataFusion's optimized `LogicalPlan` into a
+//! dataflow [`JobGraph`]. Stateless nodes (projection, filter) become
+//! [`Calc`] operators evaluating DataFusion physical expressions; scans of
+//! catalog tables become connector sources with their computed columns and
+//! watermark; UNION ALL becomes a [`Union`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::{source_as_provider, ViewTable};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::PhysicalExpr;
+use eddy_engine::connector::{ConnectorRegistry, TableOptions, TableRequest};
+use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
+use eddy_engine::ops::calc::Calc;
+use eddy_engine::ops::union::Union;
+use eddy_engine::ops::values::Values;
+use eddy_engine::watermark::ScanPrelude;
+
+use crate::catalog::{TableEntry, nullable_schema};
+use crate::error::{Location, Result, SqlError};
+use crate::statement::ColumnKind;
+
+/// A planned stream: the node producing it and its parallelism.
+#[derive(Debug, Clone, Copy)]
+pub struct Stream {
+    /// The node.
+    pub node: NodeId,
+    /// Its parallelism.
+    pub parallelism: usize,
+}
+
+/// Builds one job graph from logical plans.
+pub struct StreamPlanner<'a> {
+    /// The graph being built.
+    pub graph: JobGraph,
+    state: &'a SessionState,
+    tables: &'a HashMap<String, TableEntry>,
+    connectors: &'a ConnectorRegistry,
+    parallelism: usize,
+    location: Location,
+}
+
+impl<'a> StreamPlanner<'a> {
+    /// A planner adding to a new graph named `name`.
+    pub fn new(
+        name: &str,
+        state: &'a SessionState,
+        tables: &'a HashMap<String, TableEntry>,
+        connectors: &'a ConnectorRegistry,
+        parallelism: usize,
+        location: Location,
+    ) -> Self {
+        Self {
+            graph: JobGraph::new(name),
+            state,
+            tables,
+            connectors,
+            parallelism: parallelism.max(1),
+            location,
+        }
+    }
+
+    fn plan_error(&self, message: impl Into<String>) -> SqlError {
+        SqlError::Plan {
+            location: self.location,
+            message: message.into(),
+        }
+    }
+
+    fn not_supported(&self, what: &str) -> SqlError {
+        SqlError::NotSupported {
+            location: self.location,
+            message: format!("{what} is not supported in streaming queries yet"),
+        }
+    }
+
+    fn physical(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+        self.state
+            .create_physical_expr(expr.clone(), schema)
+            .map_err(|e| self.plan_error(e.to_string()))
+    }
+
+    fn add_calc(
+        &mut self,
+        input: Stream,
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+        projection: Option<Vec<Arc<dyn PhysicalExpr>>>,
+        schema: SchemaRef,
+        description: String,
+    ) -> Result<Stream> {
+        let calc = Calc {
+            predicate,
+            projection,
+            schema: schema.clone(),
+            description,
+        };
+        let node = self.graph.add_operator(
+            Arc::new(calc),
+            input.parallelism,
+            vec![Edge {
+                from: input.node,
+                input: 0,
+                partitioning: Partitioning::Forward,
+            }],
+            schema,
+        )?;
+        Ok(Stream {
+            node,
+            parallelism: input.parallelism,
+        })
+    }
+
+    /// Plans `plan` and returns the stream it produces.
+    pub fn plan(&mut self, plan: &LogicalPlan) -> Result<Stream> {
+        match plan {
+            LogicalPlan::Projection(p) => {
+                let input = self.plan(&p.input)?;
+                let exprs = p
+                    .expr
+                    .iter()
+                    .map(|e| self.physical(e, p.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let text: Vec<String> = p.expr.iter().map(|e| e.to_string()).collect();
+                let schema = nullable_schema(p.schema.as_arrow());
+                self.add_calc(input, None, Some(exprs), schema, format!("Calc(select=[{}])", text.join(", ")))
+            }
+            LogicalPlan::Filter(f) => {
+                let input = self.plan(&f.input)?;
+                let predicate = self.physical(&f.predicate, f.input.schema())?;
+                let schema = nullable_schema(f.input.schema().as_arrow());
+                self.add_calc(input, Some(predicate), None, schema, format!("Calc(where=[{}])", f.predicate))
+            }
+            LogicalPlan::SubqueryAlias(a) => self.plan(&a.input),
+            LogicalPlan::TableScan(scan) => {
+                if scan.fetch.is_some() {
+                    return Err(self.not_supported("LIMIT"));
+                }
+                if !scan.filters.is_empty() {
+                    return Err(SqlError::Engine(eddy_engine::EngineError::Internal(
+                        "filters pushed into a scan".into(),
+                    )));
+                }
+                let provider =
+                    source_as_provider(&scan.source).map_err(|e| self.plan_error(e.to_string()))?;
+                let (stream, full_schema) = if let Some(view) = (provider.as_ref() as &dyn std::any::Any).downcast_ref::<ViewTable>() {
+                    let stream = self.plan(view.logical_plan())?;
+                    (stream, view.logical_plan().schema().clone())
+                } else {
+                    let name = scan.table_name.table().to_string();
+                    let stream = self.plan_table(&name)?;
+                    let df = DFSchema::try_from(provider.schema().as_ref().clone())
+                        .map_err(|e| self.plan_error(e.to_string()))?;
+                    (stream, Arc::new(df))
+                };
+                match &scan.projection {
+                    None => Ok(stream),
+                    Some(indices) => {
+                        let exprs = indices
+                            .iter()
+                            .map(|i| {
+                                let (q, f) = full_schema.qualified_field(*i);
+                                self.physical(&Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())), &full_schema)
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        let schema = nullable_schema(scan.projected_schema.as_arrow());
+                        let names: Vec<String> =
+                            scan.projected_schema.fields().iter().map(|f| f.name().clone()).collect();
+                        self.add_calc(stream, None, Some(exprs), schema, format!("Calc(select=[{}])", names.join(", ")))
+                    }
+                }
+            }
+            LogicalPlan::Union(u) => {
+                let inputs = u.inputs.iter().map(|i| self.plan(i)).collect::<Result<Vec<_>>>()?;
+                let schema = nullable_schema(u.schema.as_arrow());
+                let edges = inputs
+                    .iter()
+                    .map(|s| Edge {
+                        from: s.node,
+                        input: 0,
+                        partitioning: if s.parallelism == self.parallelism {
+                            Partitioning::Forward
+                        } else {
+                            Partitioning::Rebalance
+                        },
+                    })
+                    .collect();
+                let node = self.graph.add_operator(
+                    Arc::new(Union { schema: schema.clone() }),
+                    self.parallelism,
+                    edges,
+                    schema,
+                )?;
+                Ok(Stream {
+                    node,
+                    parallelism: self.parallelism,
+                })
+            }
+            LogicalPlan::EmptyRelation(e) => {
+                let rows = usize::from(e.produce_one_row);
+                let schema = nullable_schema(e.schema.as_arrow());
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                let batch = RecordBatch::try_new_with_options(schema.clone(), vec![], &options)
+                    .map_err(|e| self.plan_error(e.to_string()))?;
+                self.add_values(batch)
+            }
+            LogicalPlan::Values(v) => {
+                let schema = nullable_schema(v.schema.as_arrow());
+                let empty = DFSchema::empty();
+                let mut columns: Vec<Vec<ScalarValue>> = vec![vec![]; schema.fields().len()];
+                let one = RecordBatch::try_new_with_options(
+                    Arc::new(Schema::empty()),
+                    vec![],
+                    &RecordBatchOptions::new().with_row_count(Some(1)),
+                )
+                .map_err(|e| self.plan_error(e.to_string()))?;
+                for row in &v.values {
+                    for (i, e) in row.iter().enumerate() {
+                        let value = self
+                            .physical(e, &empty)?
+                            .evaluate(&one)
+                            .and_then(|c| c.into_array(1))
+                            .and_then(|a| ScalarValue::try_from_array(&a, 0))
+                            .map_err(|e| self.plan_error(e.to_string()))?;
+                        columns[i].push(value);
+                    }
+                }
+                let arrays = columns
+                    .into_iter()
+                    .zip(schema.fields())
+                    .map(|(vals, f)| {
+                        ScalarValue::iter_to_array(vals)
+                            .and_then(|a| Ok(datafusion::arrow::compute::cast(&a, f.data_type())?))
+                    })
+                    .collect::<Result<Vec<ArrayRef>, _>>()
+                    .map_err(|e| self.plan_error(e.to_string()))?;
+                let batch = RecordBatch::try_new(schema, arrays).map_err(|e| self.plan_error(e.to_string()))?;
+                self.add_values(batch)
+            }
+            LogicalPlan::Aggregate(_) => Err(self.not_supported("GROUP BY / aggregation")),
+            LogicalPlan::Join(_) => Err(self.not_supported("JOIN")),
+            LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
+            LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
+            LogicalPlan::Window(_) => Err(self.not_supported("OVER windows")),
+            LogicalPlan::Distinct(_) => Err(self.not_supported("DISTINCT")),
+            other => Err(self.not_supported(&format!("the plan node {}", other.display()))),
+        }
+    }
+
+    fn add_values(&mut self, batch: RecordBatch) -> Result<Stream> {
+        let schema = batch.schema();
+        let node = self.graph.add_source(Arc::new(Values { batch }), None, 1, schema);
+        Ok(Stream { node, parallelism: 1 })
+    }
+
+    /// A source reading catalog table `name`, with its computed columns and watermark.
+    fn plan_table(&mut self, name: &str) -> Result<Stream> {
+        let entry = self
+            .tables
+            .get(name)
+            .ok_or_else(|| self.plan_error(format!("Object '{name}' not found")))?;
+        let request = table_request(entry)?;
+        let connector = self.connectors.get(request.options.connector())?;
+        if let Some(c) = entry.def.columns.iter().find(|c| matches!(c.kind, ColumnKind::Metadata { .. })) {
+            return Err(SqlError::NotSupported {
+                location: c.location,
+                message: format!(
+                    "metadata column '{}': connector '{}' provides no metadata",
+                    c.name,
+                    request.options.connector()
+                ),
+            });
+        }
+        let factory = connector.create_source(request)?;
+        let prelude = self.prelude(entry)?;
+        let node = self.graph.add_source(factory, prelude, self.parallelism, entry.schema.clone());
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
+    }
+
+    fn prelude(&self, entry: &TableEntry) -> Result<Option<Arc<ScanPrelude>>> {
+        if !entry.has_derived_columns() && entry.def.watermark.is_none() {
+            return Ok(None);
+        }
+        let physical = DFSchema::try_from(entry.physical_schema.as_ref().clone())
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        let full = DFSchema::try_from(entry.schema.as_ref().clone())
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        let mut projection = None;
+        if entry.has_derived_columns() {
+            let mut exprs = vec![];
+            for c in &entry.def.columns {
+                let e = match &c.kind {
+                    ColumnKind::Physical(_) => Expr::Column(c.name.as_str().into()),
+                    ColumnKind::Computed(ast) => crate::session::sql_expr(self.state, ast, &physical, c.location)?,
+                    ColumnKind::Metadata { .. } => continue,
+                };
+                exprs.push(self.physical(&e, &physical)?);
+            }
+            projection = Some(exprs);
+        }
+        let mut description = String::new();
+        let watermark = match &entry.def.watermark {
+            None => None,
+            Some(w) => {
+                description = format!("WatermarkAssigner(rowtime=[{}], watermark=[{}])", w.column, w.expr);
+                let e = crate::session::sql_expr(self.state, &w.expr, &full, self.location)?;
+                Some(self.physical(&e, &full)?)
+            }
+        };
+        if description.is_empty() {
+            description = "Calc(computed columns)".into();
+        }
+        Ok(Some(Arc::new(ScanPrelude {
+            projection,
+            schema: entry.schema.clone(),
+            watermark,
+            description,
+        })))
+    }
+
+    /// Adds the sink writing `stream` into catalog table `table`.
+    pub fn add_table_sink(&mut self, stream: Stream, table: &str) -> Result<NodeId> {
+        let entry = self
+            .tables
+            .get(table)
+            .ok_or_else(|| self.plan_error(format!("Object '{table}' not found")))?;
+        let request = table_request(entry)?;
+        let connector = self.connectors.get(request.options.connector())?;
+        let factory = connector.create_sink(request)?;
+        self.add_sink(stream, factory, self.parallelism, entry.physical_schema.clone())
+    }
+
+    /// Adds a sink operator consuming `stream`.
+    pub fn add_sink(
+        &mut self,
+        stream: Stream,
+        factory: Arc<dyn eddy_engine::operator::OperatorFactory>,
+        parallelism: usize,
+        schema: SchemaRef,
+    ) -> Result<NodeId> {
+        let partitioning = if parallelism == stream.parallelism {
+            Partitioning::Forward
+        } else if parallelism == 1 {
+            Partitioning::Single
+        } else {
+            Partitioning::Rebalance
+        };
+        Ok(self.graph.add_operator(
+            factory,
+            parallelism,
+            vec![Edge {
+                from: stream.node,
+                input: 0,
+                partitioning,
+            }],
+            schema,
+        )?)
+    }
+}
+
+/// The connector request for a catalog table.
+pub fn table_request(entry: &TableEntry) -> Result<TableRequest> {
+    let connector = entry.def.options.get("connector").cloned().ok_or_else(|| {
+        SqlError::Plan {
+            location: entry
+                .def
+                .columns
+                .first()
+                .map(|c| c.location)
+                .unwrap_or_default(),
+            message: format!(
+                "Table options do not contain an option key 'connector' for discovering a connector. Table: '{}'",
+                entry.def.name
+            ),
+        }
+    })?;
+    Ok(TableRequest {
+        table: entry.def.name.clone(),
+        schema: entry.physical_schema.clone(),
+        options: TableOptions::new(connector, entry.def.options.clone()),
+        primary_key: entry.def.primary_key.clone(),
+    })
+}

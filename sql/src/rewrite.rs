@@ -1,0 +1,170 @@
+//! Rewrites of the parsed SQL where Flink's syntax means something
+//! DataFusion's planner would read differently: `TIMESTAMPDIFF(SECOND, ..)`
+//! names its unit as a bare word, `TIMESTAMP_LTZ(p)` is a Flink type name.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    self, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, TimezoneInfo,
+    Value, ValueWithSpan, visit_expressions_mut,
+};
+
+/// Applies the rewrites to every expression of a query.
+pub fn rewrite_query(query: &mut ast::Query) {
+    let _ = visit_expressions_mut(query, |e| {
+        rewrite_one(e);
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// Applies the rewrites to an expression and its children.
+pub fn rewrite_expr(expr: &mut Expr) {
+    let _ = visit_expressions_mut(expr, |e| {
+        rewrite_one(e);
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The plain expression arguments of a function call.
+fn plain_args(f: &ast::Function) -> Option<Vec<Expr>> {
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn binary(left: Expr, op: ast::BinaryOperator, right: Expr) -> Expr {
+    Expr::Nested(Box::new(Expr::BinaryOp {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    }))
+}
+
+/// Flink functions that are plain SQL in other words.
+fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
+    match (name, args.len()) {
+        // IF(c, a, b) is CASE WHEN c THEN a ELSE b END.
+        ("IF", 3) => {
+            let mut it = args.into_iter();
+            let (c, a, b) = (it.next()?, it.next()?, it.next()?);
+            Some(Expr::Case {
+                case_token: ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![ast::CaseWhen {
+                    condition: c,
+                    result: a,
+                }],
+                else_result: Some(Box::new(b)),
+            })
+        }
+        ("MOD", 2) => {
+            let mut it = args.into_iter();
+            Some(binary(it.next()?, ast::BinaryOperator::Modulo, it.next()?))
+        }
+        // Flink's CONCAT is NULL when any argument is NULL, as `||` is.
+        ("CONCAT", n) if n >= 1 => args
+            .into_iter()
+            .reduce(|a, b| binary(a, ast::BinaryOperator::StringConcat, b)),
+        ("HOUR" | "MINUTE" | "SECOND" | "YEAR" | "MONTH" | "DAYOFMONTH" | "QUARTER" | "WEEK"
+            | "DAYOFYEAR" | "DAYOFWEEK", 1) => {
+            let field = match name {
+                "HOUR" => ast::DateTimeField::Hour,
+                "MINUTE" => ast::DateTimeField::Minute,
+                "SECOND" => ast::DateTimeField::Second,
+                "YEAR" => ast::DateTimeField::Year,
+                "MONTH" => ast::DateTimeField::Month,
+                "QUARTER" => ast::DateTimeField::Quarter,
+                "WEEK" => ast::DateTimeField::Week(None),
+                "DAYOFYEAR" => ast::DateTimeField::Doy,
+                "DAYOFWEEK" => ast::DateTimeField::Dow,
+                _ => ast::DateTimeField::Day,
+            };
+            Some(Expr::Extract {
+                field,
+                syntax: ast::ExtractSyntax::From,
+                expr: Box::new(args.into_iter().next()?),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn rewrite_one(e: &mut Expr) {
+    if let Expr::Function(f) = e {
+        let name = f.name.to_string().to_ascii_uppercase();
+        if let Some(new) = plain_args(f).and_then(|args| desugar(&name, args)) {
+            *e = new;
+            // The new expression's children were already visited.
+            return;
+        }
+    }
+    match e {
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_uppercase();
+            if matches!(name.as_str(), "TIMESTAMPDIFF" | "TIMESTAMPADD") {
+                if let FunctionArguments::List(list) = &mut f.args {
+                    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first_mut() {
+                        if let Expr::Identifier(id) = first {
+                            let unit = id.value.to_ascii_uppercase();
+                            *first = Expr::Value(ValueWithSpan {
+                                value: Value::SingleQuotedString(unit),
+                                span: id.span,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Expr::Cast { data_type, .. } => flink_data_type(data_type),
+        // `1.5E3` is a DOUBLE in Flink; other decimal literals are DECIMAL.
+        Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n.contains(['e', 'E'])) => {
+            let literal = Expr::Value(v.clone());
+            *e = Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: Box::new(literal),
+                data_type: DataType::Double(ast::ExactNumberInfo::None),
+                array: false,
+                format: None,
+            };
+        }
+        _ => {}
+    }
+}
+
+/// Maps Flink type names that sqlparser keeps as custom types.
+fn flink_data_type(t: &mut DataType) {
+    match t {
+        DataType::Custom(name, mods) => {
+            let n = name.to_string().to_ascii_uppercase();
+            if n == "TIMESTAMP_LTZ" {
+                let p = mods.first().and_then(|m| m.parse::<u64>().ok()).unwrap_or(6);
+                *t = DataType::Timestamp(Some(supported_precision(p)), TimezoneInfo::WithTimeZone);
+            } else if n == "BYTES" {
+                *t = DataType::Bytea;
+            }
+        }
+        DataType::Timestamp(p, _) => {
+            *p = Some(supported_precision(p.unwrap_or(6)));
+        }
+        DataType::Array(ast::ArrayElemTypeDef::AngleBracket(inner)) => flink_data_type(inner),
+        _ => {}
+    }
+}
+
+/// DataFusion has timestamps of precision 0, 3, 6 and 9.
+fn supported_precision(p: u64) -> u64 {
+    match p {
+        0 => 0,
+        1..=3 => 3,
+        4..=6 => 6,
+        _ => 9,
+    }
+}

@@ -1,0 +1,503 @@
+//! Flink SQL statements: the parts sqlparser knows (queries, INSERT,
+//! CREATE VIEW) go through its parser; Flink's own (CREATE TABLE with
+//! computed columns and watermarks, SET, SHOW, DESCRIBE, EXECUTE STATEMENT
+//! SET) are parsed here.
+
+use std::collections::BTreeMap;
+
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use crate::error::{Location, Result, SqlError};
+use crate::splitter::ScriptStatement;
+use crate::tokens::{Cursor, parse_error};
+use crate::types::{FlinkType, parse_type};
+
+/// How a column of a `CREATE TABLE` gets its value.
+#[derive(Debug, Clone)]
+pub enum ColumnKind {
+    /// Read from the connector.
+    Physical(FlinkType),
+    /// `name AS expr`.
+    Computed(ast::Expr),
+    /// `name TYPE METADATA [FROM 'key'] [VIRTUAL]`.
+    Metadata {
+        /// The type.
+        data_type: FlinkType,
+        /// The metadata key, if not the column name.
+        key: Option<String>,
+        /// Read-only.
+        is_virtual: bool,
+    },
+}
+
+/// A column of a `CREATE TABLE`.
+#[derive(Debug, Clone)]
+pub struct ColumnDef {
+    /// Its name.
+    pub name: String,
+    /// Where its value comes from.
+    pub kind: ColumnKind,
+    /// Where it is declared.
+    pub location: Location,
+}
+
+/// `WATERMARK FOR column AS expr`.
+#[derive(Debug, Clone)]
+pub struct WatermarkDef {
+    /// The rowtime column.
+    pub column: String,
+    /// The watermark expression.
+    pub expr: ast::Expr,
+}
+
+/// `CREATE [TEMPORARY] TABLE`.
+#[derive(Debug, Clone)]
+pub struct CreateTable {
+    /// Table name (last part of a qualified name).
+    pub name: String,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+    /// Columns in declared order.
+    pub columns: Vec<ColumnDef>,
+    /// The watermark, if declared.
+    pub watermark: Option<WatermarkDef>,
+    /// `PRIMARY KEY (..) NOT ENFORCED` columns.
+    pub primary_key: Vec<String>,
+    /// `WITH (...)` options.
+    pub options: BTreeMap<String, String>,
+}
+
+/// A statement of a Flink SQL script.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    /// `CREATE [TEMPORARY] TABLE`.
+    CreateTable(Box<CreateTable>),
+    /// `CREATE [TEMPORARY] VIEW name [(cols)] AS query`.
+    CreateView {
+        /// The view's name.
+        name: String,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+        /// Column aliases.
+        columns: Vec<String>,
+        /// Its query.
+        query: Box<ast::Query>,
+    },
+    /// `DROP TABLE|VIEW [IF EXISTS] name`.
+    Drop {
+        /// A view, not a table.
+        view: bool,
+        /// The name.
+        name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `SET 'k' = 'v'`, or `SET` alone (list).
+    Set(Option<(String, String)>),
+    /// `RESET ['k']`.
+    Reset(Option<String>),
+    /// `SHOW TABLES | VIEWS | FUNCTIONS`.
+    Show(String),
+    /// `DESCRIBE name`.
+    Describe(String),
+    /// `EXPLAIN [PLAN FOR] statement`.
+    Explain(Box<Statement>),
+    /// `INSERT INTO t [(cols)] query`.
+    Insert {
+        /// Target table.
+        table: String,
+        /// Target columns, if listed.
+        columns: Vec<String>,
+        /// The query.
+        query: Box<ast::Query>,
+    },
+    /// `EXECUTE STATEMENT SET BEGIN INSERT ...; ... END`.
+    StatementSet(Vec<Statement>),
+    /// A query (`SELECT`, `WITH`, `VALUES`).
+    Query(Box<ast::Query>),
+}
+
+/// A parsed statement and where it starts.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The statement.
+    pub statement: Statement,
+    /// Its start in the script.
+    pub location: Location,
+    /// Its text.
+    pub text: String,
+}
+
+/// Parses one statement of a script.
+pub fn parse_statement(s: &ScriptStatement) -> Result<Located> {
+    let mut c = Cursor::new(&s.positioned_text())?;
+    let statement = parse_in(&mut c)?;
+    Ok(Located {
+        statement,
+        location: s.start,
+        text: s.text.clone(),
+    })
+}
+
+fn last(parts: Vec<String>) -> String {
+    parts.into_iter().last().unwrap_or_default()
+}
+
+fn parse_in(c: &mut Cursor) -> Result<Statement> {
+    if c.eat_keywords(&["CREATE"]) {
+        c.eat_keywords(&["TEMPORARY"]);
+        if c.eat_keywords(&["TABLE"]) {
+            return parse_create_table(c).map(|t| Statement::CreateTable(Box::new(t)));
+        }
+        if c.eat_keywords(&["VIEW"]) {
+            let if_not_exists = c.eat_keywords(&["IF", "NOT", "EXISTS"]);
+            let name = last(c.object_name()?);
+            let mut columns = vec![];
+            if c.eat(&Token::LParen) {
+                loop {
+                    columns.push(c.identifier()?);
+                    if !c.eat(&Token::Comma) {
+                        break;
+                    }
+                }
+                c.expect(&Token::RParen, "')'")?;
+            }
+            if c.is_keyword("COMMENT") {
+                c.next();
+                c.string()?;
+            }
+            c.expect_keywords(&["AS"])?;
+            let query = parse_query_rest(c)?;
+            return Ok(Statement::CreateView {
+                name,
+                if_not_exists,
+                columns,
+                query,
+            });
+        }
+        return c.error("TABLE or VIEW");
+    }
+    if c.eat_keywords(&["DROP"]) {
+        c.eat_keywords(&["TEMPORARY"]);
+        let view = if c.eat_keywords(&["TABLE"]) {
+            false
+        } else if c.eat_keywords(&["VIEW"]) {
+            true
+        } else {
+            return c.error("TABLE or VIEW");
+        };
+        let if_exists = c.eat_keywords(&["IF", "EXISTS"]);
+        let name = last(c.object_name()?);
+        c.expect_end()?;
+        return Ok(Statement::Drop {
+            view,
+            name,
+            if_exists,
+        });
+    }
+    if c.eat_keywords(&["SET"]) {
+        if c.at_end() {
+            return Ok(Statement::Set(None));
+        }
+        let key = c.string()?;
+        c.expect(&Token::Eq, "'='")?;
+        let value = c.string()?;
+        c.expect_end()?;
+        return Ok(Statement::Set(Some((key, value))));
+    }
+    if c.eat_keywords(&["RESET"]) {
+        let key = if c.at_end() { None } else { Some(c.string()?) };
+        c.expect_end()?;
+        return Ok(Statement::Reset(key));
+    }
+    if c.eat_keywords(&["SHOW"]) {
+        let what = c.identifier()?.to_ascii_uppercase();
+        if !["TABLES", "VIEWS", "FUNCTIONS", "JOBS"].contains(&what.as_str()) {
+            return Err(SqlError::NotSupported {
+                location: c.location(),
+                message: format!("SHOW {what}"),
+            });
+        }
+        c.expect_end()?;
+        return Ok(Statement::Show(what));
+    }
+    if c.eat_keywords(&["DESCRIBE"]) || c.eat_keywords(&["DESC"]) {
+        let name = last(c.object_name()?);
+        c.expect_end()?;
+        return Ok(Statement::Describe(name));
+    }
+    if c.eat_keywords(&["EXPLAIN"]) {
+        c.eat_keywords(&["PLAN", "FOR"]);
+        return Ok(Statement::Explain(Box::new(parse_in(c)?)));
+    }
+    if c.eat_keywords(&["EXECUTE", "STATEMENT", "SET"]) || c.eat_keywords(&["BEGIN", "STATEMENT", "SET"]) {
+        c.eat_keywords(&["BEGIN"]);
+        let mut inserts = vec![];
+        while !c.eat_keywords(&["END"]) {
+            if c.at_end() {
+                return c.error("END");
+            }
+            if c.eat(&Token::SemiColon) {
+                continue;
+            }
+            if !c.is_keyword("INSERT") {
+                return c.error("INSERT INTO");
+            }
+            inserts.push(parse_insert(c, true)?);
+        }
+        c.eat(&Token::SemiColon);
+        c.expect_end()?;
+        return Ok(Statement::StatementSet(inserts));
+    }
+    if c.is_keyword("INSERT") {
+        return parse_insert(c, false);
+    }
+    if c.is_keyword("SELECT") || c.is_keyword("WITH") || c.is_keyword("VALUES") || matches!(c.peek(), Token::LParen) {
+        return Ok(Statement::Query(parse_query_rest(c)?));
+    }
+    c.error("a statement (CREATE, DROP, SET, RESET, SHOW, DESCRIBE, EXPLAIN, INSERT, EXECUTE STATEMENT SET, SELECT)")
+}
+
+fn parse_query_rest(c: &mut Cursor) -> Result<Box<ast::Query>> {
+    let at = c.location();
+    let mut p = c.rest_parser();
+    let q = p.parse_query().map_err(|e| parse_error(e, at))?;
+    // A query ends the statement.
+    let next = p.peek_token();
+    if next.token != Token::EOF {
+        return Err(SqlError::Parse {
+            location: Location {
+                line: next.span.start.line,
+                column: next.span.start.column,
+            },
+            message: format!("Encountered \"{}\"; expected end of statement", next.token),
+        });
+    }
+    Ok(q)
+}
+
+fn parse_insert(c: &mut Cursor, in_set: bool) -> Result<Statement> {
+    c.expect_keywords(&["INSERT"])?;
+    if !c.eat_keywords(&["INTO"]) {
+        c.expect_keywords(&["OVERWRITE"])?;
+    }
+    let table = last(c.object_name()?);
+    let mut columns = vec![];
+    if c.eat(&Token::LParen) {
+        loop {
+            columns.push(c.identifier()?);
+            if !c.eat(&Token::Comma) {
+                break;
+            }
+        }
+        c.expect(&Token::RParen, "')'")?;
+    }
+    let query = if in_set {
+        // Inside a statement set the query ends at the next top-level `;`.
+        let at = c.location();
+        let mut p = c.until_semicolon_parser();
+        p.parse_query().map_err(|e| parse_error(e, at))?
+    } else {
+        parse_query_rest(c)?
+    };
+    Ok(Statement::Insert {
+        table,
+        columns,
+        query,
+    })
+}
+
+fn parse_create_table(c: &mut Cursor) -> Result<CreateTable> {
+    let if_not_exists = c.eat_keywords(&["IF", "NOT", "EXISTS"]);
+    let name = last(c.object_name()?);
+    let mut t = CreateTable {
+        name,
+        if_not_exists,
+        columns: vec![],
+        watermark: None,
+        primary_key: vec![],
+        options: BTreeMap::new(),
+    };
+    c.expect(&Token::LParen, "'('")?;
+    loop {
+        parse_table_element(c, &mut t)?;
+        if !c.eat(&Token::Comma) {
+            break;
+        }
+    }
+    c.expect(&Token::RParen, "',' or ')'")?;
+    if c.eat_keywords(&["COMMENT"]) {
+        c.string()?;
+    }
+    if c.eat_keywords(&["PARTITIONED", "BY"]) {
+        return Err(SqlError::NotSupported {
+            location: c.location(),
+            message: "PARTITIONED BY".into(),
+        });
+    }
+    if c.eat_keywords(&["WITH"]) {
+        c.expect(&Token::LParen, "'('")?;
+        loop {
+            if matches!(c.peek(), Token::RParen) {
+                break;
+            }
+            let k = c.string()?;
+            c.expect(&Token::Eq, "'='")?;
+            let v = c.string()?;
+            t.options.insert(k, v);
+            if !c.eat(&Token::Comma) {
+                break;
+            }
+        }
+        c.expect(&Token::RParen, "')'")?;
+    }
+    if c.is_keyword("LIKE") {
+        return Err(SqlError::NotSupported {
+            location: c.location(),
+            message: "CREATE TABLE ... LIKE".into(),
+        });
+    }
+    c.expect_end()?;
+    Ok(t)
+}
+
+fn parse_expr_item(c: &mut Cursor) -> Result<ast::Expr> {
+    let at = c.location();
+    let mut p = c.item_parser(&["COMMENT"]);
+    let e = p.parse_expr().map_err(|e| parse_error(e, at))?;
+    let next = p.peek_token();
+    if next.token != Token::EOF {
+        return Err(SqlError::Parse {
+            location: Location {
+                line: next.span.start.line,
+                column: next.span.start.column,
+            },
+            message: format!("Encountered \"{}\"; expected ',' or ')'", next.token),
+        });
+    }
+    Ok(e)
+}
+
+fn parse_table_element(c: &mut Cursor, t: &mut CreateTable) -> Result<()> {
+    let location = c.location();
+    if c.eat_keywords(&["WATERMARK", "FOR"]) {
+        let column = c.identifier()?;
+        c.expect_keywords(&["AS"])?;
+        let expr = parse_expr_item(c)?;
+        if t.watermark.is_some() {
+            return Err(SqlError::Plan {
+                location,
+                message: "There can only be one watermark in a table".into(),
+            });
+        }
+        t.watermark = Some(WatermarkDef { column, expr });
+        return Ok(());
+    }
+    if c.eat_keywords(&["CONSTRAINT"]) {
+        c.identifier()?;
+    }
+    if c.eat_keywords(&["PRIMARY", "KEY"]) {
+        c.expect(&Token::LParen, "'('")?;
+        loop {
+            t.primary_key.push(c.identifier()?);
+            if !c.eat(&Token::Comma) {
+                break;
+            }
+        }
+        c.expect(&Token::RParen, "')'")?;
+        if !c.eat_keywords(&["NOT", "ENFORCED"]) {
+            return Err(SqlError::Plan {
+                location: c.location(),
+                message: "Flink doesn't support ENFORCED mode for PRIMARY KEY constraint. ENFORCED/NOT ENFORCED controls if the constraint checks are performed on the incoming/outgoing data. Flink does not own the data therefore the only supported mode is the NOT ENFORCED mode".into(),
+            });
+        }
+        return Ok(());
+    }
+    let name = c.identifier()?;
+    let kind = if c.eat_keywords(&["AS"]) {
+        ColumnKind::Computed(parse_expr_item(c)?)
+    } else {
+        let data_type = parse_type(c)?;
+        if c.eat_keywords(&["METADATA"]) {
+            let key = if c.eat_keywords(&["FROM"]) { Some(c.string()?) } else { None };
+            let is_virtual = c.eat_keywords(&["VIRTUAL"]);
+            ColumnKind::Metadata {
+                data_type,
+                key,
+                is_virtual,
+            }
+        } else {
+            if c.eat_keywords(&["PRIMARY", "KEY"]) {
+                c.expect_keywords(&["NOT", "ENFORCED"])?;
+                t.primary_key.push(name.clone());
+            }
+            ColumnKind::Physical(data_type)
+        }
+    };
+    if c.eat_keywords(&["COMMENT"]) {
+        c.string()?;
+    }
+    if t.columns.iter().any(|col| col.name == name) {
+        return Err(SqlError::Plan {
+            location,
+            message: format!("A column named '{name}' already exists in the table"),
+        });
+    }
+    t.columns.push(ColumnDef {
+        name,
+        kind,
+        location,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::splitter::split_statements;
+
+    fn parse(sql: &str) -> Result<Statement> {
+        let s = &split_statements(sql)[0];
+        parse_statement(s).map(|l| l.statement)
+    }
+
+    #[test]
+    fn create_table_with_computed_column_watermark_and_key() {
+        let Statement::CreateTable(t) = parse(
+            "CREATE TEMPORARY TABLE `orders` (\n id BIGINT, price DECIMAL(10, 2), ts TIMESTAMP(3),\n total AS price * 2,\n WATERMARK FOR ts AS ts - INTERVAL '5' SECOND,\n PRIMARY KEY (id) NOT ENFORCED\n) WITH ('connector' = 'filesystem', 'path' = '/tmp/x')",
+        )
+        .expect("parse") else {
+            panic!("not a table")
+        };
+        assert_eq!(t.name, "orders");
+        assert_eq!(t.columns.len(), 4);
+        assert!(matches!(t.columns[3].kind, ColumnKind::Computed(_)));
+        assert_eq!(t.watermark.as_ref().map(|w| w.column.as_str()), Some("ts"));
+        assert_eq!(t.primary_key, vec!["id"]);
+        assert_eq!(t.options.get("path").map(String::as_str), Some("/tmp/x"));
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column() {
+        let err = parse("SELECT 1;\nCREATE TABLE t (a INT,, b INT) WITH ()").err();
+        // first statement is fine; check the second
+        assert!(err.is_none());
+        let s = &split_statements("SELECT 1;\nCREATE TABLE t (a INT,, b INT) WITH ()")[1];
+        let err = parse_statement(s).expect_err("bad DDL");
+        assert_eq!(err.location(), Some(Location { line: 2, column: 23 }));
+    }
+
+    #[test]
+    fn set_show_describe_and_statement_set() {
+        assert!(matches!(parse("SET 'parallelism.default' = '2'"), Ok(Statement::Set(Some(_)))));
+        assert!(matches!(parse("SHOW TABLES"), Ok(Statement::Show(_))));
+        assert!(matches!(parse("DESCRIBE t"), Ok(Statement::Describe(_))));
+        let Ok(Statement::StatementSet(v)) =
+            parse("EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END")
+        else {
+            panic!("statement set")
+        };
+        assert_eq!(v.len(), 2);
+    }
+}
