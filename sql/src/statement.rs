@@ -261,8 +261,9 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
 
 fn parse_query_rest(c: &mut Cursor) -> Result<Box<ast::Query>> {
     let at = c.location();
+    let end = c.end_location();
     let mut p = c.rest_parser();
-    let q = p.parse_query().map_err(|e| parse_error(e, at))?;
+    let q = p.parse_query().map_err(|e| parse_error(e, at, end))?;
     // A query ends the statement.
     let next = p.peek_token();
     if next.token != Token::EOF {
@@ -296,8 +297,9 @@ fn parse_insert(c: &mut Cursor, in_set: bool) -> Result<Statement> {
     let query = if in_set {
         // Inside a statement set the query ends at the next top-level `;`.
         let at = c.location();
+        let end = c.end_location();
         let mut p = c.until_semicolon_parser();
-        p.parse_query().map_err(|e| parse_error(e, at))?
+        p.parse_query().map_err(|e| parse_error(e, at, end))?
     } else {
         parse_query_rest(c)?
     };
@@ -364,8 +366,9 @@ fn parse_create_table(c: &mut Cursor) -> Result<CreateTable> {
 
 fn parse_expr_item(c: &mut Cursor) -> Result<ast::Expr> {
     let at = c.location();
+    let end = c.end_location();
     let mut p = c.item_parser(&["COMMENT"]);
-    let e = p.parse_expr().map_err(|e| parse_error(e, at))?;
+    let e = p.parse_expr().map_err(|e| parse_error(e, at, end))?;
     let next = p.peek_token();
     if next.token != Token::EOF {
         return Err(SqlError::Parse {

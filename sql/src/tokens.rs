@@ -177,6 +177,11 @@ impl Cursor {
         }
     }
 
+    /// Where the statement ends.
+    pub fn end_location(&self) -> Location {
+        self.end
+    }
+
     /// Whether every token was consumed.
     pub fn at_end(&self) -> bool {
         matches!(self.peek(), Token::EOF)
@@ -227,8 +232,13 @@ impl Cursor {
 }
 
 /// A sqlparser error as a located parse error.
-pub fn parse_error(e: datafusion::sql::sqlparser::parser::ParserError, fallback: Location) -> SqlError {
+pub fn parse_error(
+    e: datafusion::sql::sqlparser::parser::ParserError,
+    fallback: Location,
+    end: Location,
+) -> SqlError {
     let message = e.to_string();
+    let fallback = if message.contains("found: EOF") { end } else { fallback };
     // sqlparser appends " at Line: X, Column: Y"
     let location = message
         .rfind(" at Line: ")

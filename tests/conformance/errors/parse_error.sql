@@ -1,0 +1,3 @@
+CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1');
+SELECT a
+  FROM t WHERE;

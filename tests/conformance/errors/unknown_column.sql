@@ -1,0 +1,2 @@
+CREATE TABLE t (a INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1');
+SELECT b FROM t;

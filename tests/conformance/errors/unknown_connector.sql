@@ -1,0 +1,2 @@
+CREATE TABLE t (a INT) WITH ('connector' = 'kafak');
+SELECT a FROM t;

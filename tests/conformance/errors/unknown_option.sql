@@ -1,0 +1,2 @@
+CREATE TABLE t (a INT) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv', 'csv.delimeter' = ';');
+SELECT a FROM t;

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT id, CASE WHEN qty > 3 THEN 'big' WHEN qty > 1 THEN 'mid' ELSE 'small' END, CASE status WHEN 'NEW' THEN 1 WHEN 'SHIPPED' THEN 2 ELSE 0 END, IF(price > 5, 'high', 'low'), COALESCE(NULLIF(status, 'NEW'), 'fresh') FROM orders;

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT id, HOUR(ts), MINUTE(ts), EXTRACT(DAY FROM ts), DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm'), DATE_FORMAT(ts, 'HH:mm:ss.SSS'), TIMESTAMPDIFF(SECOND, TIMESTAMP '2024-01-01 00:00:00', ts), TIMESTAMPDIFF(HOUR, TIMESTAMP '2024-01-01 00:00:00', ts), TO_TIMESTAMP('2024-03-04 05:06:07'), TO_TIMESTAMP('04/03/2024', 'dd/MM/yyyy') FROM orders;

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT id, REGEXP_EXTRACT(customer, '([a-z]+)', 1), REGEXP_EXTRACT(status, '(N|S)(.*)', 2), SPLIT_INDEX(customer, 'r', 0), SPLIT_INDEX(customer, 'r', 1), SPLIT_INDEX(customer, 'r', 7) FROM orders;

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT UPPER(customer), LOWER(status), CONCAT(customer, '-', status), CONCAT_WS('|', customer, status), SUBSTRING(customer, 2), SUBSTRING(customer, 1, 3), CHAR_LENGTH(customer), TRIM(CONCAT('  ', customer, ' ')), REPLACE(status, 'E', 'e') FROM orders;

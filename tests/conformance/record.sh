@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Records the expected output of conformance cases by running them on real
+# Apache Flink (../shared/tools/flink/flink-sql), at parallelism 1:
+#   tests/conformance/record.sh [case.sql ...]   (default: every case)
+# ${DATA} in a case is replaced by the absolute path of data/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+flink=${FLINK_SQL:-$here/../../../shared/tools/flink/flink-sql}
+cases=("$@")
+[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(find "$here" -name '*.sql' -not -path '*/errors/*' | sort)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for c in "${cases[@]}"; do
+  c=$(cd "$(dirname "$c")" && pwd)/$(basename "$c")
+  sed "s|\${DATA}|$here/data|g" "$c" > "$tmp/case.sql"
+  if "$flink" "$tmp/case.sql" 1 > "$tmp/out" 2> "$tmp/err"; then
+    mv "$tmp/out" "${c%.sql}.out"
+    echo "recorded ${c#$here/}"
+  else
+    echo "FLINK FAILED on ${c#$here/}:" >&2
+    grep -E 'Exception|Caused by' "$tmp/err" | head -5 >&2
+  fi
+done
