@@ -9,12 +9,45 @@ use datafusion::sql::sqlparser::ast::{
     Value, ValueWithSpan, visit_expressions_mut,
 };
 
-/// Applies the rewrites to every expression of a query.
+/// Applies the rewrites to every expression of a query, and names
+/// unaliased computed columns `EXPR$<position>` as Flink does.
 pub fn rewrite_query(query: &mut ast::Query) {
+    name_expressions(&mut query.body);
     let _ = visit_expressions_mut(query, |e| {
         rewrite_one(e);
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Flink names a select item that is neither a column nor aliased
+/// `EXPR$<position>`; DataFusion would derive names that may collide
+/// (`CAST(a AS INT)` and `CAST(a AS DOUBLE)`).
+fn name_expressions(body: &mut ast::SetExpr) {
+    match body {
+        ast::SetExpr::Select(select) => {
+            for (i, item) in select.projection.iter_mut().enumerate() {
+                if let ast::SelectItem::UnnamedExpr(e) = item {
+                    if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                        *item = ast::SelectItem::ExprWithAlias {
+                            expr: e.clone(),
+                            alias: ast::Ident::new(format!("EXPR${i}")),
+                        };
+                    }
+                }
+            }
+            for t in select.from.iter_mut() {
+                if let ast::TableFactor::Derived { subquery, .. } = &mut t.relation {
+                    name_expressions(&mut subquery.body);
+                }
+            }
+        }
+        ast::SetExpr::SetOperation { left, right, .. } => {
+            name_expressions(left);
+            name_expressions(right);
+        }
+        ast::SetExpr::Query(q) => name_expressions(&mut q.body),
+        _ => {}
+    }
 }
 
 /// Applies the rewrites to an expression and its children.

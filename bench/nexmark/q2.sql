@@ -1,0 +1,3 @@
+-- Q2: selection of some auctions.
+CREATE TABLE sink (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO sink SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0;

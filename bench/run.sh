@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Stateless Nexmark queries on Eddy and on Flink over the same CSV files:
+#   bench/run.sh [EVENTS=5000000] [PARALLELISM=1] [QUERIES="q0 q1 q2 q14 q21 q22"]
+# Prints events/s for both, the ratio, and Eddy's peak memory. Not a test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-5000000}; par=${2:-1}; queries=${3:-"q0 q1 q2 q14 q21 q22"}
+data=bench/data/bids-$events
+flink=${FLINK_SQL:-../shared/tools/flink/flink-sql}
+[ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
+cargo build --release -p eddy-shell --bin eddy >/dev/null
+mkdir -p bench/results
+printf '%-5s %14s %14s %8s %12s\n' query eddy_ev/s flink_ev/s ratio eddy_peak_MB
+for q in $queries; do
+  script=bench/results/$q-p$par.sql
+  { echo "SET 'parallelism.default' = '$par';"; echo "SET 'table.dml-sync' = 'true';";
+    sed "s|\${DATA}|$PWD/$data|" bench/nexmark/bid_table.sql; cat bench/nexmark/$q.sql; } > "$script"
+  start=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o bench/results/$q.mem target/release/eddy -f "$script" >/dev/null
+  end=$(date +%s.%N)
+  eddy_s=$(echo "$end - $start" | bc -l)
+  flink_ms=$("$flink" "$script" "$par" 2>&1 >/dev/null | sed -n 's/.*insert ms=\([0-9]*\).*/\1/p' | tail -1)
+  eddy_eps=$(echo "$events / $eddy_s" | bc -l)
+  flink_eps=$(echo "$events / ($flink_ms / 1000)" | bc -l)
+  printf '%-5s %14.0f %14.0f %8.1f %12.1f\n' "$q" "$eddy_eps" "$flink_eps" "$(echo "$eddy_eps / $flink_eps" | bc -l)" "$(echo "$(cat bench/results/$q.mem) / 1024" | bc -l)"
+done
