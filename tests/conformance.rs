@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn cases(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
@@ -29,7 +31,10 @@ fn cases(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Splits a printed line into its print prefix (identifier, without the
 /// subtask number), kind and row text.
 fn parse_line(line: &str) -> Option<(String, String, String)> {
-    let start = ["+I[", "-U[", "+U[", "-D["].iter().filter_map(|k| line.find(k)).min()?;
+    let start = ["+I[", "-U[", "+U[", "-D["]
+        .iter()
+        .filter_map(|k| line.find(k))
+        .min()?;
     let prefix = line[..start].trim_end().trim_end_matches('>');
     // "first:2" -> "first"; "2" -> ""
     let prefix = match prefix.rsplit_once(':') {
@@ -37,7 +42,11 @@ fn parse_line(line: &str) -> Option<(String, String, String)> {
         _ if prefix.chars().all(|c| c.is_ascii_digit()) => String::new(),
         _ => prefix.to_string(),
     };
-    Some((prefix, line[start..start + 2].to_string(), line[start + 2..].to_string()))
+    Some((
+        prefix,
+        line[start..start + 2].to_string(),
+        line[start + 2..].to_string(),
+    ))
 }
 
 /// Folds a changelog into the final multiset; fails on a retraction of a
@@ -48,7 +57,11 @@ fn fold(text: &str) -> Result<BTreeMap<String, i64>, String> {
         let Some((prefix, kind, row)) = parse_line(line) else {
             return Err(format!("not a changelog line: {line}"));
         };
-        let key = if prefix.is_empty() { row } else { format!("{prefix}> {row}") };
+        let key = if prefix.is_empty() {
+            row
+        } else {
+            format!("{prefix}> {row}")
+        };
         match kind.as_str() {
             "+I" | "+U" => *rows.entry(key).or_default() += 1,
             _ => {
@@ -123,7 +136,10 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
                 run.stderr
             ));
         }
-        for line in expected.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for line in expected
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             if !run.stderr.contains(line) {
                 return Err(format!("stderr lacks {line:?}\nstderr:\n{}", run.stderr));
             }
@@ -147,10 +163,17 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
         }
         let got = fold(&run.stdout).map_err(|e| format!("parallelism {p}: {e}"))?;
         if want != got {
-            return Err(format!("parallelism {p}: output differs:\n{}", diff(&want, &got)));
+            return Err(format!(
+                "parallelism {p}: output differs:\n{}",
+                diff(&want, &got)
+            ));
         }
         // Append-only output at parallelism 1 from one split keeps Flink's order.
-        if p == 1 && !sql.contains("UNION") && !sql.contains("STATEMENT SET") && !sql.contains("/logs") {
+        if p == 1
+            && !sql.contains("UNION")
+            && !sql.contains("STATEMENT SET")
+            && !sql.contains("/logs")
+        {
             if expected.trim_end() != run.stdout.trim_end() {
                 return Err(format!(
                     "parallelism 1: same rows in a different order\nexpected:\n{expected}\ngot:\n{}",
@@ -164,13 +187,23 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
-    let data = root.join("data").canonicalize().unwrap_or_else(|_| root.join("data"));
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let data = root
+        .join("data")
+        .canonicalize()
+        .unwrap_or_else(|_| root.join("data"));
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let mut all = vec![];
     cases(&root, &mut all);
     let (mut passed, mut failed) = (0, 0);
     for case in all {
-        let name = case.strip_prefix(&root).unwrap_or(&case).display().to_string();
+        let name = case
+            .strip_prefix(&root)
+            .unwrap_or(&case)
+            .display()
+            .to_string();
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
@@ -186,7 +219,12 @@ fn main() -> ExitCode {
         }
     }
     let status = if failed == 0 { "ok" } else { "FAILED" };
-    println!("\ntest result: {status}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    println!(
+        "\ntest result: {status}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out"
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
-

@@ -22,8 +22,15 @@ pub struct DatagenConnector;
 /// How one column's values are made.
 #[derive(Debug, Clone)]
 enum FieldKind {
-    Sequence { start: i64, end: i64 },
-    Random { min: Option<f64>, max: Option<f64>, length: usize },
+    Sequence {
+        start: i64,
+        end: i64,
+    },
+    Random {
+        min: Option<f64>,
+        max: Option<f64>,
+        length: usize,
+    },
 }
 
 /// The typed config of a datagen table.
@@ -35,7 +42,16 @@ pub struct DatagenConfig {
     schema: SchemaRef,
 }
 
-const FIELD_KEYS: &[&str] = &["kind", "min", "max", "length", "start", "end", "max-past", "null-rate"];
+const FIELD_KEYS: &[&str] = &[
+    "kind",
+    "min",
+    "max",
+    "length",
+    "start",
+    "end",
+    "max-past",
+    "null-rate",
+];
 
 fn field_config(opts: &mut TableOptions, name: &str, dt: &DataType) -> Result<FieldKind> {
     let key = |k: &str| format!("fields.{name}.{k}");
@@ -54,7 +70,11 @@ fn field_config(opts: &mut TableOptions, name: &str, dt: &DataType) -> Result<Fi
                 ))),
                 _ => Err(EngineError::Plan(format!(
                     "Could not find required property '{}' for sequence generator.",
-                    if start.is_none() { key("start") } else { key("end") }
+                    if start.is_none() {
+                        key("start")
+                    } else {
+                        key("end")
+                    }
                 ))),
             }
         }
@@ -62,7 +82,10 @@ fn field_config(opts: &mut TableOptions, name: &str, dt: &DataType) -> Result<Fi
             let min = opts.take_f64(&key("min"))?;
             let max = opts.take_f64(&key("max"))?;
             let length = opts.take_i64(&key("length"))?.unwrap_or(100).max(0) as usize;
-            if matches!(dt, DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _)) {
+            if matches!(
+                dt,
+                DataType::Struct(_) | DataType::List(_) | DataType::Map(_, _)
+            ) {
                 return Err(EngineError::NotSupported(format!(
                     "datagen cannot generate column '{name}' of type {dt}"
                 )));
@@ -98,7 +121,11 @@ impl ConnectorFactory for DatagenConnector {
             "scan.parallelism".into(),
         ];
         for f in req.schema.fields() {
-            supported.extend(FIELD_KEYS.iter().map(|k| format!("fields.{}.{k}", f.name())));
+            supported.extend(
+                FIELD_KEYS
+                    .iter()
+                    .map(|k| format!("fields.{}.{k}", f.name())),
+            );
         }
         let supported: Vec<&str> = supported.iter().map(String::as_str).collect();
         req.options.finish(&supported)?;
@@ -124,7 +151,10 @@ impl SourceFactory for DatagenConfig {
 
     fn is_bounded(&self) -> bool {
         self.number_of_rows.is_some()
-            || self.fields.iter().any(|f| matches!(f, FieldKind::Sequence { .. }))
+            || self
+                .fields
+                .iter()
+                .any(|f| matches!(f, FieldKind::Sequence { .. }))
     }
 
     fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Source>> {
@@ -170,9 +200,9 @@ impl DatagenSource {
                 let first = *start + self.next as i64;
                 let seq = Int64Array::from_iter_values(first..first + rows as i64);
                 match dt {
-                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
-                        Arc::new(StringArray::from_iter_values(seq.values().iter().map(|v| v.to_string())))
-                    }
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => Arc::new(
+                        StringArray::from_iter_values(seq.values().iter().map(|v| v.to_string())),
+                    ),
                     _ => Arc::new(seq),
                 }
             }
@@ -193,7 +223,10 @@ impl DatagenSource {
                             .collect::<String>()
                     })))
                 }
-                DataType::Timestamp(_, _) | DataType::Date32 | DataType::Time32(_) | DataType::Time64(_) => {
+                DataType::Timestamp(_, _)
+                | DataType::Date32
+                | DataType::Time32(_)
+                | DataType::Time64(_) => {
                     let now = chrono::Utc::now();
                     let ts = now.timestamp_millis();
                     let a: ArrayRef = Arc::new(

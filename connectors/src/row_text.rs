@@ -7,9 +7,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
-    Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeStringArray, MapArray,
-    StringArray, StringViewArray, StructArray, Time32MillisecondArray, Time32SecondArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
+    Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeStringArray,
+    MapArray, StringArray, StringViewArray, StructArray, Time32MillisecondArray, Time32SecondArray,
     Time64MicrosecondArray, Time64NanosecondArray, TimestampMicrosecondArray,
     TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt8Array,
     UInt16Array, UInt32Array, UInt64Array,
@@ -123,7 +123,11 @@ pub fn write_value(out: &mut String, array: &dyn Array, row: usize) {
         }
         DataType::Binary => {
             if let Some(a) = array.as_any().downcast_ref::<BinaryArray>() {
-                let bytes: Vec<String> = a.value(row).iter().map(|b| (*b as i8).to_string()).collect();
+                let bytes: Vec<String> = a
+                    .value(row)
+                    .iter()
+                    .map(|b| (*b as i8).to_string())
+                    .collect();
                 let _ = write!(out, "[{}]", bytes.join(", "));
             }
         }
@@ -158,7 +162,9 @@ fn time_nanos(array: &dyn Array, row: usize) -> Option<i64> {
 fn timestamp_nanos(array: &dyn Array, unit: TimeUnit, row: usize) -> Option<i128> {
     let any = array.as_any();
     Some(match unit {
-        TimeUnit::Second => any.downcast_ref::<TimestampSecondArray>()?.value(row) as i128 * 1_000_000_000,
+        TimeUnit::Second => {
+            any.downcast_ref::<TimestampSecondArray>()?.value(row) as i128 * 1_000_000_000
+        }
         TimeUnit::Millisecond => {
             any.downcast_ref::<TimestampMillisecondArray>()?.value(row) as i128 * 1_000_000
         }
@@ -258,7 +264,11 @@ pub fn write_java_double(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
-        write_java_decimal(out, &format!("{v:e}"), v == 0.0 || (1e-3..1e7).contains(&v.abs()));
+        write_java_decimal(
+            out,
+            &format!("{v:e}"),
+            v == 0.0 || (1e-3..1e7).contains(&v.abs()),
+        );
     }
 }
 
@@ -269,7 +279,11 @@ pub fn write_java_float(out: &mut String, v: f32) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
-        write_java_decimal(out, &format!("{v:e}"), v == 0.0 || (1e-3..1e7).contains(&v.abs()));
+        write_java_decimal(
+            out,
+            &format!("{v:e}"),
+            v == 0.0 || (1e-3..1e7).contains(&v.abs()),
+        );
     }
 }
 
@@ -294,7 +308,12 @@ fn write_java_decimal(out: &mut String, sci: &str, plain: bool) {
     if point <= 0 {
         let _ = write!(out, "0.{}{}", "0".repeat((-point) as usize), digits);
     } else if point as usize >= digits.len() {
-        let _ = write!(out, "{}{}.0", digits, "0".repeat(point as usize - digits.len()));
+        let _ = write!(
+            out,
+            "{}{}.0",
+            digits,
+            "0".repeat(point as usize - digits.len())
+        );
     } else {
         let (int, frac) = digits.split_at(point as usize);
         let _ = write!(out, "{int}.{frac}");

@@ -79,10 +79,12 @@ impl TableOptions {
 
     /// Takes a boolean option (`true`/`false`).
     pub fn take_bool(&mut self, key: &str) -> Result<Option<bool>> {
-        self.take_parsed(key, "true or false", |v| match v.to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
+        self.take_parsed(key, "true or false", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
         })
     }
 
@@ -153,7 +155,11 @@ impl TableOptions {
         Err(EngineError::Plan(format!(
             "Unsupported options found for '{}'.\n\nUnsupported options:\n\n{}\n\nSupported options:\n\n{}",
             self.connector,
-            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"),
+            unknown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
             valid.join("\n")
         )))
     }
@@ -249,7 +255,9 @@ mod tests {
         entries.insert("pth".to_string(), "/tmp".to_string());
         let mut opts = TableOptions::new("filesystem", entries);
         assert_eq!(opts.take("path").as_deref(), Some("/tmp"));
-        let err = opts.finish(&["path", "format"]).expect_err("pth is unknown");
+        let err = opts
+            .finish(&["path", "format"])
+            .expect_err("pth is unknown");
         let msg = err.to_string();
         assert!(msg.contains("Unsupported options:\n\npth"), "{msg}");
         assert!(msg.contains("format\npath"), "{msg}");

@@ -48,8 +48,7 @@ impl OutEdge {
 
     async fn send(&self, target: usize, msg: Message) -> Result<()> {
         let t = &self.targets[target];
-        t.tx
-            .send((t.channel, msg))
+        t.tx.send((t.channel, msg))
             .await
             .map_err(|_| EngineError::Cancelled)
     }
@@ -93,7 +92,11 @@ impl OutEdge {
 
 /// Splits a batch into `n` parts by the hash of the key columns; `None`
 /// where a part has no rows.
-pub fn hash_split(batch: &ChangeBatch, keys: &[usize], n: usize) -> Result<Vec<Option<ChangeBatch>>> {
+pub fn hash_split(
+    batch: &ChangeBatch,
+    keys: &[usize],
+    n: usize,
+) -> Result<Vec<Option<ChangeBatch>>> {
     let rows = batch.num_rows();
     let mut hashes = vec![0u64; rows];
     let columns: Vec<_> = keys.iter().map(|k| batch.data.column(*k).clone()).collect();
@@ -178,7 +181,12 @@ mod tests {
         for (p, part) in parts.iter().enumerate() {
             let Some(part) = part else { continue };
             total += part.num_rows();
-            let col = part.data.column(0).as_any().downcast_ref::<Int64Array>().expect("i64");
+            let col = part
+                .data
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("i64");
             for i in 0..col.len() {
                 assert_eq!(*seen.entry(col.value(i)).or_insert(p), p);
             }

@@ -122,8 +122,15 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
         for step in steps.drain(..) {
             match step {
                 Step::Batch(input, batch) => {
-                    stage.ctx.metrics.rows_in.fetch_add(batch.num_rows() as u64, RELAXED);
-                    stage.op.process(input, batch, &mut stage.ctx, emitter).await?;
+                    stage
+                        .ctx
+                        .metrics
+                        .rows_in
+                        .fetch_add(batch.num_rows() as u64, RELAXED);
+                    stage
+                        .op
+                        .process(input, batch, &mut stage.ctx, emitter)
+                        .await?;
                 }
                 Step::Watermark(w) => {
                     stage.ctx.metrics.watermark.store(w, RELAXED);
@@ -136,13 +143,21 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
             }
         }
         if k == last {
-            stage.ctx.metrics.rows_out.fetch_add(output.rows_out - before, RELAXED);
+            stage
+                .ctx
+                .metrics
+                .rows_out
+                .fetch_add(output.rows_out - before, RELAXED);
             break;
         }
         for ev in buffer.events {
             steps.push(match ev {
                 Emitted::Batch(b) => {
-                    stage.ctx.metrics.rows_out.fetch_add(b.num_rows() as u64, RELAXED);
+                    stage
+                        .ctx
+                        .metrics
+                        .rows_out
+                        .fetch_add(b.num_rows() as u64, RELAXED);
                     Step::Batch(0, b)
                 }
                 Emitted::Watermark(w) => Step::Watermark(w),
@@ -180,7 +195,9 @@ async fn run_source_task(
         };
         let watermark = match event {
             SourceEvent::Batch { split, batch } => {
-                ctx.metrics.rows_out.fetch_add(batch.num_rows() as u64, RELAXED);
+                ctx.metrics
+                    .rows_out
+                    .fetch_add(batch.num_rows() as u64, RELAXED);
                 let (batch, wm) = match &prelude {
                     Some(p) => {
                         let batch = p.project(batch)?;
@@ -313,7 +330,9 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                     let node = &graph.nodes[*id];
                     let info = subtask_info(graph, &node.name(), i, node.parallelism);
                     let NodeKind::Operator(f) = &node.kind else {
-                        return Err(EngineError::Internal("a source chained after a node".into()));
+                        return Err(EngineError::Internal(
+                            "a source chained after a node".into(),
+                        ));
                     };
                     Ok(Stage {
                         op: f.create(&info)?,
@@ -346,7 +365,11 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                     let Some((rx, inputs)) = receivers.remove(&(head.id, i)) else {
                         return Err(EngineError::Internal("missing inbox".into()));
                     };
-                    tasks.spawn(run_operator_task(InputGate::new(rx, inputs), stages, output));
+                    tasks.spawn(run_operator_task(
+                        InputGate::new(rx, inputs),
+                        stages,
+                        output,
+                    ));
                 }
             }
         }
@@ -394,7 +417,9 @@ fn output_of(
                     Some(Target { tx, channel })
                 })
                 .collect();
-            output.edges.push(OutEdge::new(e.partitioning.clone(), targets));
+            output
+                .edges
+                .push(OutEdge::new(e.partitioning.clone(), targets));
         }
     }
     output

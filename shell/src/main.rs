@@ -26,7 +26,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        [flag, sql] if flag == "-e" || flag == "--execute" => ("<command line>".to_string(), sql.clone()),
+        [flag, sql] if flag == "-e" || flag == "--execute" => {
+            ("<command line>".to_string(), sql.clone())
+        }
         [flag] if flag == "--version" || flag == "-V" => {
             println!("eddy {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
@@ -40,7 +42,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("[ERROR] Cannot start the runtime: {e}");

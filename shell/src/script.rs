@@ -43,7 +43,11 @@ pub async fn run(source: &str, text: &str) -> ExitCode {
             failed = true;
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn run_statements(
@@ -84,7 +88,9 @@ async fn run_statements(
                         return Err(ExitCode::FAILURE);
                     }
                 } else {
-                    eprintln!("[INFO] Submitting SQL update statement to the cluster...\n[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: {name}");
+                    eprintln!(
+                        "[INFO] Submitting SQL update statement to the cluster...\n[INFO] SQL update statement has been successfully submitted to the cluster:\nJob ID: {name}"
+                    );
                     background.push((name, job));
                 }
             }
@@ -118,7 +124,10 @@ fn print_error(source: &str, text: &str, e: &SqlError) {
         if let Some(line) = text.lines().nth(loc.line.saturating_sub(1) as usize) {
             eprintln!("  --> {source}:{}:{}", loc.line, loc.column);
             eprintln!("   | {line}");
-            eprintln!("   | {}^", " ".repeat(loc.column.saturating_sub(1) as usize));
+            eprintln!(
+                "   | {}^",
+                " ".repeat(loc.column.saturating_sub(1) as usize)
+            );
         }
     }
 }
@@ -134,7 +143,11 @@ pub fn render_table(header: &[String], rows: &[Vec<String>]) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let border: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
+    let border: String = widths
+        .iter()
+        .map(|w| format!("+{}", "-".repeat(w + 2)))
+        .collect::<String>()
+        + "+\n";
     let line = |cells: &[String]| -> String {
         widths
             .iter()
@@ -150,7 +163,11 @@ pub fn render_table(header: &[String], rows: &[Vec<String>]) -> String {
         out.push_str(&line(r));
     }
     out.push_str(&border);
-    out.push_str(&format!("{} row{} in set\n", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "{} row{} in set\n",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    ));
     out
 }
 

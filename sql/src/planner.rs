@@ -11,7 +11,7 @@ use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::{DFSchema, ScalarValue};
-use datafusion::datasource::{source_as_provider, ViewTable};
+use datafusion::datasource::{ViewTable, source_as_provider};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
@@ -128,13 +128,25 @@ impl<'a> StreamPlanner<'a> {
                     .collect::<Result<Vec<_>>>()?;
                 let text: Vec<String> = p.expr.iter().map(|e| e.to_string()).collect();
                 let schema = nullable_schema(p.schema.as_arrow());
-                self.add_calc(input, None, Some(exprs), schema, format!("Calc(select=[{}])", text.join(", ")))
+                self.add_calc(
+                    input,
+                    None,
+                    Some(exprs),
+                    schema,
+                    format!("Calc(select=[{}])", text.join(", ")),
+                )
             }
             LogicalPlan::Filter(f) => {
                 let input = self.plan(&f.input)?;
                 let predicate = self.physical(&f.predicate, f.input.schema())?;
                 let schema = nullable_schema(f.input.schema().as_arrow());
-                self.add_calc(input, Some(predicate), None, schema, format!("Calc(where=[{}])", f.predicate))
+                self.add_calc(
+                    input,
+                    Some(predicate),
+                    None,
+                    schema,
+                    format!("Calc(where=[{}])", f.predicate),
+                )
             }
             LogicalPlan::SubqueryAlias(a) => self.plan(&a.input),
             LogicalPlan::TableScan(scan) => {
@@ -148,7 +160,9 @@ impl<'a> StreamPlanner<'a> {
                 }
                 let provider =
                     source_as_provider(&scan.source).map_err(|e| self.plan_error(e.to_string()))?;
-                let (stream, full_schema) = if let Some(view) = (provider.as_ref() as &dyn std::any::Any).downcast_ref::<ViewTable>() {
+                let (stream, full_schema) = if let Some(view) =
+                    (provider.as_ref() as &dyn std::any::Any).downcast_ref::<ViewTable>()
+                {
                     let stream = self.plan(view.logical_plan())?;
                     (stream, view.logical_plan().schema().clone())
                 } else {
@@ -165,18 +179,38 @@ impl<'a> StreamPlanner<'a> {
                             .iter()
                             .map(|i| {
                                 let (q, f) = full_schema.qualified_field(*i);
-                                self.physical(&Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())), &full_schema)
+                                self.physical(
+                                    &Expr::Column(datafusion::common::Column::new(
+                                        q.cloned(),
+                                        f.name(),
+                                    )),
+                                    &full_schema,
+                                )
                             })
                             .collect::<Result<Vec<_>>>()?;
                         let schema = nullable_schema(scan.projected_schema.as_arrow());
-                        let names: Vec<String> =
-                            scan.projected_schema.fields().iter().map(|f| f.name().clone()).collect();
-                        self.add_calc(stream, None, Some(exprs), schema, format!("Calc(select=[{}])", names.join(", ")))
+                        let names: Vec<String> = scan
+                            .projected_schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect();
+                        self.add_calc(
+                            stream,
+                            None,
+                            Some(exprs),
+                            schema,
+                            format!("Calc(select=[{}])", names.join(", ")),
+                        )
                     }
                 }
             }
             LogicalPlan::Union(u) => {
-                let inputs = u.inputs.iter().map(|i| self.plan(i)).collect::<Result<Vec<_>>>()?;
+                let inputs = u
+                    .inputs
+                    .iter()
+                    .map(|i| self.plan(i))
+                    .collect::<Result<Vec<_>>>()?;
                 let schema = nullable_schema(u.schema.as_arrow());
                 let edges = inputs
                     .iter()
@@ -191,7 +225,9 @@ impl<'a> StreamPlanner<'a> {
                     })
                     .collect();
                 let node = self.graph.add_operator(
-                    Arc::new(Union { schema: schema.clone() }),
+                    Arc::new(Union {
+                        schema: schema.clone(),
+                    }),
                     self.parallelism,
                     edges,
                     schema,
@@ -239,7 +275,8 @@ impl<'a> StreamPlanner<'a> {
                     })
                     .collect::<Result<Vec<ArrayRef>, _>>()
                     .map_err(|e| self.plan_error(e.to_string()))?;
-                let batch = RecordBatch::try_new(schema, arrays).map_err(|e| self.plan_error(e.to_string()))?;
+                let batch = RecordBatch::try_new(schema, arrays)
+                    .map_err(|e| self.plan_error(e.to_string()))?;
                 self.add_values(batch)
             }
             LogicalPlan::Aggregate(_) => Err(self.not_supported("GROUP BY / aggregation")),
@@ -254,8 +291,13 @@ impl<'a> StreamPlanner<'a> {
 
     fn add_values(&mut self, batch: RecordBatch) -> Result<Stream> {
         let schema = batch.schema();
-        let node = self.graph.add_source(Arc::new(Values { batch }), None, 1, schema);
-        Ok(Stream { node, parallelism: 1 })
+        let node = self
+            .graph
+            .add_source(Arc::new(Values { batch }), None, 1, schema);
+        Ok(Stream {
+            node,
+            parallelism: 1,
+        })
     }
 
     /// A source reading catalog table `name`, with its computed columns and watermark.
@@ -266,7 +308,12 @@ impl<'a> StreamPlanner<'a> {
             .ok_or_else(|| self.plan_error(format!("Object '{name}' not found")))?;
         let request = table_request(entry)?;
         let connector = self.connectors.get(request.options.connector())?;
-        if let Some(c) = entry.def.columns.iter().find(|c| matches!(c.kind, ColumnKind::Metadata { .. })) {
+        if let Some(c) = entry
+            .def
+            .columns
+            .iter()
+            .find(|c| matches!(c.kind, ColumnKind::Metadata { .. }))
+        {
             return Err(SqlError::NotSupported {
                 location: c.location,
                 message: format!(
@@ -278,7 +325,9 @@ impl<'a> StreamPlanner<'a> {
         }
         let factory = connector.create_source(request)?;
         let prelude = self.prelude(entry)?;
-        let node = self.graph.add_source(factory, prelude, self.parallelism, entry.schema.clone());
+        let node = self
+            .graph
+            .add_source(factory, prelude, self.parallelism, entry.schema.clone());
         Ok(Stream {
             node,
             parallelism: self.parallelism,
@@ -299,7 +348,9 @@ impl<'a> StreamPlanner<'a> {
             for c in &entry.def.columns {
                 let e = match &c.kind {
                     ColumnKind::Physical(_) => Expr::Column(c.name.as_str().into()),
-                    ColumnKind::Computed(ast) => crate::session::sql_expr(self.state, ast, &physical, c.location)?,
+                    ColumnKind::Computed(ast) => {
+                        crate::session::sql_expr(self.state, ast, &physical, c.location)?
+                    }
                     ColumnKind::Metadata { .. } => continue,
                 };
                 exprs.push(self.physical(&e, &physical)?);
@@ -310,7 +361,10 @@ impl<'a> StreamPlanner<'a> {
         let watermark = match &entry.def.watermark {
             None => None,
             Some(w) => {
-                description = format!("WatermarkAssigner(rowtime=[{}], watermark=[{}])", w.column, w.expr);
+                description = format!(
+                    "WatermarkAssigner(rowtime=[{}], watermark=[{}])",
+                    w.column, w.expr
+                );
                 let e = crate::session::sql_expr(self.state, &w.expr, &full, self.location)?;
                 Some(self.physical(&e, &full)?)
             }
@@ -335,7 +389,12 @@ impl<'a> StreamPlanner<'a> {
         let request = table_request(entry)?;
         let connector = self.connectors.get(request.options.connector())?;
         let factory = connector.create_sink(request)?;
-        self.add_sink(stream, factory, self.parallelism, entry.physical_schema.clone())
+        self.add_sink(
+            stream,
+            factory,
+            self.parallelism,
+            entry.physical_schema.clone(),
+        )
     }
 
     /// Adds a sink operator consuming `stream`.

@@ -5,8 +5,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    self, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, TimezoneInfo,
-    Value, ValueWithSpan, visit_expressions_mut,
+    self, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, TimezoneInfo, Value,
+    ValueWithSpan, visit_expressions_mut,
 };
 
 /// Applies the rewrites to every expression of a query, and names
@@ -106,8 +106,11 @@ fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
         ("CONCAT", n) if n >= 1 => args
             .into_iter()
             .reduce(|a, b| binary(a, ast::BinaryOperator::StringConcat, b)),
-        ("HOUR" | "MINUTE" | "SECOND" | "YEAR" | "MONTH" | "DAYOFMONTH" | "QUARTER" | "WEEK"
-            | "DAYOFYEAR" | "DAYOFWEEK", 1) => {
+        (
+            "HOUR" | "MINUTE" | "SECOND" | "YEAR" | "MONTH" | "DAYOFMONTH" | "QUARTER" | "WEEK"
+            | "DAYOFYEAR" | "DAYOFWEEK",
+            1,
+        ) => {
             let field = match name {
                 "HOUR" => ast::DateTimeField::Hour,
                 "MINUTE" => ast::DateTimeField::Minute,
@@ -144,7 +147,9 @@ fn rewrite_one(e: &mut Expr) {
             let name = f.name.to_string().to_ascii_uppercase();
             if matches!(name.as_str(), "TIMESTAMPDIFF" | "TIMESTAMPADD") {
                 if let FunctionArguments::List(list) = &mut f.args {
-                    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) = list.args.first_mut() {
+                    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) =
+                        list.args.first_mut()
+                    {
                         if let Expr::Identifier(id) = first {
                             let unit = id.value.to_ascii_uppercase();
                             *first = Expr::Value(ValueWithSpan {
@@ -178,7 +183,10 @@ fn flink_data_type(t: &mut DataType) {
         DataType::Custom(name, mods) => {
             let n = name.to_string().to_ascii_uppercase();
             if n == "TIMESTAMP_LTZ" {
-                let p = mods.first().and_then(|m| m.parse::<u64>().ok()).unwrap_or(6);
+                let p = mods
+                    .first()
+                    .and_then(|m| m.parse::<u64>().ok())
+                    .unwrap_or(6);
                 *t = DataType::Timestamp(Some(supported_precision(p)), TimezoneInfo::WithTimeZone);
             } else if n == "BYTES" {
                 *t = DataType::Bytea;

@@ -131,7 +131,10 @@ impl Session {
                 if_not_exists,
                 columns,
                 query,
-            } => self.create_view(name, *if_not_exists, columns, query, &stmt.text, at).await,
+            } => {
+                self.create_view(name, *if_not_exists, columns, query, &stmt.text, at)
+                    .await
+            }
             Statement::Drop {
                 view,
                 name,
@@ -339,8 +342,8 @@ impl Session {
             }
         }
         let physical_schema = Arc::new(Schema::new(physical));
-        let physical_df = DFSchema::try_from(physical_schema.as_ref().clone())
-            .map_err(|e| df_error(e, at))?;
+        let physical_df =
+            DFSchema::try_from(physical_schema.as_ref().clone()).map_err(|e| df_error(e, at))?;
         let state = self.state();
         let mut fields = vec![];
         let mut extras = BTreeMap::new();
@@ -371,12 +374,14 @@ impl Session {
                     location: at,
                     message: format!(
                         "The rowtime attribute field '{}' is not defined in the table schema, at {}",
-                        w.column,
-                        at
+                        w.column, at
                     ),
                 });
             };
-            if !matches!(rowtime.data_type(), datafusion::arrow::datatypes::DataType::Timestamp(_, _)) {
+            if !matches!(
+                rowtime.data_type(),
+                datafusion::arrow::datatypes::DataType::Timestamp(_, _)
+            ) {
                 return Err(SqlError::Plan {
                     location: at,
                     message: format!(
@@ -387,7 +392,9 @@ impl Session {
             }
             let full = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| df_error(e, at))?;
             let e = sql_expr(&state, &w.expr, &full, at)?;
-            state.create_physical_expr(e, &full).map_err(|e| df_error(e, at))?;
+            state
+                .create_physical_expr(e, &full)
+                .map_err(|e| df_error(e, at))?;
             extras.insert(w.column.clone(), format!("WATERMARK AS {}", w.expr));
         }
         for k in &t.primary_key {
@@ -448,7 +455,9 @@ impl Session {
                 .schema()
                 .iter()
                 .zip(columns)
-                .map(|((q, f), n)| Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())).alias(n))
+                .map(|((q, f), n)| {
+                    Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())).alias(n)
+                })
                 .collect();
             plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
                 .project(exprs)
@@ -475,7 +484,9 @@ impl Session {
             let what = if view { "View" } else { "Table" };
             return Err(SqlError::Plan {
                 location: at,
-                message: format!("{what} with identifier 'default_catalog.default_database.{name}' does not exist."),
+                message: format!(
+                    "{what} with identifier 'default_catalog.default_database.{name}' does not exist."
+                ),
             });
         }
         Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
@@ -497,7 +508,11 @@ impl Session {
         let (header, mut names): (&str, Vec<String>) = match what {
             "TABLES" => (
                 "table name",
-                self.tables.keys().chain(self.views.keys()).cloned().collect(),
+                self.tables
+                    .keys()
+                    .chain(self.views.keys())
+                    .cloned()
+                    .collect(),
             ),
             "VIEWS" => ("view name", self.views.keys().cloned().collect()),
             "FUNCTIONS" => (
@@ -539,9 +554,17 @@ impl Session {
                         f.name().clone(),
                         ty,
                         f.is_nullable().to_string().to_uppercase(),
-                        if t.def.primary_key.contains(f.name()) { "PRI(" .to_string() + f.name() + ")" } else { String::new() },
+                        if t.def.primary_key.contains(f.name()) {
+                            "PRI(".to_string() + f.name() + ")"
+                        } else {
+                            String::new()
+                        },
                         extra,
-                        if is_rowtime { wm.map(|w| format!("`{}`", w.expr)).unwrap_or_default() } else { String::new() },
+                        if is_rowtime {
+                            wm.map(|w| format!("`{}`", w.expr)).unwrap_or_default()
+                        } else {
+                            String::new()
+                        },
                     ]
                 })
                 .collect();
@@ -549,7 +572,9 @@ impl Session {
         }
         if self.views.contains_key(name) {
             let provider = self.ctx.table_provider(name);
-            let schema = futures_lite_block(provider).map_err(|e| df_error(e, at))?.schema();
+            let schema = futures_lite_block(provider)
+                .map_err(|e| df_error(e, at))?
+                .schema();
             let rows = schema
                 .fields()
                 .iter()
@@ -568,7 +593,9 @@ impl Session {
         }
         Err(SqlError::Plan {
             location: at,
-            message: format!("Tables or views with the identifier 'default_catalog.default_database.{name}' doesn't exist."),
+            message: format!(
+                "Tables or views with the identifier 'default_catalog.default_database.{name}' doesn't exist."
+            ),
         })
     }
 }
@@ -586,11 +613,22 @@ fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Plans a SQL expression over `schema` (computed columns, watermarks).
-pub fn sql_expr(state: &SessionState, ast: &ast::Expr, schema: &DFSchema, at: Location) -> Result<Expr> {
+pub fn sql_expr(
+    state: &SessionState,
+    ast: &ast::Expr,
+    schema: &DFSchema,
+    at: Location,
+) -> Result<Expr> {
     let mut ast = ast.clone();
     crate::rewrite::rewrite_expr(&mut ast);
     state
-        .create_logical_expr_from_sql_expr(ast::ExprWithAlias { expr: ast, alias: None }, schema)
+        .create_logical_expr_from_sql_expr(
+            ast::ExprWithAlias {
+                expr: ast,
+                alias: None,
+            },
+            schema,
+        )
         .map_err(|e| df_error(e, at))
 }
 
@@ -615,7 +653,10 @@ pub fn df_error(e: DataFusionError, at: Location) -> SqlError {
 
 fn relocate(e: SqlError, at: Location) -> SqlError {
     match e {
-        SqlError::Plan { message, .. } => SqlError::Plan { location: at, message },
+        SqlError::Plan { message, .. } => SqlError::Plan {
+            location: at,
+            message,
+        },
         other => other,
     }
 }

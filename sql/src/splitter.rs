@@ -102,7 +102,11 @@ pub fn split_statements(script: &str) -> Vec<ScriptStatement> {
             if let Some((s, loc)) = start.take() {
                 if has_code {
                     out.push(ScriptStatement {
-                        text: chars[s..i].iter().collect::<String>().trim_end().to_string(),
+                        text: chars[s..i]
+                            .iter()
+                            .collect::<String>()
+                            .trim_end()
+                            .to_string(),
                         start: loc,
                     });
                 }
@@ -128,7 +132,10 @@ mod tests {
     fn splits_outside_quotes_and_comments() {
         let s = split_statements("SET 'a' = ';';\n-- c;\nSELECT 'x;y' /* ; */ FROM t;\n  SELECT 1");
         let texts: Vec<&str> = s.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(texts, vec!["SET 'a' = ';'", "SELECT 'x;y' /* ; */ FROM t", "SELECT 1"]);
+        assert_eq!(
+            texts,
+            vec!["SET 'a' = ';'", "SELECT 'x;y' /* ; */ FROM t", "SELECT 1"]
+        );
         assert_eq!(s[1].start, Location { line: 3, column: 1 });
         assert_eq!(s[2].start, Location { line: 4, column: 3 });
     }

@@ -231,7 +231,9 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
         c.eat_keywords(&["PLAN", "FOR"]);
         return Ok(Statement::Explain(Box::new(parse_in(c)?)));
     }
-    if c.eat_keywords(&["EXECUTE", "STATEMENT", "SET"]) || c.eat_keywords(&["BEGIN", "STATEMENT", "SET"]) {
+    if c.eat_keywords(&["EXECUTE", "STATEMENT", "SET"])
+        || c.eat_keywords(&["BEGIN", "STATEMENT", "SET"])
+    {
         c.eat_keywords(&["BEGIN"]);
         let mut inserts = vec![];
         while !c.eat_keywords(&["END"]) {
@@ -253,7 +255,11 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
     if c.is_keyword("INSERT") {
         return parse_insert(c, false);
     }
-    if c.is_keyword("SELECT") || c.is_keyword("WITH") || c.is_keyword("VALUES") || matches!(c.peek(), Token::LParen) {
+    if c.is_keyword("SELECT")
+        || c.is_keyword("WITH")
+        || c.is_keyword("VALUES")
+        || matches!(c.peek(), Token::LParen)
+    {
         return Ok(Statement::Query(parse_query_rest(c)?));
     }
     c.error("a statement (CREATE, DROP, SET, RESET, SHOW, DESCRIBE, EXPLAIN, INSERT, EXECUTE STATEMENT SET, SELECT)")
@@ -423,7 +429,11 @@ fn parse_table_element(c: &mut Cursor, t: &mut CreateTable) -> Result<()> {
     } else {
         let data_type = parse_type(c)?;
         if c.eat_keywords(&["METADATA"]) {
-            let key = if c.eat_keywords(&["FROM"]) { Some(c.string()?) } else { None };
+            let key = if c.eat_keywords(&["FROM"]) {
+                Some(c.string()?)
+            } else {
+                None
+            };
             let is_virtual = c.eat_keywords(&["VIRTUAL"]);
             ColumnKind::Metadata {
                 data_type,
@@ -488,17 +498,26 @@ mod tests {
         assert!(err.is_none());
         let s = &split_statements("SELECT 1;\nCREATE TABLE t (a INT,, b INT) WITH ()")[1];
         let err = parse_statement(s).expect_err("bad DDL");
-        assert_eq!(err.location(), Some(Location { line: 2, column: 23 }));
+        assert_eq!(
+            err.location(),
+            Some(Location {
+                line: 2,
+                column: 23
+            })
+        );
     }
 
     #[test]
     fn set_show_describe_and_statement_set() {
-        assert!(matches!(parse("SET 'parallelism.default' = '2'"), Ok(Statement::Set(Some(_)))));
+        assert!(matches!(
+            parse("SET 'parallelism.default' = '2'"),
+            Ok(Statement::Set(Some(_)))
+        ));
         assert!(matches!(parse("SHOW TABLES"), Ok(Statement::Show(_))));
         assert!(matches!(parse("DESCRIBE t"), Ok(Statement::Describe(_))));
-        let Ok(Statement::StatementSet(v)) =
-            parse("EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END")
-        else {
+        let Ok(Statement::StatementSet(v)) = parse(
+            "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END",
+        ) else {
             panic!("statement set")
         };
         assert_eq!(v.len(), 2);

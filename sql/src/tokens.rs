@@ -59,7 +59,9 @@ impl Cursor {
 
     /// The token `n` ahead.
     pub fn peek_nth(&self, n: usize) -> &Token {
-        self.tokens.get(self.pos + n).map_or(&Token::EOF, |t| &t.token)
+        self.tokens
+            .get(self.pos + n)
+            .map_or(&Token::EOF, |t| &t.token)
     }
 
     /// Where the token at the cursor starts.
@@ -88,7 +90,11 @@ impl Cursor {
 
     /// Consumes the keywords `kws` if they come next, in order.
     pub fn eat_keywords(&mut self, kws: &[&str]) -> bool {
-        if kws.iter().enumerate().all(|(i, k)| self.is_keyword_at(i, k)) {
+        if kws
+            .iter()
+            .enumerate()
+            .all(|(i, k)| self.is_keyword_at(i, k))
+        {
             self.pos += kws.len();
             true
         } else {
@@ -120,7 +126,11 @@ impl Cursor {
 
     /// Consumes `token` or fails.
     pub fn expect(&mut self, token: &Token, what: &str) -> Result<()> {
-        if self.eat(token) { Ok(()) } else { self.error(what) }
+        if self.eat(token) {
+            Ok(())
+        } else {
+            self.error(what)
+        }
     }
 
     /// Consumes the keywords or fails.
@@ -189,7 +199,11 @@ impl Cursor {
 
     /// Fails unless every token was consumed.
     pub fn expect_end(&self) -> Result<()> {
-        if self.at_end() { Ok(()) } else { self.error("end of statement") }
+        if self.at_end() {
+            Ok(())
+        } else {
+            self.error("end of statement")
+        }
     }
 
     /// A sqlparser parser over the rest of the tokens; the cursor moves to
@@ -238,7 +252,11 @@ pub fn parse_error(
     end: Location,
 ) -> SqlError {
     let message = e.to_string();
-    let fallback = if message.contains("found: EOF") { end } else { fallback };
+    let fallback = if message.contains("found: EOF") {
+        end
+    } else {
+        fallback
+    };
     // sqlparser appends " at Line: X, Column: Y"
     let location = message
         .rfind(" at Line: ")

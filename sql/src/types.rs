@@ -136,7 +136,11 @@ fn parse_type_inner(c: &mut Cursor, pending: &mut u32) -> Result<FlinkType> {
             c.expect(&Token::Lt, "'<'")?;
             let element = parse_type_inner(c, pending)?;
             close_angle(c, pending)?;
-            DataType::List(Arc::new(Field::new("element", element.data_type, element.nullable)))
+            DataType::List(Arc::new(Field::new(
+                "element",
+                element.data_type,
+                element.nullable,
+            )))
         }
         "MAP" => {
             c.expect(&Token::Lt, "'<'")?;
@@ -263,14 +267,22 @@ mod tests {
     fn flink_type_names() {
         assert_eq!(parse("STRING"), DataType::Utf8);
         assert_eq!(parse("DECIMAL(10, 2)"), DataType::Decimal128(10, 2));
-        assert_eq!(parse("TIMESTAMP(3)"), DataType::Timestamp(TimeUnit::Millisecond, None));
+        assert_eq!(
+            parse("TIMESTAMP(3)"),
+            DataType::Timestamp(TimeUnit::Millisecond, None)
+        );
         assert_eq!(
             parse("TIMESTAMP_LTZ(3)"),
             DataType::Timestamp(TimeUnit::Millisecond, Some(LTZ_ZONE.into()))
         );
         assert!(matches!(parse("ARRAY<ARRAY<INT>>"), DataType::List(_)));
-        assert!(matches!(parse("ROW<a INT, b MAP<STRING, ARRAY<INT>>>"), DataType::Struct(f) if f.len() == 2));
-        assert_eq!(flink_type_name(&parse("ROW<a INT NOT NULL>")), "ROW<`a` INT>");
+        assert!(
+            matches!(parse("ROW<a INT, b MAP<STRING, ARRAY<INT>>>"), DataType::Struct(f) if f.len() == 2)
+        );
+        assert_eq!(
+            flink_type_name(&parse("ROW<a INT NOT NULL>")),
+            "ROW<`a` INT>"
+        );
     }
 
     #[test]

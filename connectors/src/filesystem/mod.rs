@@ -34,7 +34,11 @@ const OPTION_KEYS: &[&str] = &[
 pub struct FilesystemConnector;
 
 fn supported(format: &Format) -> Vec<&'static str> {
-    OPTION_KEYS.iter().chain(format.option_keys()).copied().collect()
+    OPTION_KEYS
+        .iter()
+        .chain(format.option_keys())
+        .copied()
+        .collect()
 }
 
 impl ConnectorFactory for FilesystemConnector {
@@ -51,11 +55,7 @@ impl ConnectorFactory for FilesystemConnector {
         let _ = opts.take("partition.default-name");
         req.options.finish(&supported(&format))?;
         Ok(Arc::new(FileSourceFactory::try_new(
-            path,
-            format,
-            req.schema,
-            monitor,
-            regex,
+            path, format, req.schema, monitor, regex,
         )?))
     }
 

@@ -32,7 +32,11 @@ impl FileSinkFactory {
 
 impl OperatorFactory for FileSinkFactory {
     fn name(&self) -> String {
-        format!("Sink: filesystem[{}, {}]", self.path.display(), self.format.name())
+        format!(
+            "Sink: filesystem[{}, {}]",
+            self.path.display(),
+            self.format.name()
+        )
     }
 
     fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
@@ -54,7 +58,13 @@ impl OperatorFactory for FileSinkFactory {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -97,7 +107,8 @@ impl Operator for FileSink {
         }
         if self.writer.is_none() {
             std::fs::create_dir_all(&self.dir).map_err(|e| self.io("creating directory for", e))?;
-            let file = File::create(self.dir.join(&self.file_name)).map_err(|e| self.io("creating", e))?;
+            let file =
+                File::create(self.dir.join(&self.file_name)).map_err(|e| self.io("creating", e))?;
             self.writer = Some(BufWriter::new(file));
         }
         self.text.clear();

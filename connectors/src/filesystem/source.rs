@@ -61,7 +61,11 @@ impl FileSourceFactory {
 
 impl SourceFactory for FileSourceFactory {
     fn name(&self) -> String {
-        format!("filesystem[{}, {}]", self.path.display(), self.format.name())
+        format!(
+            "filesystem[{}, {}]",
+            self.path.display(),
+            self.format.name()
+        )
     }
 
     fn is_bounded(&self) -> bool {
@@ -228,10 +232,12 @@ impl FileSource {
 }
 
 fn read_line(reader: &mut BufReader<File>, buf: &mut Vec<u8>, name: &str) -> Result<usize> {
-    reader.read_until(b'\n', buf).map_err(|source| EngineError::Io {
-        context: format!("reading {name}"),
-        source,
-    })
+    reader
+        .read_until(b'\n', buf)
+        .map_err(|source| EngineError::Io {
+            context: format!("reading {name}"),
+            source,
+        })
 }
 
 fn trim_newline(line: &[u8]) -> &[u8] {

@@ -134,12 +134,17 @@ impl ColumnBuilder {
             (Self::Bool(b), Value::Bool(x)) => b.append_value(*x),
             (Self::Utf8(b), Value::String(s)) => b.append_value(s),
             (Self::Utf8(b), other) => b.append_value(other.to_string()),
-            (Self::I64(b), Value::Number(n)) if n.is_i64() => b.append_value(n.as_i64().unwrap_or(0)),
+            (Self::I64(b), Value::Number(n)) if n.is_i64() => {
+                b.append_value(n.as_i64().unwrap_or(0))
+            }
             (Self::F64(b), Value::Number(n)) => b.append_value(n.as_f64().unwrap_or(f64::NAN)),
-            (Self::F32(b), Value::Number(n)) => b.append_value(n.as_f64().unwrap_or(f64::NAN) as f32),
-            (this @ (Self::I8(_) | Self::I16(_) | Self::I32(_) | Self::I64(_)), Value::Number(n))
-                if n.is_f64() =>
-            {
+            (Self::F32(b), Value::Number(n)) => {
+                b.append_value(n.as_f64().unwrap_or(f64::NAN) as f32)
+            }
+            (
+                this @ (Self::I8(_) | Self::I16(_) | Self::I32(_) | Self::I64(_)),
+                Value::Number(n),
+            ) if n.is_f64() => {
                 // Jackson's asInt/asLong truncate a fractional number.
                 return this.append_str(&(n.as_f64().unwrap_or(0.0) as i64).to_string());
             }
@@ -251,12 +256,16 @@ fn time_array(values: Vec<Option<i64>>, dt: &DataType) -> ArrayRef {
     match dt {
         DataType::Time32(_) => {
             let mut b = Time32MillisecondBuilder::with_capacity(len);
-            values.iter().for_each(|v| b.append_option(v.map(|n| (n / 1_000_000) as i32)));
+            values
+                .iter()
+                .for_each(|v| b.append_option(v.map(|n| (n / 1_000_000) as i32)));
             Arc::new(b.finish())
         }
         DataType::Time64(TimeUnit::Microsecond) => {
             let mut b = Time64MicrosecondBuilder::with_capacity(len);
-            values.iter().for_each(|v| b.append_option(v.map(|n| n / 1_000)));
+            values
+                .iter()
+                .for_each(|v| b.append_option(v.map(|n| n / 1_000)));
             Arc::new(b.finish())
         }
         DataType::Time64(_) => {
@@ -276,7 +285,9 @@ fn timestamp_array(values: Vec<Option<i64>>, dt: &DataType) -> ArrayRef {
     macro_rules! build {
         ($b:ty, $div:expr) => {{
             let mut b = <$b>::with_capacity(len);
-            values.iter().for_each(|v| b.append_option(v.map(|n| n.div_euclid($div))));
+            values
+                .iter()
+                .for_each(|v| b.append_option(v.map(|n| n.div_euclid($div))));
             Arc::new(b.finish().with_timezone_opt(tz.clone()))
         }};
     }
@@ -309,7 +320,10 @@ pub fn parse_float(s: &str) -> Result<f64, ParseError> {
         "NaN" => Ok(f64::NAN),
         "Infinity" | "+Infinity" => Ok(f64::INFINITY),
         "-Infinity" => Ok(f64::NEG_INFINITY),
-        _ if t.chars().any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') => {
+        _ if t
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
             Err(format!("For input string: \"{t}\""))
         }
         _ => t.parse().map_err(|_| format!("For input string: \"{t}\"")),
@@ -340,7 +354,10 @@ pub fn parse_decimal(s: &str, precision: u8, scale: i8) -> Result<Option<i128>, 
     let shift = exp - frac.len() as i32 + scale as i32;
     let mut value: i128 = 0;
     for b in digits.bytes() {
-        value = match value.checked_mul(10).and_then(|v| v.checked_add((b - b'0') as i128)) {
+        value = match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((b - b'0') as i128))
+        {
             Some(v) => v,
             None => return Ok(None),
         };

@@ -64,7 +64,10 @@ impl CsvOptions {
         if let Some(q) = opts.take_char("csv.quote-character")? {
             o.quote = Some(q);
         }
-        if opts.take_bool("csv.disable-quote-character")?.unwrap_or(false) {
+        if opts
+            .take_bool("csv.disable-quote-character")?
+            .unwrap_or(false)
+        {
             o.quote = None;
         }
         o.allow_comments = opts.take_bool("csv.allow-comments")?.unwrap_or(false);
@@ -88,7 +91,11 @@ pub struct Field {
 }
 
 /// Splits a record into fields, reusing `fields`' allocations.
-pub fn split_fields(record: &str, o: &CsvOptions, fields: &mut Vec<Field>) -> Result<usize, RowError> {
+pub fn split_fields(
+    record: &str,
+    o: &CsvOptions,
+    fields: &mut Vec<Field>,
+) -> Result<usize, RowError> {
     let mut n = 0;
     let mut chars = record.char_indices().peekable();
     let mut column = 1;
@@ -103,7 +110,8 @@ pub fn split_fields(record: &str, o: &CsvOptions, fields: &mut Vec<Field>) -> Re
         field.column = column;
         field.text.clear();
         n += 1;
-        let quoted = o.quote.is_some() && chars.peek().map(|(_, c)| Some(*c) == o.quote) == Some(true);
+        let quoted =
+            o.quote.is_some() && chars.peek().map(|(_, c)| Some(*c) == o.quote) == Some(true);
         if quoted {
             chars.next();
             column += 1;
@@ -219,7 +227,8 @@ pub fn quote_field<'a>(text: &'a str, o: &CsvOptions) -> Cow<'a, str> {
     let Some(q) = o.quote else {
         return Cow::Borrowed(text);
     };
-    if text.contains(o.delimiter) || text.contains(q) || text.contains('\n') || text.contains('\r') {
+    if text.contains(o.delimiter) || text.contains(q) || text.contains('\n') || text.contains('\r')
+    {
         let doubled = text.replace(q, &format!("{q}{q}"));
         Cow::Owned(format!("{q}{doubled}{q}"))
     } else {
@@ -244,7 +253,10 @@ mod tests {
             split(r#"4,"q,""x""",-0.0"#),
             vec![(1, "4".into()), (3, r#"q,"x""#.into()), (13, "-0.0".into())]
         );
-        assert_eq!(split("a,,"), vec![(1, "a".into()), (3, "".into()), (4, "".into())]);
+        assert_eq!(
+            split("a,,"),
+            vec![(1, "a".into()), (3, "".into()), (4, "".into())]
+        );
     }
 
     #[test]

@@ -32,7 +32,14 @@ pub fn encode_batch(out: &mut String, batch: &RecordBatch, format: &Format) {
                 }
             }
             Format::Json(o) => {
-                write_json_object(out, batch.schema().fields().iter().map(|f| f.name().as_str()), batch.columns(), row, o.timestamp_standard, o.ignore_null_fields);
+                write_json_object(
+                    out,
+                    batch.schema().fields().iter().map(|f| f.name().as_str()),
+                    batch.columns(),
+                    row,
+                    o.timestamp_standard,
+                    o.ignore_null_fields,
+                );
             }
         }
         out.push('\n');
@@ -50,7 +57,11 @@ fn write_text(out: &mut String, col: &dyn Array, row: usize, standard: Timestamp
             let text = out[start..].trim_end_matches('Z').to_string();
             out.truncate(start);
             let (date, time) = text.split_once('T').unwrap_or((&text, "00:00"));
-            let sep = if standard == TimestampStandard::Sql { ' ' } else { 'T' };
+            let sep = if standard == TimestampStandard::Sql {
+                ' '
+            } else {
+                'T'
+            };
             out.push_str(date);
             out.push(sep);
             out.push_str(time);
@@ -90,7 +101,13 @@ fn write_json_object<'a>(
     out.push('}');
 }
 
-fn write_json_value(out: &mut String, col: &dyn Array, row: usize, standard: TimestampStandard, ignore_nulls: bool) {
+fn write_json_value(
+    out: &mut String,
+    col: &dyn Array,
+    row: usize,
+    standard: TimestampStandard,
+    ignore_nulls: bool,
+) {
     if col.is_null(row) {
         out.push_str("null");
         return;
@@ -110,7 +127,14 @@ fn write_json_value(out: &mut String, col: &dyn Array, row: usize, standard: Tim
         | DataType::Decimal128(_, _) => write_value(out, col, row),
         DataType::Struct(fields) => {
             if let Some(s) = col.as_any().downcast_ref::<StructArray>() {
-                write_json_object(out, fields.iter().map(|f| f.name().as_str()), s.columns(), row, standard, ignore_nulls);
+                write_json_object(
+                    out,
+                    fields.iter().map(|f| f.name().as_str()),
+                    s.columns(),
+                    row,
+                    standard,
+                    ignore_nulls,
+                );
             }
         }
         DataType::List(_) => {

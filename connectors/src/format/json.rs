@@ -48,9 +48,13 @@ impl JsonOptions {
     /// Consumes the `json.*` options.
     pub fn from_options(opts: &mut TableOptions) -> Result<Self> {
         let mut o = JsonOptions {
-            fail_on_missing_field: opts.take_bool("json.fail-on-missing-field")?.unwrap_or(false),
+            fail_on_missing_field: opts
+                .take_bool("json.fail-on-missing-field")?
+                .unwrap_or(false),
             ignore_parse_errors: opts.take_bool("json.ignore-parse-errors")?.unwrap_or(false),
-            ignore_null_fields: opts.take_bool("json.encode.ignore-null-fields")?.unwrap_or(false),
+            ignore_null_fields: opts
+                .take_bool("json.encode.ignore-null-fields")?
+                .unwrap_or(false),
             ..Default::default()
         };
         if o.fail_on_missing_field && o.ignore_parse_errors {

@@ -93,9 +93,8 @@ impl Decoder {
             .fields()
             .iter()
             .map(|f| {
-                ColumnBuilder::new(f.data_type()).map_err(|e| {
-                    EngineError::Plan(format!("column '{}': {e}", f.name()))
-                })
+                ColumnBuilder::new(f.data_type())
+                    .map_err(|e| EngineError::Plan(format!("column '{}': {e}", f.name())))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
@@ -128,7 +127,9 @@ impl Decoder {
                 message: "invalid UTF-8".into(),
             }),
             Ok(text) => match &self.format {
-                Format::Csv(o) => csv::decode_row(text, o, &self.schema, &mut self.columns, &mut self.scratch),
+                Format::Csv(o) => {
+                    csv::decode_row(text, o, &self.schema, &mut self.columns, &mut self.scratch)
+                }
                 Format::Json(o) => json::decode_row(text, o, &self.schema, &mut self.columns),
             },
         };
@@ -146,7 +147,10 @@ impl Decoder {
                     self.skipped += 1;
                     return Ok(());
                 }
-                let field = e.field.map(|f| format!(" (field '{f}')")).unwrap_or_default();
+                let field = e
+                    .field
+                    .map(|f| format!(" (field '{f}')"))
+                    .unwrap_or_default();
                 let text = String::from_utf8_lossy(record);
                 Err(EngineError::Execution(format!(
                     "Failed to deserialize {} row at {}:{}:{}{}: {}\n  row: {}\n  (set '{}.ignore-parse-errors' = 'true' to skip bad rows)",

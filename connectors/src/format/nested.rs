@@ -10,7 +10,10 @@ use serde_json::Value;
 use super::column::{ColumnBuilder, ParseError};
 
 /// Builds an array of `data_type` from JSON values (`None` = missing = NULL).
-pub fn json_to_array(values: &[Option<&Value>], data_type: &DataType) -> Result<ArrayRef, ParseError> {
+pub fn json_to_array(
+    values: &[Option<&Value>],
+    data_type: &DataType,
+) -> Result<ArrayRef, ParseError> {
     let is_valid = |v: &Option<&Value>| matches!(v, Some(v) if !v.is_null());
     match data_type {
         DataType::Struct(fields) => {

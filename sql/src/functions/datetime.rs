@@ -18,14 +18,19 @@ const TS: DataType = DataType::Timestamp(TimeUnit::Millisecond, None);
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::Utf8;
     vec![
+        FlinkFunction::new("date_format", vec![vec![TS, Utf8]], Utf8, date_format),
         FlinkFunction::new(
-            "date_format",
-            vec![vec![TS, Utf8]],
-            Utf8,
-            date_format,
+            "to_timestamp",
+            vec![vec![Utf8], vec![Utf8, Utf8]],
+            TS,
+            to_timestamp,
         ),
-        FlinkFunction::new("to_timestamp", vec![vec![Utf8], vec![Utf8, Utf8]], TS, to_timestamp),
-        FlinkFunction::new("timestampdiff", vec![vec![Utf8, TS, TS]], DataType::Int32, timestampdiff),
+        FlinkFunction::new(
+            "timestampdiff",
+            vec![vec![Utf8, TS, TS]],
+            DataType::Int32,
+            timestampdiff,
+        ),
     ]
 }
 
@@ -36,13 +41,19 @@ fn millis(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
             let s = cast(a, &DataType::Utf8)?;
             let s = s.as_string::<i32>();
             return Ok((0..s.len())
-                .map(|i| (!s.is_null(i)).then(|| parse_sql_timestamp(s.value(i))).flatten())
+                .map(|i| {
+                    (!s.is_null(i))
+                        .then(|| parse_sql_timestamp(s.value(i)))
+                        .flatten()
+                })
                 .collect());
         }
         _ => cast(a, &TS)?,
     };
     let ts = ts.as_primitive::<TimestampMillisecondType>();
-    Ok((0..ts.len()).map(|i| (!ts.is_null(i)).then(|| ts.value(i))).collect())
+    Ok((0..ts.len())
+        .map(|i| (!ts.is_null(i)).then(|| ts.value(i)))
+        .collect())
 }
 
 fn parse_sql_timestamp(s: &str) -> Option<i64> {
@@ -221,11 +232,15 @@ fn timestampdiff(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             "DAY" => ms / 86_400_000,
             "WEEK" => ms / (7 * 86_400_000),
             u @ ("MONTH" | "QUARTER" | "YEAR") => {
-                let (Some(dx), Some(dy)) = (DateTime::from_timestamp_millis(x), DateTime::from_timestamp_millis(y)) else {
+                let (Some(dx), Some(dy)) = (
+                    DateTime::from_timestamp_millis(x),
+                    DateTime::from_timestamp_millis(y),
+                ) else {
                     out.append_null();
                     continue;
                 };
-                let mut months = (dy.year() - dx.year()) as i64 * 12 + dy.month() as i64 - dx.month() as i64;
+                let mut months =
+                    (dy.year() - dx.year()) as i64 * 12 + dy.month() as i64 - dx.month() as i64;
                 // a partial month does not count
                 let tail = |d: &DateTime<chrono::Utc>| (d.day(), d.time());
                 if months > 0 && tail(&dy) < tail(&dx) {

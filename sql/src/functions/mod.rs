@@ -45,7 +45,12 @@ impl Hash for FlinkFunction {
 impl FlinkFunction {
     /// A function taking one of `arg_sets` (chosen by argument count);
     /// arguments are cast to the set's types.
-    fn new(name: &'static str, arg_sets: Vec<Vec<DataType>>, return_type: DataType, kernel: Kernel) -> Self {
+    fn new(
+        name: &'static str,
+        arg_sets: Vec<Vec<DataType>>,
+        return_type: DataType,
+        kernel: Kernel,
+    ) -> Self {
         Self {
             name,
             aliases: vec![],
@@ -87,12 +92,17 @@ impl ScalarUDFImpl for FlinkFunction {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let n = if all_scalar { 1 } else { rows };
         let result = (self.kernel)(&arrays, n)?;
         if all_scalar {
-            Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&result, 0)?))
+            Ok(ColumnarValue::Scalar(
+                datafusion::common::ScalarValue::try_from_array(&result, 0)?,
+            ))
         } else {
             Ok(ColumnarValue::Array(result))
         }

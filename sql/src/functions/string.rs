@@ -13,9 +13,19 @@ use super::FlinkFunction;
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::{Int64, Utf8};
     vec![
-        FlinkFunction::new("substr", vec![vec![Utf8, Int64], vec![Utf8, Int64, Int64]], Utf8, substring)
-            .with_alias("substring"),
-        FlinkFunction::new("split_index", vec![vec![Utf8, Utf8, Int64]], Utf8, split_index),
+        FlinkFunction::new(
+            "substr",
+            vec![vec![Utf8, Int64], vec![Utf8, Int64, Int64]],
+            Utf8,
+            substring,
+        )
+        .with_alias("substring"),
+        FlinkFunction::new(
+            "split_index",
+            vec![vec![Utf8, Utf8, Int64]],
+            Utf8,
+            split_index,
+        ),
         FlinkFunction::new(
             "regexp_extract",
             vec![vec![Utf8, Utf8], vec![Utf8, Utf8, Int64]],
@@ -50,7 +60,13 @@ fn substring(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         let chars: Vec<char> = s.value(i).chars().collect();
         let n = chars.len() as i64;
         let st = start.value(i);
-        let from = if st > 0 { st - 1 } else if st == 0 { 0 } else { (n + st).max(0) };
+        let from = if st > 0 {
+            st - 1
+        } else if st == 0 {
+            0
+        } else {
+            (n + st).max(0)
+        };
         let l = len.as_ref().map_or(n, |l| l.value(i));
         if l < 0 {
             return exec_err!("SUBSTRING length must not be negative: {l}");
