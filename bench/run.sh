@@ -8,7 +8,7 @@ events=${1:-5000000}; par=${2:-1}; queries=${3:-"q0 q1 q2 q14 q21 q22"}
 data=bench/data/bids-$events
 flink=${FLINK_SQL:-../shared/tools/flink/flink-sql}
 [ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
-cargo build --release -p eddy-shell --bin eddy >/dev/null
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p eddy-shell --bin eddy >/dev/null
 mkdir -p bench/results
 printf '%-5s %14s %14s %8s %12s\n' query eddy_ev/s flink_ev/s ratio eddy_peak_MB
 for q in $queries; do

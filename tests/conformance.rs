@@ -3,7 +3,8 @@
 //! same script (`<case>.out`, recorded by `record.sh`), after folding the
 //! changelog into the final multiset of rows. Every case also runs at
 //! parallelism 2. Cases under `errors/` check Eddy's own messages
-//! (`<case>.err`: lines that stderr must contain).
+//! (`<case>.err`: lines that stderr must contain). `${DATA}` in a case is
+//! the data folder, `${TMP}` an empty folder of its own run.
 //!
 //! `cargo test --test conformance [-- FILTER]`
 
@@ -100,12 +101,16 @@ struct Run {
 }
 
 fn run_eddy(sql: &str, data: &Path, parallelism: usize) -> Result<Run, String> {
-    let mut script = sql.replace("${DATA}", &data.display().to_string());
+    let dir = std::env::temp_dir().join(format!("eddy-conformance-{}-{parallelism}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let mut script = sql
+        .replace("${DATA}", &data.display().to_string())
+        .replace("${TMP}", &out_dir.display().to_string());
     if parallelism > 1 {
         script = format!("SET 'parallelism.default' = '{parallelism}';\n{script}");
     }
-    let dir = std::env::temp_dir().join(format!("eddy-conformance-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let file = dir.join("case.sql");
     std::fs::write(&file, script).map_err(|e| e.to_string())?;
     let out = Command::new(env!("CARGO_BIN_EXE_eddy"))

@@ -140,8 +140,8 @@ impl ConnectorFactory for DatagenConnector {
 
 /// The `[from, to)` share of `0..total` of subtask `i` of `n`.
 fn share(total: u64, i: usize, n: usize) -> (u64, u64) {
-    let (i, n) = (i as u64, n as u64);
-    (total * i / n, total * (i + 1) / n)
+    let (t, i, n) = (total as u128, i as u128, n.max(1) as u128);
+    ((t * i / n) as u64, (t * (i + 1) / n) as u64)
 }
 
 impl SourceFactory for DatagenConfig {
@@ -162,7 +162,7 @@ impl SourceFactory for DatagenConfig {
         let mut total = self.number_of_rows;
         for f in &self.fields {
             if let FieldKind::Sequence { start, end } = f {
-                let len = (end - start) as u64 + 1;
+                let len = end.abs_diff(*start).saturating_add(1);
                 total = Some(total.map_or(len, |t| t.min(len)));
             }
         }
@@ -197,8 +197,8 @@ impl DatagenSource {
     fn column(&mut self, kind: &FieldKind, dt: &DataType, rows: usize) -> Result<ArrayRef> {
         let values: ArrayRef = match kind {
             FieldKind::Sequence { start, .. } => {
-                let first = *start + self.next as i64;
-                let seq = Int64Array::from_iter_values(first..first + rows as i64);
+                let first = start.saturating_add(self.next as i64);
+                let seq = Int64Array::from_iter_values((0..rows as i64).map(|i| first.saturating_add(i)));
                 match dt {
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => Arc::new(
                         StringArray::from_iter_values(seq.values().iter().map(|v| v.to_string())),

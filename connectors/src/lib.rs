@@ -9,7 +9,6 @@ pub mod datagen;
 pub mod filesystem;
 pub mod format;
 pub mod print;
-pub mod row_text;
 
 use std::sync::Arc;
 

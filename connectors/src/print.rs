@@ -10,7 +10,7 @@ use eddy_engine::connector::{ConnectorFactory, TableRequest};
 use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use eddy_engine::{ChangeBatch, EngineError, Result};
 
-use crate::row_text::write_row;
+use eddy_engine::value_text::write_row;
 
 /// Factory of the `print` connector.
 #[derive(Debug, Default)]

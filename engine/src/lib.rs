@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod operator;
 pub mod ops;
 pub mod runtime;
+pub mod value_text;
 pub mod watermark;
 
 pub use batch::{ChangeBatch, RowKind};

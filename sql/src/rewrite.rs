@@ -161,6 +161,11 @@ fn rewrite_one(e: &mut Expr) {
                 }
             }
         }
+        Expr::Cast {
+            data_type, expr, ..
+        } if is_string_type(data_type) => {
+            *e = call(crate::functions::CAST_TO_STRING, vec![(**expr).clone()]);
+        }
         Expr::Cast { data_type, .. } => flink_data_type(data_type),
         // `1.5E3` is a DOUBLE in Flink; other decimal literals are DECIMAL.
         Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n.contains(['e', 'E'])) => {
@@ -175,6 +180,35 @@ fn rewrite_one(e: &mut Expr) {
         }
         _ => {}
     }
+}
+
+fn is_string_type(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::String(_) | DataType::Varchar(_) | DataType::Char(_) | DataType::Text
+            | DataType::CharVarying(_) | DataType::CharacterVarying(_) | DataType::Character(_)
+    )
+}
+
+/// A call of function `name`.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(ast::Function {
+        name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 /// Maps Flink type names that sqlparser keeps as custom types.

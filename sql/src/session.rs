@@ -10,6 +10,7 @@ use datafusion::common::DFSchema;
 use datafusion::datasource::ViewTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
@@ -74,8 +75,15 @@ impl Session {
             .set_bool("datafusion.sql_parser.collect_spans", true)
             .set_str("datafusion.execution.time_zone", "UTC");
         config.options_mut().optimizer.max_passes = 3;
-        let ctx = SessionContext::new_with_config(config);
-        functions::register(&ctx);
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        if let Err(e) = functions::register(&mut state) {
+            // Registration only fails on a name clash among our own functions.
+            panic!("Flink functions could not be registered (this is a bug): {e}");
+        }
+        let ctx = SessionContext::new_with_state(state);
         Self {
             ctx,
             tables: HashMap::new(),

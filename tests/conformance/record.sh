@@ -2,7 +2,8 @@
 # Records the expected output of conformance cases by running them on real
 # Apache Flink (../shared/tools/flink/flink-sql), at parallelism 1:
 #   tests/conformance/record.sh [case.sql ...]   (default: every case)
-# ${DATA} in a case is replaced by the absolute path of data/.
+# ${DATA} in a case is replaced by the absolute path of data/, ${TMP} by an
+# empty folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 flink=${FLINK_SQL:-$here/../../../shared/tools/flink/flink-sql}
@@ -12,7 +13,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for c in "${cases[@]}"; do
   c=$(cd "$(dirname "$c")" && pwd)/$(basename "$c")
-  sed "s|\${DATA}|$here/data|g" "$c" > "$tmp/case.sql"
+  rm -rf "$tmp/out-dir" && mkdir -p "$tmp/out-dir"
+  sed -e "s|\${DATA}|$here/data|g" -e "s|\${TMP}|$tmp/out-dir|g" "$c" > "$tmp/case.sql"
   if "$flink" "$tmp/case.sql" 1 > "$tmp/out" 2> "$tmp/err"; then
     mv "$tmp/out" "${c%.sql}.out"
     echo "recorded ${c#$here/}"

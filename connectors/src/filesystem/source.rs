@@ -80,7 +80,7 @@ impl SourceFactory for FileSourceFactory {
             decoder: Decoder::new(self.schema.clone(), self.format.clone())?,
             csv_quote: match &self.format {
                 Format::Csv(o) => o.quote,
-                Format::Json(_) => None,
+                Format::Json(_) | Format::Raw => None,
             },
             subtask: subtask.index,
             parallelism: subtask.parallelism,

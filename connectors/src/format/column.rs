@@ -210,7 +210,7 @@ impl ColumnBuilder {
             match self {
                 Self::Utf8(b) => {
                     text.clear();
-                    crate::row_text::write_value(&mut text, array.as_ref(), i);
+                    eddy_engine::value_text::write_value(&mut text, array.as_ref(), i);
                     b.append_value(&text);
                 }
                 _ => {

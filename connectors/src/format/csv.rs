@@ -222,13 +222,16 @@ pub fn decode_row(
     Ok(true)
 }
 
-/// Quotes a field for writing if it needs it.
+/// Quotes a text field for writing as Jackson's CSV writer (used by Flink)
+/// does: when it holds a character at or below the delimiter and the quote
+/// character (spaces, punctuation such as `!`, `#`, `(`), so
+/// `2024-01-01 10:00:00` is quoted and `alice` is not.
 pub fn quote_field<'a>(text: &'a str, o: &CsvOptions) -> Cow<'a, str> {
     let Some(q) = o.quote else {
         return Cow::Borrowed(text);
     };
-    if text.contains(o.delimiter) || text.contains(q) || text.contains('\n') || text.contains('\r')
-    {
+    let highest_special = o.delimiter.max(q);
+    if text.chars().any(|c| c <= highest_special) {
         let doubled = text.replace(q, &format!("{q}{q}"));
         Cow::Owned(format!("{q}{doubled}{q}"))
     } else {

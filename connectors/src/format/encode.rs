@@ -1,14 +1,14 @@
 //! Writing rows as CSV or JSON lines, the way Flink's formats write them
 //! (timestamps as `yyyy-MM-dd HH:mm:ss[.f]`, doubles as Java prints them).
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StructArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, StructArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::Format;
 use super::csv::quote_field;
 use super::json::TimestampStandard;
-use crate::row_text::write_value;
+use eddy_engine::value_text::{write_decimal_stripped, write_sql_string, write_value};
 
 /// Appends every row of `batch` to `out`, one line each.
 pub fn encode_batch(out: &mut String, batch: &RecordBatch, format: &Format) {
@@ -28,7 +28,18 @@ pub fn encode_batch(out: &mut String, batch: &RecordBatch, format: &Format) {
                     }
                     field.clear();
                     write_text(&mut field, col.as_ref(), row, TimestampStandard::Sql);
-                    out.push_str(&quote_field(&field, o));
+                    if is_textual(col.data_type()) {
+                        out.push_str(&quote_field(&field, o));
+                    } else {
+                        out.push_str(&field);
+                    }
+                }
+            }
+            Format::Raw => {
+                if let Some(col) = batch.columns().first() {
+                    if !col.is_null(row) {
+                        write_value(out, col.as_ref(), row);
+                    }
                 }
             }
             Format::Json(o) => {
@@ -46,27 +57,50 @@ pub fn encode_batch(out: &mut String, batch: &RecordBatch, format: &Format) {
     }
 }
 
-/// A value as text in a format: like Flink's print form, except timestamps
-/// use the SQL (space) or ISO form without Java's `LocalDateTime` trimming.
+/// Whether a column is written as a (possibly quoted) string rather than a
+/// bare number or boolean.
+fn is_textual(t: &DataType) -> bool {
+    !matches!(
+        t,
+        DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(_, _)
+    )
+}
+
+/// A value as Flink's formats write it: decimals without trailing zeros,
+/// timestamps as `yyyy-MM-dd HH:mm:ss[.f]` (or with `T`) with the fraction
+/// trimmed, other values as Flink prints them.
 fn write_text(out: &mut String, col: &dyn Array, row: usize, standard: TimestampStandard) {
     match col.data_type() {
+        DataType::Decimal128(_, scale) => {
+            if let Some(d) = col.as_any().downcast_ref::<Decimal128Array>() {
+                write_decimal_stripped(out, d.value(row), *scale);
+            }
+        }
         DataType::Timestamp(_, tz) => {
             let start = out.len();
-            write_value(out, col, row);
-            // LocalDateTime.toString() drops ":00" seconds; formats keep them.
-            let text = out[start..].trim_end_matches('Z').to_string();
-            out.truncate(start);
-            let (date, time) = text.split_once('T').unwrap_or((&text, "00:00"));
-            let sep = if standard == TimestampStandard::Sql {
-                ' '
-            } else {
-                'T'
-            };
-            out.push_str(date);
-            out.push(sep);
-            out.push_str(time);
-            if time.len() == 5 {
-                out.push_str(":00");
+            write_sql_string(out, col, row);
+            // SQL form has a space and a padded fraction; formats trim it.
+            if standard == TimestampStandard::Iso8601 {
+                out.replace_range(start + 10..start + 11, "T");
+            }
+            if out[start..].contains('.') {
+                while out.ends_with('0') {
+                    out.pop();
+                }
+                if out.ends_with('.') {
+                    out.pop();
+                }
             }
             if tz.is_some() {
                 out.push('Z');
@@ -123,8 +157,8 @@ fn write_json_value(
         | DataType::UInt32
         | DataType::UInt64
         | DataType::Float32
-        | DataType::Float64
-        | DataType::Decimal128(_, _) => write_value(out, col, row),
+        | DataType::Float64 => write_value(out, col, row),
+        DataType::Decimal128(_, _) => write_text(out, col, row, standard),
         DataType::Struct(fields) => {
             if let Some(s) = col.as_any().downcast_ref::<StructArray>() {
                 write_json_object(

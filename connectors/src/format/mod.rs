@@ -23,10 +23,12 @@ pub enum Format {
     Csv(CsvOptions),
     /// One JSON object per line.
     Json(JsonOptions),
+    /// Each line is the single (string) column.
+    Raw,
 }
 
 /// The names of the supported formats.
-pub const FORMATS: &[&str] = &["csv", "json"];
+pub const FORMATS: &[&str] = &["csv", "json", "raw"];
 
 impl Format {
     /// Consumes `format` and the options of that format.
@@ -35,6 +37,11 @@ impl Format {
         match name.as_str() {
             "csv" => Ok(Format::Csv(CsvOptions::from_options(opts)?)),
             "json" => Ok(Format::Json(JsonOptions::from_options(opts)?)),
+            "raw" => {
+                let _ = opts.take("raw.charset");
+                let _ = opts.take("raw.endianness");
+                Ok(Format::Raw)
+            }
             other => Err(EngineError::Plan(format!(
                 "Could not find any format factory for identifier '{other}'.\n\nAvailable format identifiers are:\n\n{}",
                 FORMATS.join("\n")
@@ -47,6 +54,7 @@ impl Format {
         match self {
             Format::Csv(_) => csv::OPTION_KEYS,
             Format::Json(_) => json::OPTION_KEYS,
+            Format::Raw => &["format", "raw.charset", "raw.endianness"],
         }
     }
 
@@ -55,6 +63,7 @@ impl Format {
         match self {
             Format::Csv(o) => o.ignore_parse_errors,
             Format::Json(o) => o.ignore_parse_errors,
+            Format::Raw => false,
         }
     }
 
@@ -63,6 +72,7 @@ impl Format {
         match self {
             Format::Csv(_) => "csv",
             Format::Json(_) => "json",
+            Format::Raw => "raw",
         }
     }
 }
@@ -89,6 +99,12 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder for rows of `schema` in `format`.
     pub fn new(schema: SchemaRef, format: Format) -> Result<Self> {
+        if matches!(format, Format::Raw) && schema.fields().len() != 1 {
+            return Err(EngineError::Plan(format!(
+                "The 'raw' format only supports a single physical column, but the table has {}",
+                schema.fields().len()
+            )));
+        }
         let columns = schema
             .fields()
             .iter()
@@ -131,6 +147,14 @@ impl Decoder {
                     csv::decode_row(text, o, &self.schema, &mut self.columns, &mut self.scratch)
                 }
                 Format::Json(o) => json::decode_row(text, o, &self.schema, &mut self.columns),
+                Format::Raw => self.columns[0]
+                    .append_str(text)
+                    .map(|()| true)
+                    .map_err(|message| RowError {
+                        column: 1,
+                        field: Some(self.schema.field(0).name().clone()),
+                        message,
+                    }),
             },
         };
         match result {

@@ -2,6 +2,11 @@
 //! row-wise function over Arrow arrays registered under Flink's name,
 //! replacing DataFusion's function of that name.
 
+mod cast;
+mod decimal;
+
+pub use cast::CAST_TO_STRING;
+pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 mod datetime;
 mod string;
 
@@ -13,7 +18,10 @@ use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::prelude::SessionContext;
+use std::sync::Arc;
+
+use datafusion::execution::SessionState;
+use datafusion::execution::registry::FunctionRegistry;
 
 /// Computes a result column from argument columns (all of `rows` rows).
 type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
@@ -26,7 +34,11 @@ pub struct FlinkFunction {
     aliases: Vec<String>,
     signature: Signature,
     arg_sets: Vec<Vec<DataType>>,
+    /// Takes this many arguments of any type (then `arg_sets` is empty).
+    any_arity: Option<usize>,
     return_type: DataType,
+    /// Computes the result type from the argument types, if not fixed.
+    return_type_fn: Option<fn(&[DataType]) -> Result<DataType>>,
     kernel: Kernel,
 }
 
@@ -56,9 +68,23 @@ impl FlinkFunction {
             aliases: vec![],
             signature: Signature::user_defined(Volatility::Immutable),
             arg_sets,
+            any_arity: None,
             return_type,
+            return_type_fn: None,
             kernel,
         }
+    }
+
+    /// A function taking `arity` arguments of any type, as they are.
+    fn any_args(name: &'static str, arity: usize, return_type: DataType, kernel: Kernel) -> Self {
+        let mut f = Self::new(name, vec![], return_type, kernel);
+        f.any_arity = Some(arity);
+        f
+    }
+
+    fn with_return_type(mut self, f: fn(&[DataType]) -> Result<DataType>) -> Self {
+        self.return_type_fn = Some(f);
+        self
     }
 
     fn with_alias(mut self, alias: &str) -> Self {
@@ -78,6 +104,9 @@ impl ScalarUDFImpl for FlinkFunction {
         &self.signature
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if self.any_arity == Some(arg_types.len()) {
+            return Ok(arg_types.to_vec());
+        }
         match self.arg_sets.iter().find(|s| s.len() == arg_types.len()) {
             Some(set) => Ok(set.clone()),
             None => datafusion::common::plan_err!(
@@ -87,8 +116,11 @@ impl ScalarUDFImpl for FlinkFunction {
             ),
         }
     }
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.return_type.clone())
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match self.return_type_fn {
+            Some(f) => f(arg_types),
+            None => Ok(self.return_type.clone()),
+        }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
@@ -109,9 +141,19 @@ impl ScalarUDFImpl for FlinkFunction {
     }
 }
 
-/// Registers Flink's functions in a DataFusion context.
-pub fn register(ctx: &SessionContext) {
-    for f in string::functions().into_iter().chain(datetime::functions()) {
-        ctx.register_udf(ScalarUDF::new_from_impl(f));
+/// Registers Flink's functions in a DataFusion session state, and the
+/// planner of Flink's arithmetic.
+pub fn register(state: &mut SessionState) -> Result<()> {
+    for f in string::functions()
+        .into_iter()
+        .chain(datetime::functions())
+        .chain(cast::functions())
+        .chain(decimal::functions()) {
+        let udf = Arc::new(ScalarUDF::new_from_impl(f));
+        if udf.name() == DECIMAL_DIVIDE {
+            state.register_expr_planner(Arc::new(FlinkArithmetic::new(udf.clone())))?;
+        }
+        state.register_udf(udf)?;
     }
+    Ok(())
 }

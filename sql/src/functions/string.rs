@@ -72,7 +72,7 @@ fn substring(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             return exec_err!("SUBSTRING length must not be negative: {l}");
         }
         let from = from.min(n) as usize;
-        let to = (from as i64 + l).min(n) as usize;
+        let to = (from as i64).saturating_add(l).min(n) as usize;
         out.append_value(chars[from..to].iter().collect::<String>());
     }
     Ok(Arc::new(out.finish()))

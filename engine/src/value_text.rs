@@ -1,7 +1,9 @@
-//! Rows as Flink prints them: `Row.toString()` of the external Java types
-//! (`+I[1, alice, 2024-01-01T10:00]`), used by the `print` connector and by
-//! `SELECT` results. Every value is written the way the JVM writes it, so
-//! output compares byte for byte with Flink's.
+//! Values as Flink writes them as text: `Row.toString()` of the external
+//! Java types (`+I[1, alice, 2024-01-01T10:00]`), used by the `print`
+//! connector and by `SELECT` results, and the SQL form of
+//! `CAST(x AS STRING)` (`2024-01-01 10:00:00.000`, `TRUE`). Every value is
+//! written the way the JVM writes it, so output compares byte for byte with
+//! Flink's.
 
 use std::fmt::Write;
 
@@ -15,7 +17,7 @@ use datafusion::arrow::array::{
     UInt16Array, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use eddy_engine::RowKind;
+use crate::batch::RowKind;
 
 /// Writes row `row` of `columns` as `+I[v1, v2]`.
 pub fn write_row(out: &mut String, kind: RowKind, columns: &[ArrayRef], row: usize) {
@@ -138,6 +140,62 @@ pub fn write_value(out: &mut String, array: &dyn Array, row: usize) {
     }
 }
 
+/// Writes one value as Flink's `CAST(x AS STRING)` does: timestamps as
+/// `yyyy-MM-dd HH:mm:ss[.fff]` with as many fraction digits as the type's
+/// precision, booleans as `TRUE`/`FALSE`; other values as [`write_value`].
+pub fn write_sql_string(out: &mut String, array: &dyn Array, row: usize) {
+    if array.is_null(row) {
+        out.push_str("null");
+        return;
+    }
+    match array.data_type() {
+        DataType::Boolean => {
+            if let Some(a) = array.as_any().downcast_ref::<BooleanArray>() {
+                out.push_str(if a.value(row) { "TRUE" } else { "FALSE" });
+            }
+        }
+        DataType::Timestamp(unit, _) => {
+            if let Some(nanos) = timestamp_nanos(array, *unit, row) {
+                let secs = nanos.div_euclid(1_000_000_000) as i64;
+                let frac = nanos.rem_euclid(1_000_000_000) as u32;
+                match DateTime::from_timestamp(secs, frac) {
+                    Some(d) => {
+                        let _ = write!(out, "{}", d.naive_utc().format("%Y-%m-%d %H:%M:%S"));
+                        write_fraction(out, frac, *unit);
+                    }
+                    None => {
+                        let _ = write!(out, "<timestamp {nanos}>");
+                    }
+                }
+            }
+        }
+        DataType::Time32(unit) | DataType::Time64(unit) => {
+            if let Some(nanos) = time_nanos(array, row) {
+                let secs = nanos / 1_000_000_000;
+                let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+                let unit = if *unit == TimeUnit::Millisecond { TimeUnit::Second } else { *unit };
+                write_fraction(out, (nanos % 1_000_000_000) as u32, unit);
+            }
+        }
+        _ => write_value(out, array, row),
+    }
+}
+
+fn write_fraction(out: &mut String, frac_nanos: u32, unit: TimeUnit) {
+    match unit {
+        TimeUnit::Second => {}
+        TimeUnit::Millisecond => {
+            let _ = write!(out, ".{:03}", frac_nanos / 1_000_000);
+        }
+        TimeUnit::Microsecond => {
+            let _ = write!(out, ".{:06}", frac_nanos / 1_000);
+        }
+        TimeUnit::Nanosecond => {
+            let _ = write!(out, ".{frac_nanos:09}");
+        }
+    }
+}
+
 /// Nanoseconds since midnight of a TIME value.
 fn time_nanos(array: &dyn Array, row: usize) -> Option<i64> {
     let any = array.as_any();
@@ -240,7 +298,7 @@ fn write_datetime(out: &mut String, dt: &NaiveDateTime, instant: bool) {
 /// `BigDecimal.toString()` of an unscaled value and scale.
 pub fn write_decimal(out: &mut String, unscaled: i128, scale: i8) {
     if scale <= 0 {
-        let _ = write!(out, "{}", unscaled * 10i128.pow((-scale) as u32));
+        let _ = write!(out, "{}", unscaled.saturating_mul(10i128.saturating_pow((-scale) as u32)));
         return;
     }
     let digits = unscaled.unsigned_abs().to_string();
@@ -254,6 +312,36 @@ pub fn write_decimal(out: &mut String, unscaled: i128, scale: i8) {
     } else {
         let _ = write!(out, "0.{}{}", "0".repeat(scale - digits.len()), digits);
     }
+}
+
+/// `BigDecimal.stripTrailingZeros().toString()`, as Flink's csv and json
+/// formats write decimals: `12.50` is `12.5`, `100.00` is `1E+2`.
+pub fn write_decimal_stripped(out: &mut String, unscaled: i128, scale: i8) {
+    let (mut unscaled, mut scale) = (unscaled, scale as i32);
+    if unscaled == 0 {
+        out.push('0');
+        return;
+    }
+    while unscaled % 10 == 0 {
+        unscaled /= 10;
+        scale -= 1;
+    }
+    let digits = unscaled.unsigned_abs().to_string();
+    let adjusted = digits.len() as i32 - 1 - scale;
+    if scale >= 0 && adjusted >= -6 {
+        write_decimal(out, unscaled, scale as i8);
+        return;
+    }
+    if unscaled < 0 {
+        out.push('-');
+    }
+    let (first, rest) = digits.split_at(1);
+    out.push_str(first);
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(rest);
+    }
+    let _ = write!(out, "E{}{adjusted}", if adjusted >= 0 { "+" } else { "" });
 }
 
 /// `Double.toString(d)`: the shortest digits that round-trip, plain for
@@ -356,6 +444,21 @@ mod tests {
         s.clear();
         write_timestamp(&mut s, 1_704_103_200_000_000_000, true);
         assert_eq!(s, "2024-01-01T10:00:00Z");
+    }
+
+    #[test]
+    fn stripped_decimals_as_big_decimal_prints_them() {
+        let f = |u, s| {
+            let mut out = String::new();
+            write_decimal_stripped(&mut out, u, s);
+            out
+        };
+        assert_eq!(f(1250, 2), "12.5");
+        assert_eq!(f(10000, 2), "1E+2");
+        assert_eq!(f(-300, 2), "-3");
+        assert_eq!(f(99, 2), "0.99");
+        assert_eq!(f(120000, 2), "1.2E+3");
+        assert_eq!(f(0, 2), "0");
     }
 
     #[test]

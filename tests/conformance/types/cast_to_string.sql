@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT id, CAST(price AS STRING), CAST(ts AS STRING), CAST(qty > 2 AS STRING), CAST(amount AS STRING), CAST(price * 1e9 AS STRING), CAST(CAST(ts AS TIMESTAMP_LTZ(3)) AS STRING), CAST(CAST(ts AS DATE) AS STRING), CAST(id AS VARCHAR(10)) FROM orders;
