@@ -101,7 +101,10 @@ struct Run {
 }
 
 fn run_eddy(sql: &str, data: &Path, parallelism: usize) -> Result<Run, String> {
-    let dir = std::env::temp_dir().join(format!("eddy-conformance-{}-{parallelism}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "eddy-conformance-{}-{parallelism}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;

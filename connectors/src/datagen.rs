@@ -198,7 +198,8 @@ impl DatagenSource {
         let values: ArrayRef = match kind {
             FieldKind::Sequence { start, .. } => {
                 let first = start.saturating_add(self.next as i64);
-                let seq = Int64Array::from_iter_values((0..rows as i64).map(|i| first.saturating_add(i)));
+                let seq =
+                    Int64Array::from_iter_values((0..rows as i64).map(|i| first.saturating_add(i)));
                 match dt {
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => Arc::new(
                         StringArray::from_iter_values(seq.values().iter().map(|v| v.to_string())),

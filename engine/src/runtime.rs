@@ -462,17 +462,39 @@ mod tests {
         fn name(&self) -> String {
             "collect".into()
         }
-        async fn process(&mut self, _i: usize, b: ChangeBatch, _c: &mut Context, _o: &mut dyn Emitter) -> Result<()> {
-            let col = b.data.column(0).as_any().downcast_ref::<Int64Array>().cloned();
-            let mut seen = self.seen.lock().map_err(|_| EngineError::Internal("lock".into()))?;
+        async fn process(
+            &mut self,
+            _i: usize,
+            b: ChangeBatch,
+            _c: &mut Context,
+            _o: &mut dyn Emitter,
+        ) -> Result<()> {
+            let col = b
+                .data
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .cloned();
+            let mut seen = self
+                .seen
+                .lock()
+                .map_err(|_| EngineError::Internal("lock".into()))?;
             for i in 0..b.num_rows() {
                 let v = col.as_ref().map_or(-1, |c| c.value(i));
                 seen.push((self.subtask, format!("row {v}")));
             }
             Ok(())
         }
-        async fn on_watermark(&mut self, w: i64, _c: &mut Context, _o: &mut dyn Emitter) -> Result<()> {
-            let mut seen = self.seen.lock().map_err(|_| EngineError::Internal("lock".into()))?;
+        async fn on_watermark(
+            &mut self,
+            w: i64,
+            _c: &mut Context,
+            _o: &mut dyn Emitter,
+        ) -> Result<()> {
+            let mut seen = self
+                .seen
+                .lock()
+                .map_err(|_| EngineError::Internal("lock".into()))?;
             seen.push((self.subtask, format!("wm {w}")));
             Ok(())
         }
@@ -545,10 +567,19 @@ mod tests {
         }
     }
 
-    async fn run(source_parallelism: usize, sink_parallelism: usize, partitioning: Partitioning) -> Vec<(usize, String)> {
+    async fn run(
+        source_parallelism: usize,
+        sink_parallelism: usize,
+        partitioning: Partitioning,
+    ) -> Vec<(usize, String)> {
         let seen: Seen = Arc::default();
         let mut g = JobGraph::new("test");
-        let src = g.add_source(Arc::new(Numbers { rows: 95 }), None, source_parallelism, schema());
+        let src = g.add_source(
+            Arc::new(Numbers { rows: 95 }),
+            None,
+            source_parallelism,
+            schema(),
+        );
         g.add_operator(
             Arc::new(Collect(seen.clone())),
             sink_parallelism,
@@ -569,11 +600,16 @@ mod tests {
     #[tokio::test]
     async fn hash_exchange_delivers_every_row_once_and_one_key_to_one_subtask() {
         let seen = run(2, 3, Partitioning::Hash(vec![0])).await;
-        let rows: Vec<&(usize, String)> = seen.iter().filter(|(_, s)| s.starts_with("row")).collect();
+        let rows: Vec<&(usize, String)> =
+            seen.iter().filter(|(_, s)| s.starts_with("row")).collect();
         assert_eq!(rows.len(), 190);
         let mut owner = HashMap::new();
         for (subtask, row) in rows {
-            assert_eq!(*owner.entry(row.clone()).or_insert(*subtask), *subtask, "{row}");
+            assert_eq!(
+                *owner.entry(row.clone()).or_insert(*subtask),
+                *subtask,
+                "{row}"
+            );
         }
         assert_eq!(owner.len(), 190, "no duplicates");
     }
@@ -581,17 +617,31 @@ mod tests {
     #[tokio::test]
     async fn every_sink_subtask_ends_with_the_final_watermark() {
         let seen = run(2, 2, Partitioning::Rebalance).await;
-        assert_eq!(seen.iter().filter(|(_, s)| s.starts_with("row")).count(), 190);
+        assert_eq!(
+            seen.iter().filter(|(_, s)| s.starts_with("row")).count(),
+            190
+        );
         for subtask in 0..2 {
-            let last = seen.iter().filter(|(s, _)| *s == subtask).last().map(|(_, e)| e.clone());
-            assert_eq!(last.as_deref(), Some(format!("wm {MAX_WATERMARK}").as_str()));
+            let last = seen
+                .iter()
+                .filter(|(s, _)| *s == subtask)
+                .last()
+                .map(|(_, e)| e.clone());
+            assert_eq!(
+                last.as_deref(),
+                Some(format!("wm {MAX_WATERMARK}").as_str())
+            );
         }
     }
 
     #[tokio::test]
     async fn forward_edges_are_chained_and_keep_order() {
         let seen = run(1, 1, Partitioning::Forward).await;
-        let rows: Vec<String> = seen.iter().filter(|(_, s)| s.starts_with("row")).map(|(_, s)| s.clone()).collect();
+        let rows: Vec<String> = seen
+            .iter()
+            .filter(|(_, s)| s.starts_with("row"))
+            .map(|(_, s)| s.clone())
+            .collect();
         let expected: Vec<String> = (0..95).map(|v| format!("row {v}")).collect();
         assert_eq!(rows, expected);
     }

@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use crate::batch::RowKind;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
@@ -17,7 +18,6 @@ use datafusion::arrow::array::{
     UInt16Array, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use crate::batch::RowKind;
 
 /// Writes row `row` of `columns` as `+I[v1, v2]`.
 pub fn write_row(out: &mut String, kind: RowKind, columns: &[ArrayRef], row: usize) {
@@ -172,8 +172,18 @@ pub fn write_sql_string(out: &mut String, array: &dyn Array, row: usize) {
         DataType::Time32(unit) | DataType::Time64(unit) => {
             if let Some(nanos) = time_nanos(array, row) {
                 let secs = nanos / 1_000_000_000;
-                let _ = write!(out, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-                let unit = if *unit == TimeUnit::Millisecond { TimeUnit::Second } else { *unit };
+                let _ = write!(
+                    out,
+                    "{:02}:{:02}:{:02}",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                );
+                let unit = if *unit == TimeUnit::Millisecond {
+                    TimeUnit::Second
+                } else {
+                    *unit
+                };
                 write_fraction(out, (nanos % 1_000_000_000) as u32, unit);
             }
         }
@@ -298,7 +308,11 @@ fn write_datetime(out: &mut String, dt: &NaiveDateTime, instant: bool) {
 /// `BigDecimal.toString()` of an unscaled value and scale.
 pub fn write_decimal(out: &mut String, unscaled: i128, scale: i8) {
     if scale <= 0 {
-        let _ = write!(out, "{}", unscaled.saturating_mul(10i128.saturating_pow((-scale) as u32)));
+        let _ = write!(
+            out,
+            "{}",
+            unscaled.saturating_mul(10i128.saturating_pow((-scale) as u32))
+        );
         return;
     }
     let digits = unscaled.unsigned_abs().to_string();

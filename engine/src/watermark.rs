@@ -17,6 +17,20 @@ use crate::error::Result;
 use crate::exec_err;
 use crate::message::MIN_WATERMARK;
 
+/// How a batch's watermark is computed.
+pub enum WatermarkStrategy {
+    /// `WATERMARK FOR c AS c [- INTERVAL ...]`: the largest time in column
+    /// `column`, less `delay_ms`. Computed from the maximum alone.
+    BoundedDelay {
+        /// Index of the rowtime column.
+        column: usize,
+        /// Milliseconds subtracted.
+        delay_ms: i64,
+    },
+    /// Any other expression, evaluated on every row.
+    Expression(Arc<dyn PhysicalExpr>),
+}
+
 /// Applied by a source subtask to every batch it reads.
 pub struct ScanPrelude {
     /// Expressions computing the table's columns (physical columns and
@@ -24,9 +38,8 @@ pub struct ScanPrelude {
     pub projection: Option<Vec<Arc<dyn PhysicalExpr>>>,
     /// The schema after `projection`.
     pub schema: SchemaRef,
-    /// The watermark expression, over the projected rows; evaluates to a
-    /// timestamp.
-    pub watermark: Option<Arc<dyn PhysicalExpr>>,
+    /// How the watermark is computed from the projected rows.
+    pub watermark: Option<WatermarkStrategy>,
     /// How EXPLAIN shows it, e.g. `WatermarkAssigner(ts - INTERVAL '5' SECOND)`.
     pub description: String,
 }
@@ -54,15 +67,20 @@ impl ScanPrelude {
     /// The largest watermark the batch's rows allow, if it has any row with
     /// a non-null time.
     pub fn batch_watermark(&self, batch: &RecordBatch) -> Result<Option<i64>> {
-        let Some(expr) = &self.watermark else {
-            return Ok(None);
+        let (values, delay) = match &self.watermark {
+            None => return Ok(None),
+            Some(WatermarkStrategy::BoundedDelay { column, delay_ms }) => {
+                (batch.column(*column).clone(), *delay_ms)
+            }
+            Some(WatermarkStrategy::Expression(expr)) => {
+                (expr.evaluate(batch)?.into_array(batch.num_rows())?, 0)
+            }
         };
-        let values = expr.evaluate(batch)?.into_array(batch.num_rows())?;
         let millis = cast(&values, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
         let Some(ts) = millis.as_any().downcast_ref::<TimestampMillisecondArray>() else {
             return exec_err!("watermark expression gave {}", values.data_type());
         };
-        Ok(max(ts))
+        Ok(max(ts).map(|m| m.saturating_sub(delay)))
     }
 }
 

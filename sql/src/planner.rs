@@ -20,7 +20,7 @@ use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::values::Values;
-use eddy_engine::watermark::ScanPrelude;
+use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
 use crate::catalog::{TableEntry, nullable_schema};
 use crate::error::{Location, Result, SqlError};
@@ -366,7 +366,12 @@ impl<'a> StreamPlanner<'a> {
                     w.column, w.expr
                 );
                 let e = crate::session::sql_expr(self.state, &w.expr, &full, self.location)?;
-                Some(self.physical(&e, &full)?)
+                Some(match bounded_delay(&e, &full) {
+                    Some((column, delay_ms)) => {
+                        WatermarkStrategy::BoundedDelay { column, delay_ms }
+                    }
+                    None => WatermarkStrategy::Expression(self.physical(&e, &full)?),
+                })
             }
         };
         if description.is_empty() {
@@ -422,6 +427,36 @@ impl<'a> StreamPlanner<'a> {
             }],
             schema,
         )?)
+    }
+}
+
+/// `c` or `c - INTERVAL ...` (days to milliseconds): the rowtime column
+/// index and the delay, so the watermark is computed from the maximum alone.
+fn bounded_delay(e: &Expr, schema: &DFSchema) -> Option<(usize, i64)> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    let column = |e: &Expr| match e {
+        Expr::Column(c) => schema.index_of_column(c).ok(),
+        _ => None,
+    };
+    match e {
+        Expr::Column(_) => Some((column(e)?, 0)),
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Minus,
+            right,
+        }) => {
+            let delay = match right.as_ref() {
+                Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
+                    v.days as i64 * 86_400_000 + v.milliseconds as i64
+                }
+                Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
+                    v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000
+                }
+                _ => return None,
+            };
+            Some((column(left)?, delay))
+        }
+        _ => None,
     }
 }
 

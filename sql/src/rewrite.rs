@@ -169,7 +169,14 @@ fn rewrite_one(e: &mut Expr) {
         Expr::Cast { data_type, .. } => flink_data_type(data_type),
         // `1.5E3` is a DOUBLE in Flink; other decimal literals are DECIMAL.
         Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n.contains(['e', 'E'])) => {
-            let literal = Expr::Value(v.clone());
+            // Cast from text: a decimal read of `1e9` would lose exactness.
+            let Value::Number(n, _) = &v.value else {
+                return;
+            };
+            let literal = Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(n.clone()),
+                span: v.span,
+            });
             *e = Expr::Cast {
                 kind: ast::CastKind::Cast,
                 expr: Box::new(literal),
@@ -185,8 +192,13 @@ fn rewrite_one(e: &mut Expr) {
 fn is_string_type(t: &DataType) -> bool {
     matches!(
         t,
-        DataType::String(_) | DataType::Varchar(_) | DataType::Char(_) | DataType::Text
-            | DataType::CharVarying(_) | DataType::CharacterVarying(_) | DataType::Character(_)
+        DataType::String(_)
+            | DataType::Varchar(_)
+            | DataType::Char(_)
+            | DataType::Text
+            | DataType::CharVarying(_)
+            | DataType::CharacterVarying(_)
+            | DataType::Character(_)
     )
 }
 

@@ -98,7 +98,10 @@ struct OpenFile {
     split: usize,
     name: String,
     reader: BufReader<File>,
+    /// Lines read so far.
     line_no: u64,
+    /// The line where the record in `FileSource::line` starts.
+    pending_line: u64,
 }
 
 /// The reader of one subtask.
@@ -194,50 +197,89 @@ impl FileSource {
             name: path.display().to_string(),
             reader: BufReader::with_capacity(1 << 20, file),
             line_no: 0,
+            pending_line: 1,
         });
         self.next_split += 1;
         Ok(true)
     }
 
     /// Reads up to a batch of rows from the open file; `None` at its end.
+    ///
+    /// Records are decoded in place from the reader's buffer; only a record
+    /// that spans two buffer fills (or a quoted CSV field spanning lines) is
+    /// copied into `pending`.
     fn read_batch(&mut self) -> Result<Option<ChangeBatch>> {
         let Some(f) = self.current.as_mut() else {
             return Ok(None);
         };
+        let quote = self.csv_quote.and_then(|q| q.is_ascii().then_some(q as u8));
+        let pending = &mut self.line;
         while self.decoder.buffered_rows() < BATCH_ROWS {
-            self.line.clear();
-            let start_line = f.line_no + 1;
-            let mut n = read_line(&mut f.reader, &mut self.line, &f.name)?;
-            if n == 0 {
+            let buf = f.reader.fill_buf().map_err(|source| EngineError::Io {
+                context: format!("reading {}", f.name),
+                source,
+            })?;
+            if buf.is_empty() {
+                if !pending.is_empty() {
+                    f.line_no += 1;
+                    let record = trim_newline(pending);
+                    self.decoder.decode(
+                        record,
+                        Origin {
+                            source: &f.name,
+                            line: f.pending_line,
+                        },
+                    )?;
+                    pending.clear();
+                }
                 break;
             }
-            f.line_no += 1;
-            // A quoted CSV field may hold line breaks: read on until the
-            // quotes balance.
-            if let Some(q) = self.csv_quote {
-                while n > 0 && self.line.iter().filter(|b| **b == q as u8).count() % 2 == 1 {
-                    n = read_line(&mut f.reader, &mut self.line, &f.name)?;
-                    f.line_no += 1;
+            let mut used = 0;
+            for nl in memchr::memchr_iter(b'\n', buf) {
+                let line = &buf[used..=nl];
+                used = nl + 1;
+                f.line_no += 1;
+                if pending.is_empty() {
+                    f.pending_line = f.line_no;
+                }
+                // A quoted CSV field may hold line breaks: a record ends
+                // where its quotes balance.
+                let odd =
+                    |b: &[u8]| quote.is_some_and(|q| memchr::memchr_iter(q, b).count() % 2 == 1);
+                if !pending.is_empty() || odd(line) {
+                    pending.extend_from_slice(line);
+                    if odd(pending) {
+                        continue;
+                    }
+                    let origin = Origin {
+                        source: &f.name,
+                        line: f.pending_line,
+                    };
+                    self.decoder.decode(trim_newline(pending), origin)?;
+                    pending.clear();
+                } else {
+                    let origin = Origin {
+                        source: &f.name,
+                        line: f.line_no,
+                    };
+                    self.decoder.decode(trim_newline(line), origin)?;
+                }
+                if self.decoder.buffered_rows() >= BATCH_ROWS {
+                    break;
                 }
             }
-            let record = trim_newline(&self.line);
-            let origin = Origin {
-                source: &f.name,
-                line: start_line,
-            };
-            self.decoder.decode(record, origin)?;
+            if used == 0 {
+                // No line end in the buffer: keep the partial record.
+                if pending.is_empty() {
+                    f.pending_line = f.line_no + 1;
+                }
+                pending.extend_from_slice(buf);
+                used = buf.len();
+            }
+            f.reader.consume(used);
         }
         Ok(self.decoder.flush()?.map(ChangeBatch::inserts))
     }
-}
-
-fn read_line(reader: &mut BufReader<File>, buf: &mut Vec<u8>, name: &str) -> Result<usize> {
-    reader
-        .read_until(b'\n', buf)
-        .map_err(|source| EngineError::Io {
-            context: format!("reading {name}"),
-            source,
-        })
 }
 
 fn trim_newline(line: &[u8]) -> &[u8] {

@@ -402,6 +402,9 @@ pub fn parse_time(s: &str) -> Result<i64, ParseError> {
 /// nanoseconds since the epoch.
 pub fn parse_timestamp(s: &str) -> Result<i64, ParseError> {
     let body = s.strip_suffix('Z').unwrap_or(s);
+    if let Some(n) = parse_timestamp_fast(body.as_bytes()) {
+        return Ok(n);
+    }
     let dt = NaiveDateTime::parse_from_str(body, "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f"))
         .or_else(|_| NaiveDateTime::parse_from_str(body, "%Y-%m-%d %H:%M"))
@@ -409,6 +412,68 @@ pub fn parse_timestamp(s: &str) -> Result<i64, ParseError> {
     dt.and_utc()
         .timestamp_nanos_opt()
         .ok_or_else(|| format!("Timestamp '{s}' is out of range"))
+}
+
+/// The common form `yyyy-MM-dd HH:mm:ss[.fffffffff]` without chrono's
+/// format interpreter; `None` for anything else (then chrono decides).
+fn parse_timestamp_fast(b: &[u8]) -> Option<i64> {
+    fn num(b: &[u8]) -> Option<i64> {
+        b.iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64)
+        })
+    }
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || (b[10] != b' ' && b[10] != b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (hour, minute, second) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut nanos = 0;
+    if b.len() > 19 {
+        let frac = b.get(20..)?;
+        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        nanos = num(frac)? * 10i64.pow(9 - frac.len() as u32);
+    }
+    if day > days_in_month(year, month) {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000_000) + nanos)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -435,6 +500,16 @@ mod tests {
     #[test]
     fn timestamps_in_sql_form() {
         assert_eq!(parse_timestamp("1970-01-01 00:00:01.5"), Ok(1_500_000_000));
+        assert_eq!(
+            parse_timestamp("2024-02-29 23:59:59.999"),
+            Ok(1_709_251_199_999_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2024-02-29T23:59:59"),
+            Ok(1_709_251_199_000_000_000)
+        );
+        assert_eq!(parse_timestamp("1969-12-31 23:59:59"), Ok(-1_000_000_000));
+        assert!(parse_timestamp("2024-02-30 00:00:00").is_err());
         assert!(parse_timestamp("yesterday").is_err());
     }
 }

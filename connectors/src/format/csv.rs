@@ -80,53 +80,86 @@ impl CsvOptions {
     }
 }
 
-/// One field of a record: where it starts (1-based character column) and
-/// its unquoted text.
-#[derive(Debug)]
+/// One field of a record: where it starts and its unquoted text.
+#[derive(Debug, Default)]
 pub struct Field {
-    /// 1-based column of the field's first character.
-    pub column: usize,
+    /// Byte offset of the field's first character in the record.
+    pub start: usize,
     /// The text, with quotes and escapes removed.
     pub text: String,
 }
 
-/// Splits a record into fields, reusing `fields`' allocations.
+/// The 1-based character column of byte offset `at` in `record`.
+pub fn char_column(record: &str, at: usize) -> usize {
+    record.get(..at).map_or(at, |s| s.chars().count()) + 1
+}
+
+/// Splits a record into fields, reusing `fields`' allocations; returns how
+/// many fields it has.
 pub fn split_fields(
     record: &str,
     o: &CsvOptions,
     fields: &mut Vec<Field>,
 ) -> Result<usize, RowError> {
+    // Fast path for one-byte delimiters, quotes and escapes (the usual
+    // case): one pass over the bytes; a quote or escape sends the record to
+    // the general path.
+    let one_byte = |c: char| c.is_ascii().then_some(c as u8);
+    let (Some(delim), Some(quote), Some(escape)) = (
+        one_byte(o.delimiter),
+        o.quote.map_or(Some(None), |q| one_byte(q).map(Some)),
+        o.escape.map_or(Some(None), |e| one_byte(e).map(Some)),
+    ) else {
+        return split_quoted(record, o, fields);
+    };
+    if quote.is_some_and(|q| memchr::memchr(q, record.as_bytes()).is_some())
+        || escape.is_some_and(|e| memchr::memchr(e, record.as_bytes()).is_some())
+    {
+        return split_quoted(record, o, fields);
+    }
+    let mut n = 0;
+    let mut start = 0;
+    let ends = memchr::memchr_iter(delim, record.as_bytes()).chain(std::iter::once(record.len()));
+    for end in ends {
+        if n == fields.len() {
+            fields.push(Field::default());
+        }
+        let f = &mut fields[n];
+        f.start = start;
+        f.text.clear();
+        // Delimiters are ASCII, so `start..end` are char boundaries.
+        f.text.push_str(record.get(start..end).unwrap_or_default());
+        start = end + 1;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn split_quoted(record: &str, o: &CsvOptions, fields: &mut Vec<Field>) -> Result<usize, RowError> {
     let mut n = 0;
     let mut chars = record.char_indices().peekable();
-    let mut column = 1;
+    let mut start = 0;
     loop {
         if n == fields.len() {
-            fields.push(Field {
-                column,
-                text: String::new(),
-            });
+            fields.push(Field::default());
         }
         let field = &mut fields[n];
-        field.column = column;
+        field.start = start;
         field.text.clear();
         n += 1;
         let quoted =
             o.quote.is_some() && chars.peek().map(|(_, c)| Some(*c) == o.quote) == Some(true);
         if quoted {
             chars.next();
-            column += 1;
             let mut closed = false;
             while let Some((_, c)) = chars.next() {
-                column += 1;
                 if Some(c) == o.escape {
                     if let Some((_, e)) = chars.next() {
-                        column += 1;
                         field.text.push(e);
                     }
                 } else if Some(c) == o.quote {
                     if chars.peek().map(|(_, c)| Some(*c) == o.quote) == Some(true) {
                         chars.next();
-                        column += 1;
                         field.text.push(c);
                     } else {
                         closed = true;
@@ -138,7 +171,7 @@ pub fn split_fields(
             }
             if !closed {
                 return Err(RowError {
-                    column: field.column,
+                    column: char_column(record, field.start),
                     field: None,
                     message: "unterminated quoted field".into(),
                 });
@@ -147,14 +180,13 @@ pub fn split_fields(
         loop {
             match chars.next() {
                 None => return Ok(n),
-                Some((_, c)) => {
-                    column += 1;
+                Some((i, c)) => {
                     if c == o.delimiter {
+                        start = i + c.len_utf8();
                         break;
                     }
                     if Some(c) == o.escape {
                         if let Some((_, e)) = chars.next() {
-                            column += 1;
                             field.text.push(e);
                         }
                         continue;
@@ -192,7 +224,7 @@ pub fn decode_row(
     }
     if n > columns.len() {
         return Err(RowError {
-            column: fields[columns.len()].column,
+            column: char_column(record, fields[columns.len()].start),
             field: None,
             message: format!("too many fields: expected {}, found {n}", columns.len()),
         });
@@ -210,7 +242,7 @@ pub fn decode_row(
         if let Err(message) = col.append_str(&f.text) {
             if !o.ignore_parse_errors {
                 return Err(RowError {
-                    column: f.column,
+                    column: char_column(record, f.start),
                     field: Some(schema.field(i).name().clone()),
                     message,
                 });
@@ -247,7 +279,9 @@ mod tests {
         let mut f = vec![];
         let n = split_fields(s, &CsvOptions::default(), &mut f).expect("split");
         f.truncate(n);
-        f.into_iter().map(|f| (f.column, f.text)).collect()
+        f.into_iter()
+            .map(|f| (char_column(s, f.start), f.text))
+            .collect()
     }
 
     #[test]

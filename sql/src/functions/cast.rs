@@ -14,7 +14,12 @@ use super::FlinkFunction;
 pub const CAST_TO_STRING: &str = "flink_cast_to_string";
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
-    vec![FlinkFunction::any_args(CAST_TO_STRING, 1, DataType::Utf8, cast_to_string)]
+    vec![FlinkFunction::any_args(
+        CAST_TO_STRING,
+        1,
+        DataType::Utf8,
+        cast_to_string,
+    )]
 }
 
 fn cast_to_string(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {

@@ -81,7 +81,9 @@ fn divide(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         if y == 0 {
             return exec_err!("Division by zero");
         }
-        out.append_option(scaled_quotient(x, y, shift).filter(|q| q.unsigned_abs() < 10u128.pow(p as u32)));
+        out.append_option(
+            scaled_quotient(x, y, shift).filter(|q| q.unsigned_abs() < 10u128.pow(p as u32)),
+        );
     }
     Ok(Arc::new(out.finish().with_precision_and_scale(p, s)?))
 }
@@ -128,22 +130,29 @@ fn flink_operand(e: Expr, t: &DataType) -> Expr {
 }
 
 impl ExprPlanner for FlinkArithmetic {
-    fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
         if expr.op != BinaryOperator::Divide {
             return Ok(PlannerResult::Original(expr));
         }
         let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
             return Ok(PlannerResult::Original(expr));
         };
-        let decimal = matches!(lt, DataType::Decimal128(_, _)) || matches!(rt, DataType::Decimal128(_, _));
+        let decimal =
+            matches!(lt, DataType::Decimal128(_, _)) || matches!(rt, DataType::Decimal128(_, _));
         if !decimal || as_decimal(&lt).is_none() || as_decimal(&rt).is_none() {
             return Ok(PlannerResult::Original(expr));
         }
-        let args = vec![flink_operand(expr.left, &lt), flink_operand(expr.right, &rt)];
-        Ok(PlannerResult::Planned(Expr::ScalarFunction(ScalarFunction::new_udf(
-            self.divide.clone(),
-            args,
-        ))))
+        let args = vec![
+            flink_operand(expr.left, &lt),
+            flink_operand(expr.right, &rt),
+        ];
+        Ok(PlannerResult::Planned(Expr::ScalarFunction(
+            ScalarFunction::new_udf(self.divide.clone(), args),
+        )))
     }
 }
 

@@ -148,7 +148,8 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .into_iter()
         .chain(datetime::functions())
         .chain(cast::functions())
-        .chain(decimal::functions()) {
+        .chain(decimal::functions())
+    {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {
             state.register_expr_planner(Arc::new(FlinkArithmetic::new(udf.clone())))?;
