@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stateless Nexmark queries on Eddy and on Flink over the same CSV files:
 #   bench/run.sh [EVENTS=5000000] [PARALLELISM=1] [QUERIES="q0 q1 q2 q14 q21 q22"]
-# Prints events/s for both, the ratio, and Eddy's peak memory. Not a test.
+# Prints events/s for both, the ratio, and both peak memories (RSS). Flink's
+# time is the job time its runner reports (without JVM start); Eddy's is the
+# whole process. Not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-5000000}; par=${2:-1}; queries=${3:-"q0 q1 q2 q14 q21 q22"}
@@ -10,7 +12,7 @@ flink=${FLINK_SQL:-../shared/tools/flink/flink-sql}
 [ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p eddy-shell --bin eddy >/dev/null
 mkdir -p bench/results
-printf '%-5s %14s %14s %8s %12s\n' query eddy_ev/s flink_ev/s ratio eddy_peak_MB
+printf '%-5s %12s %12s %7s %10s %10s\n' query eddy_ev/s flink_ev/s ratio eddy_MB flink_MB
 for q in $queries; do
   script=bench/results/$q-p$par.sql
   { echo "SET 'parallelism.default' = '$par';"; echo "SET 'table.dml-sync' = 'true';";
@@ -19,8 +21,10 @@ for q in $queries; do
   /usr/bin/time -f '%M' -o bench/results/$q.mem target/release/eddy -f "$script" >/dev/null
   end=$(date +%s.%N)
   eddy_s=$(echo "$end - $start" | bc -l)
-  flink_ms=$("$flink" "$script" "$par" 2>&1 >/dev/null | sed -n 's/.*insert ms=\([0-9]*\).*/\1/p' | tail -1)
+  flink_ms=$(/usr/bin/time -f 'flink-sql: peak-kb=%M' "$flink" "$script" "$par" 2>&1 >/dev/null | tee bench/results/$q.flink.log | sed -n 's/.*insert ms=\([0-9]*\).*/\1/p' | tail -1)
+  flink_kb=$(sed -n 's/.*peak-kb=\([0-9]*\).*/\1/p' bench/results/$q.flink.log | tail -1)
   eddy_eps=$(echo "$events / $eddy_s" | bc -l)
   flink_eps=$(echo "$events / ($flink_ms / 1000)" | bc -l)
-  printf '%-5s %14.0f %14.0f %8.1f %12.1f\n' "$q" "$eddy_eps" "$flink_eps" "$(echo "$eddy_eps / $flink_eps" | bc -l)" "$(echo "$(cat bench/results/$q.mem) / 1024" | bc -l)"
+  printf '%-5s %12.0f %12.0f %7.1f %10.1f %10.1f\n' "$q" "$eddy_eps" "$flink_eps" "$(echo "$eddy_eps / $flink_eps" | bc -l)" \
+    "$(echo "$(cat bench/results/$q.mem) / 1024" | bc -l)" "$(echo "$flink_kb / 1024" | bc -l)"
 done

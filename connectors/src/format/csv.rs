@@ -80,13 +80,30 @@ impl CsvOptions {
     }
 }
 
-/// One field of a record: where it starts and its unquoted text.
+/// One field of a record: where it is and, when it had quotes or escapes,
+/// its unquoted text.
 #[derive(Debug, Default)]
 pub struct Field {
     /// Byte offset of the field's first character in the record.
     pub start: usize,
-    /// The text, with quotes and escapes removed.
+    /// Byte offset just past the field (before the delimiter).
+    pub end: usize,
+    /// Whether `text` holds the value (quoted or escaped field); otherwise
+    /// the value is `record[start..end]`.
+    pub unquoted: bool,
+    /// The text with quotes and escapes removed, when `unquoted`.
     pub text: String,
+}
+
+impl Field {
+    /// The field's value within `record`.
+    pub fn value<'a>(&'a self, record: &'a str) -> &'a str {
+        if self.unquoted {
+            &self.text
+        } else {
+            record.get(self.start..self.end).unwrap_or_default()
+        }
+    }
 }
 
 /// The 1-based character column of byte offset `at` in `record`.
@@ -125,10 +142,10 @@ pub fn split_fields(
             fields.push(Field::default());
         }
         let f = &mut fields[n];
-        f.start = start;
-        f.text.clear();
         // Delimiters are ASCII, so `start..end` are char boundaries.
-        f.text.push_str(record.get(start..end).unwrap_or_default());
+        f.start = start;
+        f.end = end;
+        f.unquoted = false;
         start = end + 1;
         n += 1;
     }
@@ -145,6 +162,7 @@ fn split_quoted(record: &str, o: &CsvOptions, fields: &mut Vec<Field>) -> Result
         }
         let field = &mut fields[n];
         field.start = start;
+        field.unquoted = true;
         field.text.clear();
         n += 1;
         let quoted =
@@ -234,12 +252,12 @@ pub fn decode_row(
             col.append_null();
             continue;
         };
-        let is_null = o.null_literal.as_deref() == Some(f.text.as_str());
-        if is_null {
+        let text = f.value(record);
+        if o.null_literal.as_deref() == Some(text) {
             col.append_null();
             continue;
         }
-        if let Err(message) = col.append_str(&f.text) {
+        if let Err(message) = col.append_str(text) {
             if !o.ignore_parse_errors {
                 return Err(RowError {
                     column: char_column(record, f.start),
@@ -280,7 +298,7 @@ mod tests {
         let n = split_fields(s, &CsvOptions::default(), &mut f).expect("split");
         f.truncate(n);
         f.into_iter()
-            .map(|f| (char_column(s, f.start), f.text))
+            .map(|f| (char_column(s, f.start), f.value(s).to_string()))
             .collect()
     }
 

@@ -83,21 +83,49 @@ fn split_index(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let s = strings(&args[0])?;
     let sep = strings(&args[1])?;
     let idx = ints(&args[2])?;
-    let mut out = StringBuilder::new();
+    let mut out = StringBuilder::with_capacity(rows, rows * 8);
+    // The separator is nearly always a constant: build its searcher once.
+    let mut finder: Option<(String, memchr::memmem::Finder<'static>)> = None;
     for i in 0..rows {
-        if s.is_null(i) || sep.is_null(i) || idx.is_null(i) || idx.value(i) < 0 {
+        if s.is_null(i)
+            || sep.is_null(i)
+            || idx.is_null(i)
+            || idx.value(i) < 0
+            || sep.value(i).is_empty()
+        {
             out.append_null();
             continue;
         }
         let sep = sep.value(i);
-        let part = if sep.is_empty() {
-            None
-        } else {
-            s.value(i).split(sep).nth(idx.value(i) as usize)
+        if finder.as_ref().is_none_or(|(f, _)| f != sep) {
+            finder = Some((
+                sep.to_string(),
+                memchr::memmem::Finder::new(sep.as_bytes()).into_owned(),
+            ));
+        }
+        let Some((_, f)) = &finder else {
+            out.append_null();
+            continue;
         };
-        out.append_option(part);
+        out.append_option(nth_part(s.value(i), f, sep.len(), idx.value(i) as usize));
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// The `n`-th part of `text` split by the separator `finder` finds.
+fn nth_part<'a>(
+    text: &'a str,
+    finder: &memchr::memmem::Finder<'_>,
+    sep_len: usize,
+    n: usize,
+) -> Option<&'a str> {
+    let mut start = 0;
+    let mut ends = finder.find_iter(text.as_bytes());
+    for _ in 0..n {
+        start = ends.next()? + sep_len;
+    }
+    let end = ends.next().unwrap_or(text.len());
+    text.get(start..end)
 }
 
 /// `REGEXP_EXTRACT(s, regex [, group])`: the group (default 0, the whole match) of the
@@ -108,6 +136,7 @@ fn regexp_extract(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let group = args.get(2).map(ints).transpose()?;
     let mut out = StringBuilder::new();
     let mut cache: Option<(String, regex::Regex)> = None;
+    let mut locations: Option<regex::CaptureLocations> = None;
     for i in 0..rows {
         if s.is_null(i) || pattern.is_null(i) || group.as_ref().is_some_and(|g| g.is_null(i)) {
             out.append_null();
@@ -116,7 +145,10 @@ fn regexp_extract(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         let p = pattern.value(i);
         if cache.as_ref().is_none_or(|(cp, _)| cp != p) {
             match regex::Regex::new(p) {
-                Ok(r) => cache = Some((p.to_string(), r)),
+                Ok(r) => {
+                    cache = Some((p.to_string(), r));
+                    locations = None;
+                }
                 Err(_) => {
                     out.append_null();
                     continue;
@@ -128,11 +160,30 @@ fn regexp_extract(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             continue;
         };
         let g = group.as_ref().map_or(0, |g| g.value(i)).max(0) as usize;
+        let text = s.value(i);
+        let locations = locations.get_or_insert_with(|| re.capture_locations());
         let value = re
-            .captures(s.value(i))
-            .and_then(|c| c.get(g))
-            .map(|m| m.as_str().to_string());
+            .captures_read(locations, text)
+            .and_then(|_| locations.get(g))
+            .and_then(|(a, b)| text.get(a..b));
         out.append_option(value);
     }
     Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_index_parts() {
+        let f = memchr::memmem::Finder::new(b"/");
+        let url = "https://www.nexmark.com/item.htm?q=1";
+        assert_eq!(nth_part(url, &f, 1, 0), Some("https:"));
+        assert_eq!(nth_part(url, &f, 1, 1), Some(""));
+        assert_eq!(nth_part(url, &f, 1, 3), Some("item.htm?q=1"));
+        assert_eq!(nth_part(url, &f, 1, 4), None);
+        let f = memchr::memmem::Finder::new(b"::");
+        assert_eq!(nth_part("a::b::c", &f, 2, 2), Some("c"));
+    }
 }
