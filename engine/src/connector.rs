@@ -194,6 +194,10 @@ pub struct TableRequest {
     pub options: TableOptions,
     /// `PRIMARY KEY` columns, if declared.
     pub primary_key: Vec<String>,
+    /// For a source: the indices (in `schema`) of the columns the query
+    /// reads, when not all. A source may leave the others NULL instead of
+    /// decoding them.
+    pub read_columns: Option<Vec<usize>>,
 }
 
 /// A connector: turns `WITH` options into sources and sinks.

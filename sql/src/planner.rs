@@ -167,7 +167,7 @@ impl<'a> StreamPlanner<'a> {
                     (stream, view.logical_plan().schema().clone())
                 } else {
                     let name = scan.table_name.table().to_string();
-                    let stream = self.plan_table(&name)?;
+                    let stream = self.plan_table(&name, scan.projection.as_deref())?;
                     let df = DFSchema::try_from(provider.schema().as_ref().clone())
                         .map_err(|e| self.plan_error(e.to_string()))?;
                     (stream, Arc::new(df))
@@ -300,13 +300,16 @@ impl<'a> StreamPlanner<'a> {
         })
     }
 
-    /// A source reading catalog table `name`, with its computed columns and watermark.
-    fn plan_table(&mut self, name: &str) -> Result<Stream> {
+    /// A source reading catalog table `name`, with its computed columns and
+    /// watermark; `projection` (indices into the table's columns) are the
+    /// columns the query uses.
+    fn plan_table(&mut self, name: &str, projection: Option<&[usize]>) -> Result<Stream> {
         let entry = self
             .tables
             .get(name)
             .ok_or_else(|| self.plan_error(format!("Object '{name}' not found")))?;
-        let request = table_request(entry)?;
+        let mut request = table_request(entry)?;
+        request.read_columns = read_columns(entry, projection);
         let connector = self.connectors.get(request.options.connector())?;
         if let Some(c) = entry
             .def
@@ -430,6 +433,22 @@ impl<'a> StreamPlanner<'a> {
     }
 }
 
+/// The physical columns a scan needs: the projected ones and the rowtime
+/// column; `None` (all) when a computed column is involved.
+fn read_columns(entry: &TableEntry, projection: Option<&[usize]>) -> Option<Vec<usize>> {
+    let projection = projection?;
+    if entry.has_derived_columns() {
+        return None;
+    }
+    let mut needed: Vec<usize> = projection.to_vec();
+    if let Some(w) = &entry.def.watermark {
+        needed.push(entry.physical_schema.index_of(&w.column).ok()?);
+    }
+    needed.sort_unstable();
+    needed.dedup();
+    Some(needed)
+}
+
 /// `c` or `c - INTERVAL ...` (days to milliseconds): the rowtime column
 /// index and the delay, so the watermark is computed from the maximum alone.
 fn bounded_delay(e: &Expr, schema: &DFSchema) -> Option<(usize, i64)> {
@@ -481,5 +500,6 @@ pub fn table_request(entry: &TableEntry) -> Result<TableRequest> {
         schema: entry.physical_schema.clone(),
         options: TableOptions::new(connector, entry.def.options.clone()),
         primary_key: entry.def.primary_key.clone(),
+        read_columns: None,
     })
 }

@@ -55,7 +55,12 @@ impl ConnectorFactory for FilesystemConnector {
         let _ = opts.take("partition.default-name");
         req.options.finish(&supported(&format))?;
         Ok(Arc::new(FileSourceFactory::try_new(
-            path, format, req.schema, monitor, regex,
+            path,
+            format,
+            req.schema,
+            req.read_columns,
+            monitor,
+            regex,
         )?))
     }
 

@@ -23,6 +23,7 @@ pub struct FileSourceFactory {
     path: PathBuf,
     format: Format,
     schema: SchemaRef,
+    read_columns: Option<Vec<usize>>,
     monitor: Option<Duration>,
     regex: Option<regex::Regex>,
 }
@@ -34,6 +35,7 @@ impl FileSourceFactory {
         path: PathBuf,
         format: Format,
         schema: SchemaRef,
+        read_columns: Option<Vec<usize>>,
         monitor: Option<Duration>,
         regex: Option<String>,
     ) -> Result<Self> {
@@ -53,6 +55,7 @@ impl FileSourceFactory {
             path,
             format,
             schema,
+            read_columns,
             monitor,
             regex,
         })
@@ -77,7 +80,8 @@ impl SourceFactory for FileSourceFactory {
             root: self.path.clone(),
             regex: self.regex.clone(),
             monitor: self.monitor,
-            decoder: Decoder::new(self.schema.clone(), self.format.clone())?,
+            decoder: Decoder::new(self.schema.clone(), self.format.clone())?
+                .reading_only(self.read_columns.as_deref()),
             csv_quote: match &self.format {
                 Format::Csv(o) => o.quote,
                 Format::Json(_) | Format::Raw => None,

@@ -223,6 +223,7 @@ pub fn decode_row(
     o: &CsvOptions,
     schema: &SchemaRef,
     columns: &mut [ColumnBuilder],
+    skipped: &[bool],
     fields: &mut Vec<Field>,
 ) -> Result<bool, RowError> {
     let record = record.strip_suffix('\r').unwrap_or(record);
@@ -248,6 +249,9 @@ pub fn decode_row(
         });
     }
     for (i, col) in columns.iter_mut().enumerate() {
+        if skipped[i] {
+            continue;
+        }
         let Some(f) = fields[..n].get(i) else {
             col.append_null();
             continue;

@@ -84,6 +84,7 @@ pub fn decode_row(
     o: &JsonOptions,
     schema: &SchemaRef,
     columns: &mut [ColumnBuilder],
+    skipped: &[bool],
 ) -> Result<bool, RowError> {
     let record = record.trim_end_matches(['\r', '\n']);
     if record.trim().is_empty() {
@@ -102,6 +103,9 @@ pub fn decode_row(
         });
     };
     for (i, col) in columns.iter_mut().enumerate() {
+        if skipped[i] {
+            continue;
+        }
         let name = schema.field(i).name();
         match obj.get(name) {
             None if o.fail_on_missing_field => {

@@ -91,6 +91,8 @@ pub struct Decoder {
     schema: SchemaRef,
     format: Format,
     columns: Vec<ColumnBuilder>,
+    /// Per column: left NULL, not decoded (the query does not read it).
+    unread: Vec<bool>,
     rows: usize,
     skipped: u64,
     scratch: Vec<csv::Field>,
@@ -114,6 +116,7 @@ impl Decoder {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
+            unread: vec![false; columns.len()],
             schema,
             format,
             columns,
@@ -121,6 +124,17 @@ impl Decoder {
             skipped: 0,
             scratch: vec![],
         })
+    }
+
+    /// Decodes only the columns at `read` (when given); the others come out
+    /// NULL. Unread values are not checked either.
+    pub fn reading_only(mut self, read: Option<&[usize]>) -> Self {
+        if let Some(read) = read {
+            for (i, s) in self.unread.iter_mut().enumerate() {
+                *s = !read.contains(&i);
+            }
+        }
+        self
     }
 
     /// Rows decoded and not yet taken by [`Decoder::flush`].
@@ -143,10 +157,17 @@ impl Decoder {
                 message: "invalid UTF-8".into(),
             }),
             Ok(text) => match &self.format {
-                Format::Csv(o) => {
-                    csv::decode_row(text, o, &self.schema, &mut self.columns, &mut self.scratch)
+                Format::Csv(o) => csv::decode_row(
+                    text,
+                    o,
+                    &self.schema,
+                    &mut self.columns,
+                    &self.unread,
+                    &mut self.scratch,
+                ),
+                Format::Json(o) => {
+                    json::decode_row(text, o, &self.schema, &mut self.columns, &self.unread)
                 }
-                Format::Json(o) => json::decode_row(text, o, &self.schema, &mut self.columns),
                 Format::Raw => self.columns[0]
                     .append_str(text)
                     .map(|()| true)
@@ -164,8 +185,10 @@ impl Decoder {
             }
             Ok(false) => Ok(()),
             Err(e) => {
-                for c in self.columns.iter_mut() {
-                    c.truncate_to(self.rows).map_err(EngineError::Internal)?;
+                for (c, unread) in self.columns.iter_mut().zip(&self.unread) {
+                    if !unread {
+                        c.truncate_to(self.rows).map_err(EngineError::Internal)?;
+                    }
                 }
                 if self.format.ignore_parse_errors() {
                     self.skipped += 1;
@@ -196,10 +219,22 @@ impl Decoder {
         if self.rows == 0 {
             return Ok(None);
         }
+        let rows = self.rows;
         let columns = self
             .columns
             .iter_mut()
-            .map(|c| c.finish().map_err(EngineError::Execution))
+            .zip(&self.unread)
+            .zip(self.schema.fields())
+            .map(|((c, unread), f)| {
+                if *unread {
+                    Ok(datafusion::arrow::array::new_null_array(
+                        f.data_type(),
+                        rows,
+                    ))
+                } else {
+                    c.finish().map_err(EngineError::Execution)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         self.rows = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
