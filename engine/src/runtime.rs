@@ -593,8 +593,8 @@ mod tests {
         .expect("graph");
         let job = spawn(&g).expect("spawn");
         job.wait().await.expect("job");
-        let v = seen.lock().expect("lock").clone();
-        v
+
+        seen.lock().expect("lock").clone()
     }
 
     #[tokio::test]
@@ -624,8 +624,7 @@ mod tests {
         for subtask in 0..2 {
             let last = seen
                 .iter()
-                .filter(|(s, _)| *s == subtask)
-                .last()
+                .rfind(|(s, _)| *s == subtask)
                 .map(|(_, e)| e.clone());
             assert_eq!(
                 last.as_deref(),

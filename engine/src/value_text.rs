@@ -274,9 +274,9 @@ fn write_local_time(out: &mut String, t: &NaiveTime, always_seconds: bool) {
     if t.second() > 0 || nanos > 0 || always_seconds {
         let _ = write!(out, ":{:02}", t.second());
         if nanos > 0 {
-            if nanos % 1_000_000 == 0 {
+            if nanos.is_multiple_of(1_000_000) {
                 let _ = write!(out, ".{:03}", nanos / 1_000_000);
-            } else if nanos % 1_000 == 0 {
+            } else if nanos.is_multiple_of(1_000) {
                 let _ = write!(out, ".{:06}", nanos / 1_000);
             } else {
                 let _ = write!(out, ".{nanos:09}");

@@ -26,13 +26,13 @@ fn name_expressions(body: &mut ast::SetExpr) {
     match body {
         ast::SetExpr::Select(select) => {
             for (i, item) in select.projection.iter_mut().enumerate() {
-                if let ast::SelectItem::UnnamedExpr(e) = item {
-                    if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-                        *item = ast::SelectItem::ExprWithAlias {
-                            expr: e.clone(),
-                            alias: ast::Ident::new(format!("EXPR${i}")),
-                        };
-                    }
+                if let ast::SelectItem::UnnamedExpr(e) = item
+                    && !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+                {
+                    *item = ast::SelectItem::ExprWithAlias {
+                        expr: e.clone(),
+                        alias: ast::Ident::new(format!("EXPR${i}")),
+                    };
                 }
             }
             for t in select.from.iter_mut() {
@@ -145,20 +145,17 @@ fn rewrite_one(e: &mut Expr) {
     match e {
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_uppercase();
-            if matches!(name.as_str(), "TIMESTAMPDIFF" | "TIMESTAMPADD") {
-                if let FunctionArguments::List(list) = &mut f.args {
-                    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) =
-                        list.args.first_mut()
-                    {
-                        if let Expr::Identifier(id) = first {
-                            let unit = id.value.to_ascii_uppercase();
-                            *first = Expr::Value(ValueWithSpan {
-                                value: Value::SingleQuotedString(unit),
-                                span: id.span,
-                            });
-                        }
-                    }
-                }
+            if matches!(name.as_str(), "TIMESTAMPDIFF" | "TIMESTAMPADD")
+                && let FunctionArguments::List(list) = &mut f.args
+                && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(first))) =
+                    list.args.first_mut()
+                && let Expr::Identifier(id) = first
+            {
+                let unit = id.value.to_ascii_uppercase();
+                *first = Expr::Value(ValueWithSpan {
+                    value: Value::SingleQuotedString(unit),
+                    span: id.span,
+                });
             }
         }
         Expr::Cast {

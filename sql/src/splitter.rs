@@ -99,17 +99,17 @@ pub fn split_statements(script: &str) -> Vec<ScriptStatement> {
             continue;
         }
         if c == ';' && begin_depth == 0 {
-            if let Some((s, loc)) = start.take() {
-                if has_code {
-                    out.push(ScriptStatement {
-                        text: chars[s..i]
-                            .iter()
-                            .collect::<String>()
-                            .trim_end()
-                            .to_string(),
-                        start: loc,
-                    });
-                }
+            if let Some((s, loc)) = start.take()
+                && has_code
+            {
+                out.push(ScriptStatement {
+                    text: chars[s..i]
+                        .iter()
+                        .collect::<String>()
+                        .trim_end()
+                        .to_string(),
+                    start: loc,
+                });
             }
             has_code = false;
         }

@@ -19,7 +19,7 @@ pub enum ColumnKind {
     /// Read from the connector.
     Physical(FlinkType),
     /// `name AS expr`.
-    Computed(ast::Expr),
+    Computed(Box<ast::Expr>),
     /// `name TYPE METADATA [FROM 'key'] [VIRTUAL]`.
     Metadata {
         /// The type.
@@ -164,7 +164,7 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
                 c.expect(&Token::RParen, "')'")?;
             }
             if c.is_keyword("COMMENT") {
-                c.next();
+                c.advance();
                 c.string()?;
             }
             c.expect_keywords(&["AS"])?;
@@ -425,7 +425,7 @@ fn parse_table_element(c: &mut Cursor, t: &mut CreateTable) -> Result<()> {
     }
     let name = c.identifier()?;
     let kind = if c.eat_keywords(&["AS"]) {
-        ColumnKind::Computed(parse_expr_item(c)?)
+        ColumnKind::Computed(Box::new(parse_expr_item(c)?))
     } else {
         let data_type = parse_type(c)?;
         if c.eat_keywords(&["METADATA"]) {

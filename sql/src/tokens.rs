@@ -70,7 +70,7 @@ impl Cursor {
     }
 
     /// Moves past the current token and returns it.
-    pub fn next(&mut self) -> Token {
+    pub fn advance(&mut self) -> Token {
         let t = self.peek().clone();
         if self.pos < self.tokens.len() {
             self.pos += 1;

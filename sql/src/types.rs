@@ -72,7 +72,7 @@ fn parse_type_inner(c: &mut Cursor, pending: &mut u32) -> Result<FlinkType> {
         _ => return location_error(c),
     };
     let at = c.location();
-    c.next();
+    c.advance();
     let data_type = match name.as_str() {
         "STRING" | "TEXT" => DataType::Utf8,
         "CHAR" | "VARCHAR" | "CHARACTER" => {
@@ -167,7 +167,7 @@ fn parse_type_inner(c: &mut Cursor, pending: &mut u32) -> Result<FlinkType> {
                 let name = c.identifier()?;
                 let t = parse_type_inner(c, pending)?;
                 if c.is_keyword("COMMENT") {
-                    c.next();
+                    c.advance();
                     c.string()?;
                 }
                 fields.push(Field::new(name, t.data_type, t.nullable));

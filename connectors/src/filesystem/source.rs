@@ -165,10 +165,12 @@ impl FileSource {
             if self.seen.contains(&p) {
                 continue;
             }
-            if let Some(r) = &self.regex {
-                if !r.is_match(&p.to_string_lossy()) {
-                    continue;
-                }
+            if self
+                .regex
+                .as_ref()
+                .is_some_and(|r| !r.is_match(&p.to_string_lossy()))
+            {
+                continue;
             }
             // Bounded: spread by position; continuous: by name, which does
             // not shift when files are added.
@@ -319,11 +321,8 @@ impl Source for FileSource {
             match self.monitor {
                 None if self.listed => return Ok(SourceEvent::End),
                 None => {}
-                Some(interval) => {
-                    if self.listed {
-                        tokio::time::sleep(interval).await;
-                    }
-                }
+                Some(interval) if self.listed => tokio::time::sleep(interval).await,
+                Some(_) => {}
             }
             self.listed = true;
             self.discover()?;

@@ -36,10 +36,8 @@ pub fn encode_batch(out: &mut String, batch: &RecordBatch, format: &Format) {
                 }
             }
             Format::Raw => {
-                if let Some(col) = batch.columns().first() {
-                    if !col.is_null(row) {
-                        write_value(out, col.as_ref(), row);
-                    }
+                if let Some(col) = batch.columns().first().filter(|c| !c.is_null(row)) {
+                    write_value(out, col.as_ref(), row);
                 }
             }
             Format::Json(o) => {

@@ -150,8 +150,8 @@ fn date_format(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let fmt = fmt.as_string::<i32>();
     let mut out = StringBuilder::new();
     let mut cache: Option<(String, String)> = None;
-    for i in 0..rows {
-        let (Some(t), false) = (ts[i], fmt.is_null(i)) else {
+    for (i, t) in ts.iter().enumerate().take(rows) {
+        let (Some(t), false) = (*t, fmt.is_null(i)) else {
             out.append_null();
             continue;
         };

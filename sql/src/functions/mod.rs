@@ -23,6 +23,9 @@ use std::sync::Arc;
 use datafusion::execution::SessionState;
 use datafusion::execution::registry::FunctionRegistry;
 
+/// Computes a result type from argument types.
+type ReturnTypeFn = fn(&[DataType]) -> Result<DataType>;
+
 /// Computes a result column from argument columns (all of `rows` rows).
 type Kernel = fn(&[ArrayRef], usize) -> Result<ArrayRef>;
 
@@ -38,7 +41,7 @@ pub struct FlinkFunction {
     any_arity: Option<usize>,
     return_type: DataType,
     /// Computes the result type from the argument types, if not fixed.
-    return_type_fn: Option<fn(&[DataType]) -> Result<DataType>>,
+    return_type_fn: Option<ReturnTypeFn>,
     kernel: Kernel,
 }
 
@@ -82,7 +85,7 @@ impl FlinkFunction {
         f
     }
 
-    fn with_return_type(mut self, f: fn(&[DataType]) -> Result<DataType>) -> Self {
+    fn with_return_type(mut self, f: ReturnTypeFn) -> Self {
         self.return_type_fn = Some(f);
         self
     }
