@@ -24,7 +24,7 @@ pub struct TableEntry {
     pub schema: SchemaRef,
     /// The columns the connector reads or writes.
     pub physical_schema: SchemaRef,
-    /// Text of computed columns and of the watermark, for DESCRIBE.
+    /// `AS <expr>` of computed columns, for DESCRIBE.
     pub extras: BTreeMap<String, String>,
 }
 

@@ -50,6 +50,22 @@ fn name_expressions(body: &mut ast::SetExpr) {
     }
 }
 
+/// The expression as Flink shows it in DESCRIBE: identifiers in backticks.
+pub fn quoted(expr: &Expr) -> String {
+    let mut e = expr.clone();
+    let _ = visit_expressions_mut(&mut e, |e| {
+        match e {
+            Expr::Identifier(id) => id.quote_style = Some('`'),
+            Expr::CompoundIdentifier(ids) => {
+                ids.iter_mut().for_each(|id| id.quote_style = Some('`'))
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    e.to_string()
+}
+
 /// Applies the rewrites to an expression and its children.
 pub fn rewrite_expr(expr: &mut Expr) {
     let _ = visit_expressions_mut(expr, |e| {

@@ -346,7 +346,11 @@ impl Session {
         let mut physical = vec![];
         for c in &t.columns {
             if let ColumnKind::Physical(ty) = &c.kind {
-                physical.push(Field::new(&c.name, ty.data_type.clone(), ty.nullable));
+                physical.push(Field::new(
+                    &c.name,
+                    ty.data_type.clone(),
+                    ty.nullable && !t.primary_key.contains(&c.name),
+                ));
             }
         }
         let physical_schema = Arc::new(Schema::new(physical));
@@ -357,7 +361,11 @@ impl Session {
         let mut extras = BTreeMap::new();
         for c in &t.columns {
             let field = match &c.kind {
-                ColumnKind::Physical(ty) => Field::new(&c.name, ty.data_type.clone(), ty.nullable),
+                ColumnKind::Physical(ty) => Field::new(
+                    &c.name,
+                    ty.data_type.clone(),
+                    ty.nullable && !t.primary_key.contains(&c.name),
+                ),
                 ColumnKind::Metadata { data_type, .. } => {
                     Field::new(&c.name, data_type.data_type.clone(), true)
                 }
@@ -369,7 +377,10 @@ impl Session {
                     let dt = phys
                         .data_type(&physical_schema)
                         .map_err(|e| df_error(e, c.location))?;
-                    extras.insert(c.name.clone(), format!("AS {ast}"));
+                    extras.insert(
+                        c.name.clone(),
+                        format!("AS {}", crate::rewrite::quoted(ast)),
+                    );
                     Field::new(&c.name, dt, true)
                 }
             };
@@ -403,7 +414,6 @@ impl Session {
             state
                 .create_physical_expr(e, &full)
                 .map_err(|e| df_error(e, at))?;
-            extras.insert(w.column.clone(), format!("WATERMARK AS {}", w.expr));
         }
         for k in &t.primary_key {
             if schema.field_with_name(k).is_err() {
@@ -552,12 +562,7 @@ impl Session {
                     if is_rowtime {
                         ty.push_str(" *ROWTIME*");
                     }
-                    let extra = t
-                        .extras
-                        .get(f.name())
-                        .filter(|e| e.starts_with("AS "))
-                        .cloned()
-                        .unwrap_or_default();
+                    let extra = t.extras.get(f.name()).cloned().unwrap_or_default();
                     vec![
                         f.name().clone(),
                         ty,
@@ -569,7 +574,8 @@ impl Session {
                         },
                         extra,
                         if is_rowtime {
-                            wm.map(|w| format!("`{}`", w.expr)).unwrap_or_default()
+                            wm.map(|w| crate::rewrite::quoted(&w.expr))
+                                .unwrap_or_default()
                         } else {
                             String::new()
                         },
