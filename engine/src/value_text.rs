@@ -361,31 +361,44 @@ pub fn write_decimal_stripped(out: &mut String, unscaled: i128, scale: i8) {
 /// `Double.toString(d)`: the shortest digits that round-trip, plain for
 /// 1e-3 <= |d| < 1e7 and `d.dddE±n` otherwise.
 pub fn write_java_double(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
-    } else {
-        write_java_decimal(
-            out,
-            &format!("{v:e}"),
-            v == 0.0 || (1e-3..1e7).contains(&v.abs()),
-        );
-    }
+    let plain = v == 0.0 || (1e-3..1e7).contains(&v.abs());
+    write_java_floating(
+        out,
+        v.is_nan(),
+        v.is_infinite(),
+        v > 0.0,
+        || format!("{v:e}"),
+        plain,
+    );
 }
 
 /// `Float.toString(f)`, as [`write_java_double`] for 32-bit floats.
 pub fn write_java_float(out: &mut String, v: f32) {
-    if v.is_nan() {
+    let plain = v == 0.0 || (1e-3..1e7).contains(&v.abs());
+    write_java_floating(
+        out,
+        v.is_nan(),
+        v.is_infinite(),
+        v > 0.0,
+        || format!("{v:e}"),
+        plain,
+    );
+}
+
+fn write_java_floating(
+    out: &mut String,
+    nan: bool,
+    infinite: bool,
+    positive: bool,
+    shortest: impl FnOnce() -> String,
+    plain: bool,
+) {
+    if nan {
         out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+    } else if infinite {
+        out.push_str(if positive { "Infinity" } else { "-Infinity" });
     } else {
-        write_java_decimal(
-            out,
-            &format!("{v:e}"),
-            v == 0.0 || (1e-3..1e7).contains(&v.abs()),
-        );
+        write_java_decimal(out, &shortest(), plain);
     }
 }
 

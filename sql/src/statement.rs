@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use crate::error::{Location, Result, SqlError};
@@ -271,17 +272,23 @@ fn parse_query_rest(c: &mut Cursor) -> Result<Box<ast::Query>> {
     let mut p = c.rest_parser();
     let q = p.parse_query().map_err(|e| parse_error(e, at, end))?;
     // A query ends the statement.
-    let next = p.peek_token();
-    if next.token != Token::EOF {
-        return Err(SqlError::Parse {
-            location: Location {
-                line: next.span.start.line,
-                column: next.span.start.column,
-            },
-            message: format!("Encountered \"{}\"; expected end of statement", next.token),
-        });
-    }
+    expect_consumed(&p, "end of statement")?;
     Ok(q)
+}
+
+/// Fails unless `p` used all its tokens, pointing at the first one left.
+fn expect_consumed(p: &Parser<'_>, expected: &str) -> Result<()> {
+    let next = p.peek_token();
+    if next.token == Token::EOF {
+        return Ok(());
+    }
+    Err(SqlError::Parse {
+        location: Location {
+            line: next.span.start.line,
+            column: next.span.start.column,
+        },
+        message: format!("Encountered \"{}\"; expected {expected}", next.token),
+    })
 }
 
 fn parse_insert(c: &mut Cursor, in_set: bool) -> Result<Statement> {
@@ -375,16 +382,7 @@ fn parse_expr_item(c: &mut Cursor) -> Result<ast::Expr> {
     let end = c.end_location();
     let mut p = c.item_parser(&["COMMENT"]);
     let e = p.parse_expr().map_err(|e| parse_error(e, at, end))?;
-    let next = p.peek_token();
-    if next.token != Token::EOF {
-        return Err(SqlError::Parse {
-            location: Location {
-                line: next.span.start.line,
-                column: next.span.start.column,
-            },
-            message: format!("Encountered \"{}\"; expected ',' or ')'", next.token),
-        });
-    }
+    expect_consumed(&p, "',' or ')'")?;
     Ok(e)
 }
 

@@ -145,18 +145,8 @@ fn write_json_value(
         return;
     }
     match col.data_type() {
-        DataType::Boolean
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float32
-        | DataType::Float64 => write_value(out, col, row),
         DataType::Decimal128(_, _) => write_text(out, col, row, standard),
+        t if !is_textual(t) => write_value(out, col, row),
         DataType::Struct(fields) => {
             if let Some(s) = col.as_any().downcast_ref::<StructArray>() {
                 write_json_object(
