@@ -18,6 +18,8 @@ pub struct OperatorMetrics {
     pub rows_out: AtomicU64,
     /// Input rows skipped because they could not be parsed.
     pub rows_skipped: AtomicU64,
+    /// Rows dropped because the watermark had passed their window.
+    pub rows_late: AtomicU64,
     /// The last watermark seen.
     pub watermark: AtomicI64,
 }
@@ -30,8 +32,14 @@ impl OperatorMetrics {
             rows_in: AtomicU64::new(0),
             rows_out: AtomicU64::new(0),
             rows_skipped: AtomicU64::new(0),
+            rows_late: AtomicU64::new(0),
             watermark: AtomicI64::new(MIN_WATERMARK),
         }
+    }
+
+    /// Adds to the count of late rows dropped.
+    pub fn add_late(&self, n: u64) {
+        self.rows_late.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Adds to the count of skipped bad rows.
@@ -53,6 +61,8 @@ pub struct JobStats {
     pub rows_read: u64,
     /// Rows skipped as unparseable, per operator name.
     pub skipped: Vec<(String, u64)>,
+    /// Late rows dropped, per operator name.
+    pub late: Vec<(String, u64)>,
 }
 
 impl JobMetrics {
@@ -75,14 +85,28 @@ impl JobMetrics {
             if m.name.starts_with("Source") {
                 stats.rows_read += m.rows_out.load(Ordering::Relaxed);
             }
-            let skipped = m.rows_skipped.load(Ordering::Relaxed);
-            if skipped > 0 {
-                match stats.skipped.iter_mut().find(|(n, _)| *n == m.name) {
-                    Some((_, c)) => *c += skipped,
-                    None => stats.skipped.push((m.name.clone(), skipped)),
-                }
-            }
+            add_to(
+                &mut stats.skipped,
+                &m.name,
+                m.rows_skipped.load(Ordering::Relaxed),
+            );
+            add_to(
+                &mut stats.late,
+                &m.name,
+                m.rows_late.load(Ordering::Relaxed),
+            );
         }
         stats
+    }
+}
+
+/// Adds `n` to the count of `name` in `counts`.
+fn add_to(counts: &mut Vec<(String, u64)>, name: &str, n: u64) {
+    if n == 0 {
+        return;
+    }
+    match counts.iter_mut().find(|(k, _)| k == name) {
+        Some((_, c)) => *c += n,
+        None => counts.push((name.to_string(), n)),
     }
 }

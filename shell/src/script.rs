@@ -110,6 +110,9 @@ fn report_job(name: &str, outcome: Result<JobStats, EngineError>) -> Result<(), 
             for (op, n) in stats.skipped {
                 eprintln!("[WARN] Job '{name}': {op} skipped {n} unparseable row(s)");
             }
+            for (op, n) in stats.late {
+                eprintln!("[WARN] Job '{name}': {op} dropped {n} late row(s)");
+            }
             Ok(())
         }
         Err(EngineError::Cancelled) => Ok(()),

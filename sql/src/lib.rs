@@ -23,6 +23,7 @@ pub mod splitter;
 pub mod statement;
 pub mod tokens;
 pub mod types;
+pub mod window_tvf;
 
 pub use error::{Location, Result, SqlError};
 pub use session::{Outcome, Session};

@@ -20,6 +20,7 @@ use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::values::Values;
+use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
 use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
 use crate::catalog::{TableEntry, nullable_schema};
@@ -279,7 +280,7 @@ impl<'a> StreamPlanner<'a> {
                     .map_err(|e| self.plan_error(e.to_string()))?;
                 self.add_values(batch)
             }
-            LogicalPlan::Aggregate(_) => Err(self.not_supported("GROUP BY / aggregation")),
+            LogicalPlan::Aggregate(a) => self.plan_window_aggregate(a),
             LogicalPlan::Join(_) => Err(self.not_supported("JOIN")),
             LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
             LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
@@ -287,6 +288,100 @@ impl<'a> StreamPlanner<'a> {
             LogicalPlan::Distinct(_) => Err(self.not_supported("DISTINCT")),
             other => Err(self.not_supported(&format!("the plan node {}", other.display()))),
         }
+    }
+
+    /// `GROUP BY window_start, window_end, ..` over a window table function:
+    /// a Calc computing the group keys first, a hash exchange on them, then
+    /// a [`WindowAggregate`].
+    fn plan_window_aggregate(&mut self, a: &datafusion::logical_expr::Aggregate) -> Result<Stream> {
+        let is_column = |e: &Expr, name: &str| matches!(e, Expr::Column(c) if c.name == name);
+        let Some(window_end) = a.group_expr.iter().position(|e| is_column(e, "window_end")) else {
+            return Err(SqlError::NotSupported {
+                location: self.location,
+                message: "GROUP BY without window_start and window_end of a window table function (unbounded aggregation) is not supported in streaming queries yet".into(),
+            });
+        };
+        let input = self.plan(&a.input)?;
+        let input_schema = a.input.schema();
+        // Keys first, then every input column, so aggregate arguments
+        // resolve against the same names.
+        let mut exprs: Vec<Expr> = a
+            .group_expr
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.clone().alias(format!("__key{i}")))
+            .collect();
+        exprs.extend(
+            input_schema
+                .iter()
+                .map(|(q, f)| Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()))),
+        );
+        let keyed = datafusion::logical_expr::Projection::try_new(exprs.clone(), a.input.clone())
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        let physical = exprs
+            .iter()
+            .map(|e| self.physical(e, input_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let keyed_schema = nullable_schema(keyed.schema.as_arrow());
+        let keys_text: Vec<String> = a.group_expr.iter().map(|e| e.to_string()).collect();
+        let calc = self.add_calc(
+            input,
+            None,
+            Some(physical),
+            keyed_schema.clone(),
+            format!("Calc(keys=[{}])", keys_text.join(", ")),
+        )?;
+        let props = self.state.execution_props();
+        let calls = a
+            .aggr_expr
+            .iter()
+            .map(|e| {
+                let planning = datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default();
+                let lowered = datafusion::physical_expr::aggregate::LoweredAggregateBuilder::new(
+                    e,
+                    &keyed.schema,
+                    keyed.schema.as_arrow(),
+                    props,
+                    &planning,
+                )
+                .build()
+                .map_err(|e| self.plan_error(e.to_string()))?;
+                if !lowered.order_bys.is_empty() {
+                    return Err(self.not_supported("ORDER BY inside an aggregate call"));
+                }
+                Ok(AggregateCall {
+                    function: lowered.aggregate,
+                    filter: lowered.filter,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let aggs_text: Vec<String> = a.aggr_expr.iter().map(|e| e.to_string()).collect();
+        let schema = nullable_schema(a.schema.as_arrow());
+        let op = WindowAggregate {
+            key_count: a.group_expr.len(),
+            window_end,
+            calls,
+            schema: schema.clone(),
+            description: format!(
+                "WindowAggregate(groupBy=[{}], select=[{}])",
+                keys_text.join(", "),
+                aggs_text.join(", ")
+            ),
+        };
+        let node = self.graph.add_operator(
+            Arc::new(op),
+            self.parallelism,
+            vec![Edge {
+                from: calc.node,
+                input: 0,
+                partitioning: Partitioning::Hash((0..a.group_expr.len()).collect()),
+            }],
+            schema,
+        )?;
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
     }
 
     fn add_values(&mut self, batch: RecordBatch) -> Result<Stream> {

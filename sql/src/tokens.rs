@@ -45,6 +45,7 @@ impl Cursor {
             .into_iter()
             .filter(|t| !matches!(t.token, Token::Whitespace(_)))
             .collect();
+        let tokens = crate::window_tvf::rewrite(tokens)?;
         Ok(Self {
             tokens,
             pos: 0,

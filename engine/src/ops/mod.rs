@@ -3,3 +3,4 @@
 pub mod calc;
 pub mod union;
 pub mod values;
+pub mod window_aggregate;

@@ -1,0 +1,255 @@
+//! `WindowAggregate`: aggregates rows per window and group key, and emits
+//! each window's results once the watermark passes the window's end
+//! (Flink's window aggregation). Accumulators are DataFusion's.
+//!
+//! Input: columns `0..key_count` are the group keys, one of them the
+//! window's end; aggregate arguments are evaluated on the whole input row.
+//! Rows of a window the watermark already passed are late: dropped and
+//! counted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use datafusion::arrow::compute::{cast, filter, take};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+
+use crate::batch::{ChangeBatch, RowKind};
+use crate::error::{EngineError, Result};
+use crate::message::MIN_WATERMARK;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+
+/// One aggregate call: the function and its `FILTER (WHERE ..)`.
+#[derive(Clone)]
+pub struct AggregateCall {
+    /// The function with its argument expressions.
+    pub function: Arc<AggregateFunctionExpr>,
+    /// Rows count only where this is true.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+}
+
+/// Configuration of a window aggregation (the factory).
+#[derive(Clone)]
+pub struct WindowAggregate {
+    /// Input columns `0..key_count` are the group keys.
+    pub key_count: usize,
+    /// Which key column is `window_end`.
+    pub window_end: usize,
+    /// The aggregates, in output order after the keys.
+    pub calls: Vec<AggregateCall>,
+    /// Output: the keys, then one column per aggregate.
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl OperatorFactory for WindowAggregate {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        let fields = self.schema.fields()[..self.key_count]
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect();
+        Ok(Box::new(WindowAggregateOperator {
+            config: self.clone(),
+            converter: RowConverter::new(fields)?,
+            groups: HashMap::new(),
+            watermark: MIN_WATERMARK,
+        }))
+    }
+}
+
+/// The accumulators of one window and key.
+struct Group {
+    window_end: i64,
+    accumulators: Vec<Box<dyn Accumulator>>,
+}
+
+struct WindowAggregateOperator {
+    config: WindowAggregate,
+    converter: RowConverter,
+    groups: HashMap<OwnedRow, Group>,
+    watermark: i64,
+}
+
+/// Milliseconds of a timestamp column.
+fn millis(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
+    let ms = cast(a, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+    let ms = ms.as_primitive::<TimestampMillisecondType>();
+    Ok((0..ms.len())
+        .map(|i| ms.is_valid(i).then(|| ms.value(i)))
+        .collect())
+}
+
+/// A window has fired once the watermark reached its last millisecond.
+fn fired(window_end: i64, watermark: i64) -> bool {
+    window_end.saturating_sub(1) <= watermark
+}
+
+impl WindowAggregateOperator {
+    fn new_group(&self, window_end: i64) -> Result<Group> {
+        let accumulators = self
+            .config
+            .calls
+            .iter()
+            .map(|c| c.function.create_accumulator())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Group {
+            window_end,
+            accumulators,
+        })
+    }
+
+    /// Emits every window the watermark completed, ordered by window end
+    /// and key, and forgets them.
+    fn fire(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        let mut done: Vec<OwnedRow> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| fired(g.window_end, watermark))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if done.is_empty() {
+            return Ok(None);
+        }
+        done.sort_by(|a, b| {
+            let (ga, gb) = (&self.groups[a], &self.groups[b]);
+            ga.window_end.cmp(&gb.window_end).then_with(|| a.cmp(b))
+        });
+        let mut values: Vec<Vec<ScalarValue>> =
+            vec![Vec::with_capacity(done.len()); self.config.calls.len()];
+        for key in &done {
+            if let Some(mut g) = self.groups.remove(key) {
+                for (i, acc) in g.accumulators.iter_mut().enumerate() {
+                    values[i].push(acc.evaluate()?);
+                }
+            }
+        }
+        let mut columns = self.converter.convert_rows(done.iter().map(|r| r.row()))?;
+        for (i, v) in values.into_iter().enumerate() {
+            let field = self.config.schema.field(self.config.key_count + i);
+            let array = ScalarValue::iter_to_array(v)?;
+            columns.push(if array.data_type() == field.data_type() {
+                array
+            } else {
+                cast(&array, field.data_type())?
+            });
+        }
+        Ok(Some(RecordBatch::try_new(
+            self.config.schema.clone(),
+            columns,
+        )?))
+    }
+}
+
+#[async_trait]
+impl Operator for WindowAggregateOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
+            return Err(EngineError::NotSupported(
+                "a window aggregation over an updating input".into(),
+            ));
+        }
+        let data = &batch.data;
+        let keys: Vec<ArrayRef> = data.columns()[..self.config.key_count].to_vec();
+        let rows = self.converter.convert_columns(&keys)?;
+        let ends = millis(&keys[self.config.window_end])?;
+        // Rows of each group in this batch.
+        let mut members: HashMap<usize, Vec<u32>> = HashMap::new();
+        let mut first_of: HashMap<datafusion::arrow::row::Row<'_>, usize> = HashMap::new();
+        let mut late = 0u64;
+        for (i, end) in ends.iter().enumerate() {
+            match end {
+                Some(e) if !fired(*e, self.watermark) => {
+                    let first = *first_of.entry(rows.row(i)).or_insert(i);
+                    members.entry(first).or_default().push(i as u32);
+                }
+                _ => late += 1,
+            }
+        }
+        if late > 0 {
+            ctx.metrics.add_late(late);
+        }
+        // Arguments and filters, evaluated once for the batch.
+        let mut args: Vec<Vec<ArrayRef>> = vec![];
+        let mut masks: Vec<Option<ArrayRef>> = vec![];
+        for call in &self.config.calls {
+            let a = call
+                .function
+                .expressions()
+                .iter()
+                .map(|e| e.evaluate(data).and_then(|v| v.into_array(data.num_rows())))
+                .collect::<Result<Vec<_>, _>>()?;
+            args.push(a);
+            masks.push(match &call.filter {
+                Some(f) => Some(f.evaluate(data)?.into_array(data.num_rows())?),
+                None => None,
+            });
+        }
+        let mut firsts: Vec<usize> = members.keys().copied().collect();
+        firsts.sort_unstable();
+        for first in firsts {
+            let indices = UInt32Array::from(members.remove(&first).unwrap_or_default());
+            let key = rows.row(first).owned();
+            if !self.groups.contains_key(&key) {
+                let group = self.new_group(ends[first].unwrap_or(i64::MAX))?;
+                self.groups.insert(key.clone(), group);
+            }
+            let Some(group) = self.groups.get_mut(&key) else {
+                continue;
+            };
+            for (c, acc) in group.accumulators.iter_mut().enumerate() {
+                let mut values = args[c]
+                    .iter()
+                    .map(|a| take(a.as_ref(), &indices, None))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(mask) = &masks[c] {
+                    let mask = take(mask.as_ref(), &indices, None)?;
+                    let Some(mask) = mask.as_any().downcast_ref::<BooleanArray>() else {
+                        return Err(EngineError::Execution("FILTER is not a boolean".into()));
+                    };
+                    let mask = datafusion::arrow::compute::prep_null_mask_filter(mask);
+                    values = values
+                        .iter()
+                        .map(|v| filter(v.as_ref(), &mask))
+                        .collect::<Result<Vec<_>, _>>()?;
+                }
+                acc.update_batch(&values)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        if let Some(batch) = self.fire(self.watermark)? {
+            out.emit(ChangeBatch::inserts(batch)).await?;
+        }
+        out.emit_watermark(watermark).await
+    }
+}

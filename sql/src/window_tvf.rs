@@ -1,0 +1,196 @@
+//! Flink's window table functions, `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts),
+//! INTERVAL '1' MINUTE [, offset]))`, rewritten on the token stream into a
+//! derived table DataFusion can plan: the rows of `t` with `window_start`,
+//! `window_end` and `window_time` added. The rewrite happens before
+//! sqlparser sees the query, since `TABLE t` is no expression it knows.
+
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::error::{Location, Result, SqlError};
+use crate::tokens::DIALECT;
+
+fn keyword(t: &Token, kw: &str) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+}
+
+fn location(t: &TokenWithSpan) -> Location {
+    Location {
+        line: t.span.start.line,
+        column: t.span.start.column,
+    }
+}
+
+/// Text of a token run.
+fn text(tokens: &[TokenWithSpan]) -> String {
+    tokens
+        .iter()
+        .map(|t| t.token.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Splits `tokens` (the inside of a call) at top-level commas.
+fn split_args(tokens: &[TokenWithSpan]) -> Vec<&[TokenWithSpan]> {
+    let mut args = vec![];
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, t) in tokens.iter().enumerate() {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                args.push(&tokens[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    args.push(&tokens[start..]);
+    args
+}
+
+/// Index of the `)` closing the `(` at `open`.
+fn closing(tokens: &[TokenWithSpan], open: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, t) in tokens.iter().enumerate().skip(open) {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Rewrites every window table function call in `tokens` (whitespace
+/// already removed).
+pub fn rewrite(mut tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let mut i = 0;
+    while i + 3 < tokens.len() {
+        let is_call = keyword(&tokens[i].token, "TABLE")
+            && tokens[i + 1].token == Token::LParen
+            && ["TUMBLE", "HOP", "CUMULATE", "SESSION"]
+                .iter()
+                .any(|f| keyword(&tokens[i + 2].token, f))
+            && tokens[i + 3].token == Token::LParen;
+        if !is_call {
+            i += 1;
+            continue;
+        }
+        let at = location(&tokens[i + 2]);
+        let bad = |message: String| SqlError::Plan {
+            location: at,
+            message,
+        };
+        let inner_close =
+            closing(&tokens, i + 3).ok_or_else(|| bad("unclosed window function call".into()))?;
+        let outer_close = inner_close + 1;
+        if tokens.get(outer_close).map(|t| &t.token) != Some(&Token::RParen) {
+            return Err(bad("expected ')' after the window function call".into()));
+        }
+        let function = tokens[i + 2].token.to_string().to_ascii_uppercase();
+        let args = split_args(&tokens[i + 4..inner_close]);
+        let replacement = derived_table(&function, &args, at)?;
+        let mut new_tokens = Tokenizer::new(&DIALECT, &replacement)
+            .tokenize_with_location()
+            .map_err(|e| bad(e.message))?;
+        new_tokens.retain(|t| !matches!(t.token, Token::Whitespace(_)));
+        for t in new_tokens.iter_mut() {
+            t.span = tokens[i + 2].span;
+        }
+        let n = new_tokens.len();
+        tokens.splice(i..=outer_close, new_tokens);
+        i += n;
+    }
+    Ok(tokens)
+}
+
+/// The derived table replacing a window function call.
+fn derived_table(function: &str, args: &[&[TokenWithSpan]], at: Location) -> Result<String> {
+    let bad = |message: String| SqlError::Plan {
+        location: at,
+        message,
+    };
+    let table = match args.first() {
+        Some([first, rest @ ..]) if keyword(&first.token, "TABLE") && !rest.is_empty() => {
+            text(rest)
+        }
+        _ => {
+            return Err(bad(format!(
+                "the first argument of {function} must be TABLE <name>"
+            )));
+        }
+    };
+    let column = match args.get(1) {
+        Some([d, open, col @ .., close])
+            if keyword(&d.token, "DESCRIPTOR")
+                && open.token == Token::LParen
+                && close.token == Token::RParen =>
+        {
+            text(col)
+        }
+        _ => {
+            return Err(bad(format!(
+                "the second argument of {function} must be DESCRIPTOR(<time column>)"
+            )));
+        }
+    };
+    let rest: Vec<String> = args[2..].iter().map(|a| text(a)).collect();
+    match (function, rest.as_slice()) {
+        ("TUMBLE", [size]) => Ok(tumble(&table, &column, size, None)),
+        ("TUMBLE", [size, offset]) => Ok(tumble(&table, &column, size, Some(offset))),
+        ("TUMBLE", _) => Err(bad("TUMBLE takes a size and an optional offset".into())),
+        (other, _) => Err(SqlError::NotSupported {
+            location: at,
+            message: format!("the {other} window table function"),
+        }),
+    }
+}
+
+fn tumble(table: &str, column: &str, size: &str, offset: Option<&String>) -> String {
+    let origin = match offset {
+        None => "TIMESTAMP '1970-01-01 00:00:00'".to_string(),
+        Some(o) => format!("(TIMESTAMP '1970-01-01 00:00:00' + {o})"),
+    };
+    let start = format!("CAST(date_bin({size}, {column}, {origin}) AS TIMESTAMP(3))");
+    format!(
+        "(SELECT *, {start} AS window_start, {start} + {size} AS window_end, \
+         {start} + {size} - INTERVAL '1' MILLISECOND AS window_time FROM {table})"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut t = Tokenizer::new(&DIALECT, sql)
+            .tokenize_with_location()
+            .expect("tokens");
+        t.retain(|t| !matches!(t.token, Token::Whitespace(_)));
+        text(&rewrite(t).expect("rewrite"))
+    }
+
+    #[test]
+    fn tumble_becomes_a_derived_table() {
+        let s = rewritten(
+            "SELECT * FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY a",
+        );
+        assert!(s.contains("AS window_start"), "{s}");
+        assert!(s.contains("FROM orders ) GROUP BY a"), "{s}");
+        assert!(!s.contains("DESCRIPTOR"), "{s}");
+    }
+
+    #[test]
+    fn other_windows_are_reported_as_not_supported_yet() {
+        let mut t = Tokenizer::new(&DIALECT, "SELECT * FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))")
+            .tokenize_with_location()
+            .expect("tokens");
+        t.retain(|t| !matches!(t.token, Token::Whitespace(_)));
+        assert!(matches!(rewrite(t), Err(SqlError::NotSupported { .. })));
+    }
+}
