@@ -228,7 +228,11 @@ impl Operator for WindowAggregateOperator {
                     let Some(mask) = mask.as_any().downcast_ref::<BooleanArray>() else {
                         return Err(EngineError::Execution("FILTER is not a boolean".into()));
                     };
-                    let mask = datafusion::arrow::compute::prep_null_mask_filter(mask);
+                    let mask = if mask.null_count() > 0 {
+                        datafusion::arrow::compute::prep_null_mask_filter(mask)
+                    } else {
+                        mask.clone()
+                    };
                     values = values
                         .iter()
                         .map(|v| filter(v.as_ref(), &mask))
@@ -251,5 +255,131 @@ impl Operator for WindowAggregateOperator {
             out.emit(ChangeBatch::inserts(batch)).await?;
         }
         out.emit_watermark(watermark).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::physical_expr::aggregate::AggregateExprBuilder;
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::metrics::OperatorMetrics;
+    use crate::operator::{BufferEmitter, Emitted};
+
+    fn input_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new(
+                "window_end",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            ),
+            Field::new("v", DataType::Int64, true),
+        ]))
+    }
+
+    fn operator() -> Box<dyn Operator> {
+        let schema = input_schema();
+        let sum = AggregateExprBuilder::new(
+            datafusion::functions_aggregate::sum::sum_udaf(),
+            vec![col("v", &schema).expect("column")],
+        )
+        .schema(schema.clone())
+        .alias("s")
+        .build()
+        .expect("sum");
+        let out = Arc::new(Schema::new(vec![
+            Field::new(
+                "window_end",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            ),
+            Field::new("s", DataType::Int64, true),
+        ]));
+        let config = WindowAggregate {
+            key_count: 1,
+            window_end: 0,
+            calls: vec![AggregateCall {
+                function: Arc::new(sum),
+                filter: None,
+            }],
+            schema: out,
+            description: "test".into(),
+        };
+        let info = SubtaskInfo {
+            job_name: "t".into(),
+            operator_name: "w".into(),
+            index: 0,
+            parallelism: 1,
+        };
+        config.create(&info).expect("operator")
+    }
+
+    fn batch(rows: &[(i64, i64)]) -> ChangeBatch {
+        let ends = TimestampMillisecondArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>());
+        let values = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        ChangeBatch::inserts(
+            RecordBatch::try_new(input_schema(), vec![Arc::new(ends), Arc::new(values)])
+                .expect("batch"),
+        )
+    }
+
+    fn emitted(out: &BufferEmitter) -> Vec<String> {
+        let mut v = vec![];
+        for e in &out.events {
+            match e {
+                Emitted::Batch(b) => {
+                    let ends = b.data.column(0).as_primitive::<TimestampMillisecondType>();
+                    let sums = b.data.column(1).as_primitive::<Int64Type>();
+                    for i in 0..b.num_rows() {
+                        v.push(format!("{}={}", ends.value(i), sums.value(i)));
+                    }
+                }
+                Emitted::Watermark(w) => v.push(format!("wm{w}")),
+            }
+        }
+        v
+    }
+
+    use datafusion::arrow::datatypes::Int64Type;
+
+    #[tokio::test]
+    async fn windows_fire_at_their_end_and_late_rows_are_dropped_and_counted() {
+        let mut op = operator();
+        let mut ctx = Context {
+            subtask: SubtaskInfo {
+                job_name: "t".into(),
+                operator_name: "w".into(),
+                index: 0,
+                parallelism: 1,
+            },
+            metrics: Arc::new(OperatorMetrics::new("w")),
+        };
+        let mut out = BufferEmitter::default();
+        op.process(
+            0,
+            batch(&[(1000, 1), (2000, 2), (1000, 3)]),
+            &mut ctx,
+            &mut out,
+        )
+        .await
+        .expect("process");
+        // The window ending at 1000 covers up to 999: a watermark of 998 does not fire it.
+        op.on_watermark(998, &mut ctx, &mut out).await.expect("wm");
+        op.on_watermark(999, &mut ctx, &mut out).await.expect("wm");
+        // Late: its window already fired.
+        op.process(0, batch(&[(1000, 100), (2000, 4)]), &mut ctx, &mut out)
+            .await
+            .expect("process");
+        op.on_watermark(5000, &mut ctx, &mut out).await.expect("wm");
+        assert_eq!(
+            emitted(&out),
+            vec!["wm998", "1000=4", "wm999", "2000=6", "wm5000"]
+        );
+        assert_eq!(ctx.metrics.rows_late.load(Ordering::Relaxed), 1);
     }
 }

@@ -2,6 +2,7 @@
 //! row-wise function over Arrow arrays registered under Flink's name,
 //! replacing DataFusion's function of that name.
 
+mod avg;
 mod cast;
 mod decimal;
 
@@ -159,5 +160,8 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         }
         state.register_udf(udf)?;
     }
+    state.register_udaf(Arc::new(
+        datafusion::logical_expr::AggregateUDF::new_from_impl(avg::FlinkAvg::new()),
+    ))?;
     Ok(())
 }
