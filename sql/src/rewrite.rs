@@ -12,11 +12,144 @@ use datafusion::sql::sqlparser::ast::{
 /// Applies the rewrites to every expression of a query, and names
 /// unaliased computed columns `EXPR$<position>` as Flink does.
 pub fn rewrite_query(query: &mut ast::Query) {
+    group_windows(&mut query.body);
     name_expressions(&mut query.body);
     let _ = visit_expressions_mut(query, |e| {
         rewrite_one(e);
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Flink's legacy group windows, `GROUP BY TUMBLE(ts, size [, offset]), k`
+/// with `TUMBLE_START/END/ROWTIME(ts, size)` in the select list, become the
+/// window table function's form: the FROM relation is wrapped in a derived
+/// table that adds `window_start`, `window_end` and `window_time` (keeping the
+/// relation's name as its alias, so qualified columns still resolve), the
+/// WHERE clause moves inside it, and the group window is grouped by
+/// `window_start, window_end, window_time`.
+fn group_windows(body: &mut ast::SetExpr) {
+    match body {
+        ast::SetExpr::Select(select) => {
+            for t in select.from.iter_mut() {
+                if let ast::TableFactor::Derived { subquery, .. } = &mut t.relation {
+                    group_windows(&mut subquery.body);
+                }
+            }
+            group_window(select);
+        }
+        ast::SetExpr::SetOperation { left, right, .. } => {
+            group_windows(left);
+            group_windows(right);
+        }
+        ast::SetExpr::Query(q) => group_windows(&mut q.body),
+        _ => {}
+    }
+}
+
+fn group_window(select: &mut ast::Select) {
+    let ast::GroupByExpr::Expressions(keys, _) = &mut select.group_by else {
+        return;
+    };
+    let Some(pos) = keys.iter().position(
+        |e| matches!(e, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("TUMBLE")),
+    ) else {
+        return;
+    };
+    let Some(args) = (match &keys[pos] {
+        Expr::Function(f) => plain_args(f),
+        _ => None,
+    }) else {
+        return;
+    };
+    if !(2..=3).contains(&args.len()) || select.from.len() != 1 || !select.from[0].joins.is_empty()
+    {
+        return;
+    }
+    let relation = &select.from[0].relation;
+    let alias = match relation {
+        ast::TableFactor::Table { alias: Some(a), .. }
+        | ast::TableFactor::Derived { alias: Some(a), .. } => a.name.clone(),
+        ast::TableFactor::Table { name, .. } => match name.0.last().and_then(|p| p.as_ident()) {
+            Some(id) => id.clone(),
+            None => return,
+        },
+        _ => return,
+    };
+    let (time, size) = (&args[0], &args[1]);
+    let origin = match args.get(2) {
+        None => "TIMESTAMP '1970-01-01 00:00:00'".to_string(),
+        Some(offset) => format!("(TIMESTAMP '1970-01-01 00:00:00' + {offset})"),
+    };
+    let start = format!("CAST(date_bin({size}, {time}, {origin}) AS TIMESTAMP(3))");
+    let filter = select
+        .selection
+        .take()
+        .map(|w| format!(" WHERE {w}"))
+        .unwrap_or_default();
+    let inner = format!(
+        "SELECT *, {start} AS window_start, {start} + {size} AS window_end, \
+         {start} + {size} - INTERVAL '1' MILLISECOND AS window_time FROM {relation}{filter}"
+    );
+    let Ok(subquery) = datafusion::sql::sqlparser::parser::Parser::new(&crate::tokens::DIALECT)
+        .try_with_sql(&inner)
+        .and_then(|mut p| p.parse_query())
+    else {
+        return;
+    };
+    select.from[0].relation = ast::TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: Some(ast::TableAlias {
+            explicit: true,
+            name: alias,
+            columns: vec![],
+            at: None,
+        }),
+        sample: None,
+    };
+    keys.splice(
+        pos..=pos,
+        ["window_start", "window_end", "window_time"].map(|c| Expr::Identifier(ast::Ident::new(c))),
+    );
+    let replace = |e: &mut Expr| {
+        if let Expr::Function(f) = e {
+            let column = match f.name.to_string().to_ascii_uppercase().as_str() {
+                "TUMBLE_START" => "window_start",
+                "TUMBLE_END" => "window_end",
+                "TUMBLE_ROWTIME" => "window_time",
+                _ => return,
+            };
+            *e = Expr::Identifier(ast::Ident::new(column));
+        }
+    };
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        match item {
+            ast::SelectItem::UnnamedExpr(e) => {
+                let before = e.clone();
+                replace(e);
+                if *e != before {
+                    // Flink names an unaliased TUMBLE_START(..) by position.
+                    *item = ast::SelectItem::ExprWithAlias {
+                        expr: e.clone(),
+                        alias: ast::Ident::new(format!("EXPR${i}")),
+                    };
+                }
+            }
+            ast::SelectItem::ExprWithAlias { expr, .. } => {
+                let _ = visit_expressions_mut(expr, |e| {
+                    replace(e);
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+            _ => {}
+        }
+    }
+    if let Some(h) = select.having.as_mut() {
+        let _ = visit_expressions_mut(h, |e| {
+            replace(e);
+            ControlFlow::<()>::Continue(())
+        });
+    }
 }
 
 /// Flink names a select item that is neither a column nor aliased

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT o.status, TUMBLE_START(o.ts, INTERVAL '1' DAY), TUMBLE_ROWTIME(o.ts, INTERVAL '1' DAY), COUNT(*), MAX(o.price) FROM orders AS o WHERE o.qty > 1 GROUP BY TUMBLE(o.ts, INTERVAL '1' DAY), o.status HAVING COUNT(*) >= 1;
