@@ -1,0 +1,2 @@
+CREATE TABLE events (id BIGINT, `user` STRING, meta ROW<device STRING, version INT>, tags ARRAY<STRING>, `value` DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'filesystem', 'path' = '${DATA}/events.json', 'format' = 'json');
+SELECT window_start, window_end, `user`, COUNT(*) AS n, COUNT(`value`) AS with_value, SUM(`value`) AS total, MAX(meta.version) AS max_version FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, `user`;
