@@ -19,12 +19,15 @@ pub mod connector;
 pub mod error;
 pub mod exchange;
 pub mod graph;
+#[cfg(test)]
+pub mod harness;
 pub mod input;
 pub mod message;
 pub mod metrics;
 pub mod operator;
 pub mod ops;
 pub mod runtime;
+pub mod state;
 pub mod value_text;
 pub mod watermark;
 

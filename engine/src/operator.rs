@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::batch::ChangeBatch;
 use crate::error::Result;
 use crate::metrics::OperatorMetrics;
+use crate::state::{SnapshotStore, StateKey};
 
 /// Where a subtask sits in its operator.
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct SubtaskInfo {
     pub job_name: String,
     /// Name of the operator (as in EXPLAIN).
     pub operator_name: String,
+    /// Stable id of the operator within the job (its node), naming its state.
+    pub operator_id: String,
     /// Index of this subtask, `0..parallelism`.
     pub index: usize,
     /// Number of subtasks of the operator.
@@ -26,12 +29,25 @@ pub struct SubtaskInfo {
 }
 
 /// What an operator may use while running.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Context {
     /// This subtask's place.
     pub subtask: SubtaskInfo,
     /// Counters of this subtask, read by job stats.
     pub metrics: Arc<OperatorMetrics>,
+    /// Where snapshots go and come from; `None` when the job keeps no
+    /// checkpoints.
+    pub state: Option<Arc<dyn SnapshotStore>>,
+}
+
+impl Context {
+    /// The key of this subtask's state.
+    pub fn state_key(&self) -> StateKey {
+        StateKey {
+            operator: self.subtask.operator_id.clone(),
+            subtask: self.subtask.index,
+        }
+    }
 }
 
 /// Receives what an operator produces.

@@ -336,7 +336,7 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                 .iter()
                 .map(|id| {
                     let node = &graph.nodes[*id];
-                    let info = subtask_info(graph, &node.name(), i, node.parallelism);
+                    let info = subtask_info(graph, *id, &node.name(), i, node.parallelism);
                     let NodeKind::Operator(f) = &node.kind else {
                         return Err(EngineError::Internal(
                             "a source chained after a node".into(),
@@ -347,6 +347,7 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                         ctx: Context {
                             metrics: metrics.register(&info.operator_name),
                             subtask: info,
+                            state: None,
                         },
                     })
                 })
@@ -354,11 +355,12 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
             match &head.kind {
                 NodeKind::Source { factory, prelude } => {
                     let name = format!("Source: {}", factory.name());
-                    let info = subtask_info(graph, &name, i, head.parallelism);
+                    let info = subtask_info(graph, head.id, &name, i, head.parallelism);
                     let source = factory.create(&info)?;
                     let ctx = Context {
                         metrics: metrics.register(&name),
                         subtask: info,
+                        state: None,
                     };
                     tasks.spawn(run_source_task(
                         source,
@@ -390,8 +392,15 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
     })
 }
 
-fn subtask_info(graph: &JobGraph, name: &str, index: usize, parallelism: usize) -> SubtaskInfo {
+fn subtask_info(
+    graph: &JobGraph,
+    node: NodeId,
+    name: &str,
+    index: usize,
+    parallelism: usize,
+) -> SubtaskInfo {
     SubtaskInfo {
+        operator_id: format!("node-{node}"),
         job_name: graph.name.clone(),
         operator_name: name.to_string(),
         index,

@@ -11,9 +11,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, UInt32Array,
+};
 use datafusion::arrow::compute::{cast, filter, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
@@ -108,6 +112,85 @@ impl WindowAggregateOperator {
             window_end,
             accumulators,
         })
+    }
+
+    /// The state as one batch: the key (row bytes), the window end, then the
+    /// state columns of every accumulator. `None` when there is no state.
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if self.groups.is_empty() {
+            return Ok(None);
+        }
+        let keys: Vec<OwnedRow> = self.groups.keys().cloned().collect();
+        let mut ends = Vec::with_capacity(keys.len());
+        let mut states: Vec<Vec<ScalarValue>> = vec![];
+        for key in &keys {
+            let Some(group) = self.groups.get_mut(key) else {
+                continue;
+            };
+            ends.push(group.window_end);
+            let mut column = 0;
+            for acc in group.accumulators.iter_mut() {
+                for value in acc.state()? {
+                    if states.len() <= column {
+                        states.push(Vec::with_capacity(keys.len()));
+                    }
+                    states[column].push(value);
+                    column += 1;
+                }
+            }
+        }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(BinaryArray::from_iter_values(
+                keys.iter().map(|k| k.row().as_ref().to_vec()),
+            )),
+            Arc::new(Int64Array::from(ends)),
+        ];
+        for values in states {
+            columns.push(ScalarValue::iter_to_array(values)?);
+        }
+        let fields: Vec<Field> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+            .collect();
+        Ok(Some(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?))
+    }
+
+    /// Adds the groups of a state batch written by [`Self::state_batch`].
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let bad = || EngineError::State("window aggregate state has an unexpected layout".into());
+        let keys = batch.column(0).as_binary_opt::<i32>().ok_or_else(bad)?;
+        let ends = batch
+            .column(1)
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(bad)?;
+        let widths = self
+            .config
+            .calls
+            .iter()
+            .map(|c| c.function.state_fields().map(|f| f.len()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if batch.num_columns() != 2 + widths.iter().sum::<usize>() {
+            return Err(bad());
+        }
+        let parser = self.converter.parser();
+        for row in 0..batch.num_rows() {
+            let mut group = self.new_group(ends.value(row))?;
+            let mut column = 2;
+            for (acc, width) in group.accumulators.iter_mut().zip(&widths) {
+                let state: Vec<ArrayRef> = (column..column + width)
+                    .map(|c| batch.column(c).slice(row, 1))
+                    .collect();
+                acc.merge_batch(&state)?;
+                column += width;
+            }
+            self.groups
+                .insert(parser.parse(keys.value(row)).owned(), group);
+        }
+        Ok(())
     }
 
     /// Emits every window the watermark completed, ordered by window end
@@ -244,6 +327,29 @@ impl Operator for WindowAggregateOperator {
         Ok(())
     }
 
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
+            self.restore_batch(&batch)?;
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
+        let batch = self.state_batch()?;
+        // Reading an accumulator's state consumes it: continue from the snapshot.
+        self.groups.clear();
+        if let Some(batch) = &batch {
+            self.restore_batch(batch)?;
+        }
+        store.write(checkpoint, &ctx.state_key(), batch.into_iter().collect())
+    }
+
     async fn on_watermark(
         &mut self,
         watermark: i64,
@@ -282,7 +388,7 @@ mod tests {
         ]))
     }
 
-    fn operator() -> Box<dyn Operator> {
+    fn operator() -> WindowAggregate {
         let schema = input_schema();
         let sum = AggregateExprBuilder::new(
             datafusion::functions_aggregate::sum::sum_udaf(),
@@ -313,10 +419,12 @@ mod tests {
         let info = SubtaskInfo {
             job_name: "t".into(),
             operator_name: "w".into(),
+            operator_id: "node-0".into(),
             index: 0,
             parallelism: 1,
         };
-        config.create(&info).expect("operator")
+        let _ = config.create(&info).expect("operator");
+        config
     }
 
     fn batch(rows: &[(i64, i64)]) -> ChangeBatch {
@@ -349,16 +457,19 @@ mod tests {
 
     #[tokio::test]
     async fn windows_fire_at_their_end_and_late_rows_are_dropped_and_counted() {
-        let mut op = operator();
+        let config = operator();
         let mut ctx = Context {
             subtask: SubtaskInfo {
                 job_name: "t".into(),
                 operator_name: "w".into(),
+                operator_id: "node-0".into(),
                 index: 0,
                 parallelism: 1,
             },
             metrics: Arc::new(OperatorMetrics::new("w")),
+            state: None,
         };
+        let mut op = config.create(&ctx.subtask).expect("operator");
         let mut out = BufferEmitter::default();
         op.process(
             0,
@@ -381,5 +492,22 @@ mod tests {
             vec!["wm998", "1000=4", "wm999", "2000=6", "wm5000"]
         );
         assert_eq!(ctx.metrics.rows_late.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn restored_state_gives_the_output_of_an_uninterrupted_run() {
+        use crate::harness::{Step, assert_snapshot_restore};
+        let steps = vec![
+            Step::Batch(batch(&[(1000, 1), (2000, 2), (3000, 5)])),
+            Step::Watermark(999),
+            Step::Batch(batch(&[(2000, 3), (3000, 7)])),
+            Step::Batch(batch(&[(2000, 4), (4000, 8)])),
+            Step::Watermark(2500),
+            Step::Batch(batch(&[(3000, 1)])),
+            Step::Watermark(10_000),
+        ];
+        for split in 0..=steps.len() {
+            assert_snapshot_restore(&operator(), &steps, split).await;
+        }
     }
 }
