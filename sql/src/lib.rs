@@ -14,7 +14,9 @@
 //! engine's factory registry, so this crate imports none.
 
 pub mod catalog;
+pub mod dialect;
 pub mod error;
+pub mod expr;
 pub mod functions;
 pub mod planner;
 pub mod rewrite;

@@ -447,7 +447,7 @@ impl<'a> StreamPlanner<'a> {
                 let e = match &c.kind {
                     ColumnKind::Physical(_) => Expr::Column(c.name.as_str().into()),
                     ColumnKind::Computed(ast) => {
-                        crate::session::sql_expr(self.state, ast, &physical, c.location)?
+                        crate::expr::sql_expr(self.state, ast, &physical, c.location)?
                     }
                     ColumnKind::Metadata { .. } => continue,
                 };
@@ -463,7 +463,7 @@ impl<'a> StreamPlanner<'a> {
                     "WatermarkAssigner(rowtime=[{}], watermark=[{}])",
                     w.column, w.expr
                 );
-                let e = crate::session::sql_expr(self.state, &w.expr, &full, self.location)?;
+                let e = crate::expr::sql_expr(self.state, &w.expr, &full, self.location)?;
                 Some(match bounded_delay(&e, &full) {
                     Some((column, delay_ms)) => {
                         WatermarkStrategy::BoundedDelay { column, delay_ms }

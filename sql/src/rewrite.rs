@@ -90,7 +90,7 @@ fn group_window(select: &mut ast::Select) {
         "SELECT *, {start} AS window_start, {start} + {size} AS window_end, \
          {start} + {size} - INTERVAL '1' MILLISECOND AS window_time FROM {relation}{filter}"
     );
-    let Ok(subquery) = datafusion::sql::sqlparser::parser::Parser::new(&crate::tokens::DIALECT)
+    let Ok(subquery) = datafusion::sql::sqlparser::parser::Parser::new(&crate::dialect::DIALECT)
         .try_with_sql(&inner)
         .and_then(|mut p| p.parse_query())
     else {

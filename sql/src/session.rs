@@ -8,7 +8,6 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::DFSchema;
 use datafusion::datasource::ViewTable;
-use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -22,6 +21,7 @@ use eddy_engine::runtime::{self, JobHandle};
 
 use crate::catalog::{CatalogTable, TableEntry};
 use crate::error::{Location, Result, SqlError};
+use crate::expr::{df_error, sql_expr};
 use crate::functions;
 use crate::planner::{Stream, StreamPlanner};
 use crate::rewrite::rewrite_query;
@@ -623,45 +623,6 @@ fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
             return v;
         }
-    }
-}
-
-/// Plans a SQL expression over `schema` (computed columns, watermarks).
-pub fn sql_expr(
-    state: &SessionState,
-    ast: &ast::Expr,
-    schema: &DFSchema,
-    at: Location,
-) -> Result<Expr> {
-    let mut ast = ast.clone();
-    crate::rewrite::rewrite_expr(&mut ast);
-    state
-        .create_logical_expr_from_sql_expr(
-            ast::ExprWithAlias {
-                expr: ast,
-                alias: None,
-            },
-            schema,
-        )
-        .map_err(|e| df_error(e, at))
-}
-
-/// A DataFusion error as a located SQL error, using its span when it has one.
-pub fn df_error(e: DataFusionError, at: Location) -> SqlError {
-    let location = e
-        .diagnostic()
-        .and_then(|d| d.span)
-        .map(|s| Location {
-            line: s.start.line,
-            column: s.start.column,
-        })
-        .filter(|l| l.line > 0)
-        .unwrap_or(at);
-    let message = e.strip_backtrace();
-    if message.contains("This feature is not implemented") {
-        SqlError::NotSupported { location, message }
-    } else {
-        SqlError::Plan { location, message }
     }
 }
 

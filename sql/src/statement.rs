@@ -154,16 +154,11 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
         if c.eat_keywords(&["VIEW"]) {
             let if_not_exists = c.eat_keywords(&["IF", "NOT", "EXISTS"]);
             let name = last(c.object_name()?);
-            let mut columns = vec![];
-            if c.eat(&Token::LParen) {
-                loop {
-                    columns.push(c.identifier()?);
-                    if !c.eat(&Token::Comma) {
-                        break;
-                    }
-                }
-                c.expect(&Token::RParen, "')'")?;
-            }
+            let columns = if matches!(c.peek(), Token::LParen) {
+                c.identifier_list()?
+            } else {
+                vec![]
+            };
             if c.is_keyword("COMMENT") {
                 c.advance();
                 c.string()?;
@@ -297,16 +292,11 @@ fn parse_insert(c: &mut Cursor, in_set: bool) -> Result<Statement> {
         c.expect_keywords(&["OVERWRITE"])?;
     }
     let table = last(c.object_name()?);
-    let mut columns = vec![];
-    if c.eat(&Token::LParen) {
-        loop {
-            columns.push(c.identifier()?);
-            if !c.eat(&Token::Comma) {
-                break;
-            }
-        }
-        c.expect(&Token::RParen, "')'")?;
-    }
+    let columns = if matches!(c.peek(), Token::LParen) {
+        c.identifier_list()?
+    } else {
+        vec![]
+    };
     let query = if in_set {
         // Inside a statement set the query ends at the next top-level `;`.
         let at = c.location();
@@ -405,14 +395,7 @@ fn parse_table_element(c: &mut Cursor, t: &mut CreateTable) -> Result<()> {
         c.identifier()?;
     }
     if c.eat_keywords(&["PRIMARY", "KEY"]) {
-        c.expect(&Token::LParen, "'('")?;
-        loop {
-            t.primary_key.push(c.identifier()?);
-            if !c.eat(&Token::Comma) {
-                break;
-            }
-        }
-        c.expect(&Token::RParen, "')'")?;
+        t.primary_key.extend(c.identifier_list()?);
         if !c.eat_keywords(&["NOT", "ENFORCED"]) {
             return Err(SqlError::Plan {
                 location: c.location(),

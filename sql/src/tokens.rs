@@ -2,14 +2,12 @@
 //! Flink's grammar that sqlparser does not know; sub-ranges are handed back
 //! to sqlparser's own parser for expressions and queries.
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{Location, Result, SqlError};
 
-/// The dialect under the Flink layer: backtick identifiers, Flink's operators.
-pub static DIALECT: GenericDialect = GenericDialect {};
+pub use crate::dialect::DIALECT;
 
 /// Tokens of one statement and a position in them.
 pub struct Cursor {
@@ -152,6 +150,17 @@ impl Cursor {
             }
             _ => self.error("an identifier"),
         }
+    }
+
+    /// `(a, b, c)`: a parenthesized list of identifiers.
+    pub fn identifier_list(&mut self) -> Result<Vec<String>> {
+        self.expect(&Token::LParen, "'('")?;
+        let mut names = vec![self.identifier()?];
+        while self.eat(&Token::Comma) {
+            names.push(self.identifier()?);
+        }
+        self.expect(&Token::RParen, "',' or ')'")?;
+        Ok(names)
     }
 
     /// A possibly qualified name `a.b.c`; returns its parts.

@@ -6,8 +6,8 @@
 
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
+use crate::dialect::DIALECT;
 use crate::error::{Location, Result, SqlError};
-use crate::tokens::DIALECT;
 
 fn keyword(t: &Token, kw: &str) -> bool {
     matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))

@@ -5,7 +5,6 @@ pub mod column;
 pub mod csv;
 pub mod encode;
 pub mod json;
-pub mod nested;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
