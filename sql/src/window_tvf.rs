@@ -140,15 +140,113 @@ fn derived_table(function: &str, args: &[&[TokenWithSpan]], at: Location) -> Res
         }
     };
     let rest: Vec<String> = args[2..].iter().map(|a| text(a)).collect();
+    let millis = |arg: &str| {
+        interval_millis(arg).ok_or_else(|| SqlError::NotSupported {
+            location: at,
+            message: format!(
+                "{function} with an interval Eddy cannot read at planning time: {arg}"
+            ),
+        })
+    };
     match (function, rest.as_slice()) {
         ("TUMBLE", [size]) => Ok(tumble(&table, &column, size, None)),
         ("TUMBLE", [size, offset]) => Ok(tumble(&table, &column, size, Some(offset))),
         ("TUMBLE", _) => Err(bad("TUMBLE takes a size and an optional offset".into())),
+        ("HOP", [slide, size, offset @ ..]) if offset.len() <= 1 => {
+            let (slide, size) = (millis(slide)?, millis(size)?);
+            let offset = offset.first().map(|o| millis(o)).transpose()?.unwrap_or(0);
+            if slide <= 0 || size <= 0 || size % slide != 0 {
+                return Err(SqlError::NotSupported {
+                    location: at,
+                    message: "HOP windows whose size is not a positive multiple of the slide"
+                        .into(),
+                });
+            }
+            Ok(hop(&table, &column, slide, size, offset))
+        }
+        ("HOP", _) => Err(bad(
+            "HOP takes a slide, a size and an optional offset".into()
+        )),
+        ("CUMULATE", [step, size, offset @ ..]) if offset.len() <= 1 => {
+            let (step, size) = (millis(step)?, millis(size)?);
+            let offset = offset.first().map(|o| millis(o)).transpose()?.unwrap_or(0);
+            if step <= 0 || size <= 0 || size % step != 0 {
+                return Err(bad(
+                    "CUMULATE needs a max size that is a positive multiple of the step".into(),
+                ));
+            }
+            Ok(cumulate(&table, &column, step, size, offset))
+        }
+        ("CUMULATE", _) => Err(bad(
+            "CUMULATE takes a step, a max size and an optional offset".into(),
+        )),
         (other, _) => Err(SqlError::NotSupported {
             location: at,
             message: format!("the {other} window table function"),
         }),
     }
+}
+
+/// Milliseconds of an interval literal such as `INTERVAL '5' MINUTE`.
+fn interval_millis(text: &str) -> Option<i64> {
+    let mut words = text.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("INTERVAL") {
+        return None;
+    }
+    let n: i64 = words.next()?.trim_matches('\'').trim().parse().ok()?;
+    let unit = match words.next()?.to_ascii_uppercase().trim_end_matches('S') {
+        "MILLISECOND" => 1,
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return None,
+    };
+    if words.next().is_some() {
+        return None;
+    }
+    n.checked_mul(unit)
+}
+
+fn ms(v: i64) -> String {
+    format!("INTERVAL '{v}' MILLISECOND")
+}
+
+/// HOP as the union of `size / slide` tumbling windows of `size` whose
+/// offsets are the multiples of `slide`: every row lands in each window
+/// that holds it. (Pane sharing, where a row is aggregated once, is the
+/// next step; see docs/architecture.md.)
+fn hop(table: &str, column: &str, slide: i64, size: i64, offset: i64) -> String {
+    let branches: Vec<String> = (0..size / slide)
+        .map(|k| {
+            let o = ms(offset + k * slide);
+            format!(
+                "SELECT * FROM {}",
+                tumble(table, column, &ms(size), Some(&o))
+            )
+        })
+        .collect();
+    format!("({})", branches.join(" UNION ALL "))
+}
+
+/// CUMULATE as the union over `j = 1..size/step` of the rows before
+/// `start + j * step`, where `start` is the row's tumbling window of `size`.
+fn cumulate(table: &str, column: &str, step: i64, size: i64, offset: i64) -> String {
+    let origin = format!("(TIMESTAMP '1970-01-01 00:00:00' + {})", ms(offset));
+    let start = format!(
+        "CAST(date_bin({}, {column}, {origin}) AS TIMESTAMP(3))",
+        ms(size)
+    );
+    let branches: Vec<String> = (1..=size / step)
+        .map(|j| {
+            let end = format!("{start} + {}", ms(j * step));
+            format!(
+                "SELECT *, {start} AS window_start, {end} AS window_end, \
+                 {end} - INTERVAL '1' MILLISECOND AS window_time FROM {table} WHERE {column} < {end}"
+            )
+        })
+        .collect();
+    format!("({})", branches.join(" UNION ALL "))
 }
 
 fn tumble(table: &str, column: &str, size: &str, offset: Option<&String>) -> String {
@@ -186,10 +284,20 @@ mod tests {
     }
 
     #[test]
+    fn interval_literals_in_milliseconds() {
+        assert_eq!(interval_millis("INTERVAL '5' MINUTE"), Some(300_000));
+        assert_eq!(interval_millis("INTERVAL '2' HOURS"), Some(7_200_000));
+        assert_eq!(interval_millis("INTERVAL '1' MONTH"), None);
+    }
+
+    #[test]
     fn other_windows_are_reported_as_not_supported_yet() {
-        let mut t = Tokenizer::new(&DIALECT, "SELECT * FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))")
-            .tokenize_with_location()
-            .expect("tokens");
+        let mut t = Tokenizer::new(
+            &DIALECT,
+            "SELECT * FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
+        )
+        .tokenize_with_location()
+        .expect("tokens");
         t.retain(|t| !matches!(t.token, Token::Whitespace(_)));
         assert!(matches!(rewrite(t), Err(SqlError::NotSupported { .. })));
     }
