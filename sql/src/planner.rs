@@ -18,6 +18,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_engine::connector::{ConnectorRegistry, TableOptions, TableRequest};
 use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
+use eddy_engine::ops::session_aggregate::{SessionAggregate, SessionColumns};
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::values::Values;
 use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
@@ -357,24 +358,80 @@ impl<'a> StreamPlanner<'a> {
             .collect::<Result<Vec<_>>>()?;
         let aggs_text: Vec<String> = a.aggr_expr.iter().map(|e| e.to_string()).collect();
         let schema = nullable_schema(a.schema.as_arrow());
-        let op = WindowAggregate {
-            key_count: a.group_expr.len(),
-            window_end,
-            calls,
-            schema: schema.clone(),
-            description: format!(
-                "WindowAggregate(groupBy=[{}], select=[{}])",
-                keys_text.join(", "),
-                aggs_text.join(", ")
-            ),
+        let is_window = |e: &Expr| {
+            ["window_start", "window_end", "window_time"]
+                .iter()
+                .any(|w| is_column(e, w))
+        };
+        let (op, partitioning): (
+            Arc<dyn eddy_engine::operator::OperatorFactory>,
+            Partitioning,
+        ) = match session_gap(&a.input, "window_end") {
+            Some(gap_ms) => {
+                let Some(start) = a
+                    .group_expr
+                    .iter()
+                    .position(|e| is_column(e, "window_start"))
+                else {
+                    return Err(self.plan_error(
+                        "a SESSION window aggregation must group by window_start and window_end",
+                    ));
+                };
+                // Sessions are partitioned by the keys other than the window columns.
+                let partition: Vec<usize> = (0..a.group_expr.len())
+                    .filter(|i| !is_window(&a.group_expr[*i]))
+                    .collect();
+                let op = SessionAggregate {
+                    key_count: a.group_expr.len(),
+                    windows: SessionColumns {
+                        start,
+                        end: window_end,
+                        time: a
+                            .group_expr
+                            .iter()
+                            .position(|e| is_column(e, "window_time")),
+                    },
+                    gap_ms,
+                    calls,
+                    schema: schema.clone(),
+                    description: format!(
+                        "SessionWindowAggregate(gap={gap_ms}ms, groupBy=[{}], select=[{}])",
+                        keys_text.join(", "),
+                        aggs_text.join(", ")
+                    ),
+                };
+                let partitioning = if partition.is_empty() {
+                    Partitioning::Single
+                } else {
+                    Partitioning::Hash(partition)
+                };
+                (Arc::new(op), partitioning)
+            }
+            None => {
+                let op = WindowAggregate {
+                    key_count: a.group_expr.len(),
+                    window_end,
+                    calls,
+                    schema: schema.clone(),
+                    description: format!(
+                        "WindowAggregate(groupBy=[{}], select=[{}])",
+                        keys_text.join(", "),
+                        aggs_text.join(", ")
+                    ),
+                };
+                (
+                    Arc::new(op),
+                    Partitioning::Hash((0..a.group_expr.len()).collect()),
+                )
+            }
         };
         let node = self.graph.add_operator(
-            Arc::new(op),
+            op,
             self.parallelism,
             vec![Edge {
                 from: calc.node,
                 input: 0,
-                partitioning: Partitioning::Hash((0..a.group_expr.len()).collect()),
+                partitioning,
             }],
             schema,
         )?;
@@ -525,6 +582,29 @@ impl<'a> StreamPlanner<'a> {
             }],
             schema,
         )?)
+    }
+}
+
+/// The gap (ms) when column `name` of `plan` is the `window_end` of a
+/// SESSION table function, found through projections, filters and aliases.
+fn session_gap(plan: &LogicalPlan, name: &str) -> Option<i64> {
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let i = p.schema.fields().iter().position(|f| f.name() == name)?;
+            match p.expr.get(i)?.clone().unalias() {
+                Expr::ScalarFunction(f) if f.name() == crate::functions::SESSION_END => {
+                    match f.args.get(1)? {
+                        Expr::Literal(ScalarValue::Int64(Some(g)), _) => Some(*g),
+                        _ => None,
+                    }
+                }
+                Expr::Column(c) => session_gap(&p.input, &c.name),
+                _ => None,
+            }
+        }
+        LogicalPlan::Filter(f) => session_gap(&f.input, name),
+        LogicalPlan::SubqueryAlias(a) => session_gap(&a.input, name),
+        _ => None,
     }
 }
 

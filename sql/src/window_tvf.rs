@@ -117,7 +117,16 @@ fn derived_table(function: &str, args: &[&[TokenWithSpan]], at: Location) -> Res
     };
     let table = match args.first() {
         Some([first, rest @ ..]) if keyword(&first.token, "TABLE") && !rest.is_empty() => {
-            text(rest)
+            // SESSION(TABLE t PARTITION BY k, ..): the partition keys are
+            // the aggregation's group keys, so the clause itself is dropped.
+            let end = rest
+                .iter()
+                .position(|t| keyword(&t.token, "PARTITION"))
+                .unwrap_or(rest.len());
+            if end < rest.len() && function != "SESSION" {
+                return Err(bad(format!("{function} takes no PARTITION BY")));
+            }
+            text(&rest[..end])
         }
         _ => {
             return Err(bad(format!(
@@ -180,6 +189,14 @@ fn derived_table(function: &str, args: &[&[TokenWithSpan]], at: Location) -> Res
         ("CUMULATE", _) => Err(bad(
             "CUMULATE takes a step, a max size and an optional offset".into(),
         )),
+        ("SESSION", [gap]) => {
+            let gap = millis(gap)?;
+            if gap <= 0 {
+                return Err(bad("SESSION needs a positive gap".into()));
+            }
+            Ok(session(&table, &column, gap))
+        }
+        ("SESSION", _) => Err(bad("SESSION takes a gap".into())),
         (other, _) => Err(SqlError::NotSupported {
             location: at,
             message: format!("the {other} window table function"),
@@ -249,6 +266,16 @@ fn cumulate(table: &str, column: &str, step: i64, size: i64, offset: i64) -> Str
     format!("({})", branches.join(" UNION ALL "))
 }
 
+/// SESSION: each row opens the session `[ts, ts + gap)`; the window
+/// aggregation recognises `flink_session_end` and merges touching sessions.
+fn session(table: &str, column: &str, gap: i64) -> String {
+    let end = format!("{}({column}, {gap})", crate::functions::SESSION_END);
+    format!(
+        "(SELECT *, CAST({column} AS TIMESTAMP(3)) AS window_start, {end} AS window_end, \
+         {end} - INTERVAL '1' MILLISECOND AS window_time FROM {table})"
+    )
+}
+
 fn tumble(table: &str, column: &str, size: &str, offset: Option<&String>) -> String {
     let origin = match offset {
         None => "TIMESTAMP '1970-01-01 00:00:00'".to_string(),
@@ -294,7 +321,7 @@ mod tests {
     fn other_windows_are_reported_as_not_supported_yet() {
         let mut t = Tokenizer::new(
             &DIALECT,
-            "SELECT * FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '5' MINUTE))",
+            "SELECT * FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '5' MONTH))",
         )
         .tokenize_with_location()
         .expect("tokens");

@@ -7,6 +7,7 @@ mod cast;
 mod decimal;
 
 pub use cast::CAST_TO_STRING;
+pub use datetime::SESSION_END;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 mod datetime;
 mod string;

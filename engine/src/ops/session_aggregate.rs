@@ -1,0 +1,415 @@
+//! `SessionAggregate`: Flink's SESSION window aggregation. Per partition
+//! key, every row opens a session `[ts, ts + gap)`; sessions that touch are
+//! merged (their accumulator states merged); a session's result is emitted
+//! once the watermark passes its end.
+//!
+//! Input: columns `0..key_count` are the group keys, among them the
+//! window's start (the row time), end and, optionally, time; the other keys
+//! partition the sessions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, TimestampMillisecondArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+
+use super::window_aggregate::AggregateCall;
+use crate::batch::{ChangeBatch, RowKind};
+use crate::error::{EngineError, Result};
+use crate::message::MIN_WATERMARK;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+
+/// Where the window columns sit among the group keys.
+#[derive(Debug, Clone)]
+pub struct SessionColumns {
+    /// `window_start` (the row time on input).
+    pub start: usize,
+    /// `window_end`.
+    pub end: usize,
+    /// `window_time`, if grouped by.
+    pub time: Option<usize>,
+}
+
+/// Configuration of a session window aggregation (the factory).
+#[derive(Clone)]
+pub struct SessionAggregate {
+    /// Input columns `0..key_count` are the group keys.
+    pub key_count: usize,
+    /// The window columns among them.
+    pub windows: SessionColumns,
+    /// Milliseconds of inactivity that close a session.
+    pub gap_ms: i64,
+    /// The aggregates, in output order after the keys.
+    pub calls: Vec<AggregateCall>,
+    /// Output: the keys, then one column per aggregate.
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl SessionAggregate {
+    fn partition_columns(&self) -> Vec<usize> {
+        (0..self.key_count)
+            .filter(|i| {
+                *i != self.windows.start && *i != self.windows.end && Some(*i) != self.windows.time
+            })
+            .collect()
+    }
+}
+
+impl OperatorFactory for SessionAggregate {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        let mut fields: Vec<SortField> = self
+            .partition_columns()
+            .iter()
+            .map(|i| SortField::new(self.schema.field(*i).data_type().clone()))
+            .collect();
+        if fields.is_empty() {
+            // One session list for all rows: keyed by a constant.
+            fields.push(SortField::new(DataType::Boolean));
+        }
+        Ok(Box::new(SessionAggregateOperator {
+            config: self.clone(),
+            partition: self.partition_columns(),
+            converter: RowConverter::new(fields)?,
+            sessions: HashMap::new(),
+            watermark: MIN_WATERMARK,
+        }))
+    }
+}
+
+struct Session {
+    start: i64,
+    end: i64,
+    accumulators: Vec<Box<dyn Accumulator>>,
+}
+
+struct SessionAggregateOperator {
+    config: SessionAggregate,
+    partition: Vec<usize>,
+    converter: RowConverter,
+    sessions: HashMap<OwnedRow, Vec<Session>>,
+    watermark: i64,
+}
+
+/// Moves the state of `from`'s accumulators into `into`'s.
+fn merge_into(into: &mut Session, from: &mut Session) -> Result<()> {
+    for (a, b) in into
+        .accumulators
+        .iter_mut()
+        .zip(from.accumulators.iter_mut())
+    {
+        let state: Vec<ArrayRef> = b
+            .state()?
+            .into_iter()
+            .map(|v| v.to_array())
+            .collect::<Result<_, _>>()?;
+        a.merge_batch(&state)?;
+    }
+    into.start = into.start.min(from.start);
+    into.end = into.end.max(from.end);
+    Ok(())
+}
+
+impl SessionAggregateOperator {
+    /// Adds a one-row session and merges every session it touches.
+    fn add(&mut self, key: OwnedRow, mut session: Session) -> Result<()> {
+        let list = self.sessions.entry(key).or_default();
+        let mut i = 0;
+        while i < list.len() {
+            // Flink's sessions merge when they intersect, ends included.
+            if list[i].start <= session.end && list[i].end >= session.start {
+                let mut other = list.swap_remove(i);
+                merge_into(&mut session, &mut other)?;
+            } else {
+                i += 1;
+            }
+        }
+        list.push(session);
+        Ok(())
+    }
+
+    fn fire(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        let mut done: Vec<(OwnedRow, Session)> = vec![];
+        for (key, list) in self.sessions.iter_mut() {
+            let mut i = 0;
+            while i < list.len() {
+                if list[i].end.saturating_sub(1) <= watermark {
+                    done.push((key.clone(), list.swap_remove(i)));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        self.sessions.retain(|_, l| !l.is_empty());
+        if done.is_empty() {
+            return Ok(None);
+        }
+        done.sort_by(|a, b| (a.1.end, &a.0).cmp(&(b.1.end, &b.0)));
+        let partition = self
+            .converter
+            .convert_rows(done.iter().map(|(k, _)| k.row()))?;
+        let ts = |f: &dyn Fn(&Session) -> i64| -> ArrayRef {
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                done.iter().map(|(_, s)| f(s)),
+            ))
+        };
+        let w = &self.config.windows;
+        let mut columns = Vec::with_capacity(self.config.schema.fields().len());
+        let mut next_partition = partition.into_iter();
+        for i in 0..self.config.key_count {
+            let column = if i == w.start {
+                ts(&|s| s.start)
+            } else if i == w.end {
+                ts(&|s| s.end)
+            } else if Some(i) == w.time {
+                ts(&|s| s.end - 1)
+            } else {
+                next_partition.next().ok_or_else(|| {
+                    EngineError::Internal("session key columns out of step".into())
+                })?
+            };
+            columns.push(cast(&column, self.config.schema.field(i).data_type())?);
+        }
+        for c in 0..self.config.calls.len() {
+            let values = done
+                .iter_mut()
+                .map(|(_, s)| s.accumulators[c].evaluate())
+                .collect::<Result<Vec<_>, _>>()?;
+            let field = self.config.schema.field(self.config.key_count + c);
+            columns.push(cast(
+                &ScalarValue::iter_to_array(values)?,
+                field.data_type(),
+            )?);
+        }
+        Ok(Some(RecordBatch::try_new(
+            self.config.schema.clone(),
+            columns,
+        )?))
+    }
+}
+
+#[async_trait]
+impl Operator for SessionAggregateOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
+            return Err(EngineError::NotSupported(
+                "a session window aggregation over an updating input".into(),
+            ));
+        }
+        let data = &batch.data;
+        let times = cast(
+            data.column(self.config.windows.start),
+            &DataType::Timestamp(TimeUnit::Millisecond, None),
+        )?;
+        let times = times
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .ok_or_else(|| EngineError::Internal("session time column".into()))?
+            .clone();
+        let keys: Vec<ArrayRef> = if self.partition.is_empty() {
+            vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
+        } else {
+            self.partition
+                .iter()
+                .map(|i| data.column(*i).clone())
+                .collect()
+        };
+        let rows = self.converter.convert_columns(&keys)?;
+        let args: Vec<Vec<ArrayRef>> = self
+            .config
+            .calls
+            .iter()
+            .map(|c| {
+                c.function
+                    .expressions()
+                    .iter()
+                    .map(|e| e.evaluate(data).and_then(|v| v.into_array(data.num_rows())))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<_, _>>()?;
+        let masks: Vec<Option<ArrayRef>> = self
+            .config
+            .calls
+            .iter()
+            .map(|c| {
+                c.filter
+                    .as_ref()
+                    .map(|f| f.evaluate(data).and_then(|v| v.into_array(data.num_rows())))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        let mut late = 0;
+        for i in 0..data.num_rows() {
+            if times.is_null(i) {
+                late += 1;
+                continue;
+            }
+            let start = times.value(i);
+            let end = start.saturating_add(self.config.gap_ms);
+            if end.saturating_sub(1) <= self.watermark {
+                late += 1;
+                continue;
+            }
+            let mut session = Session {
+                start,
+                end,
+                accumulators: self
+                    .config
+                    .calls
+                    .iter()
+                    .map(|c| c.function.create_accumulator())
+                    .collect::<Result<_, _>>()?,
+            };
+            for (c, acc) in session.accumulators.iter_mut().enumerate() {
+                let counts = match &masks[c] {
+                    Some(m) => m
+                        .as_any()
+                        .downcast_ref::<BooleanArray>()
+                        .is_some_and(|m| m.is_valid(i) && m.value(i)),
+                    None => true,
+                };
+                if counts {
+                    let row: Vec<ArrayRef> = args[c].iter().map(|a| a.slice(i, 1)).collect();
+                    acc.update_batch(&row)?;
+                }
+            }
+            self.add(rows.row(i).owned(), session)?;
+        }
+        if late > 0 {
+            ctx.metrics.add_late(late);
+        }
+        Ok(())
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        if let Some(batch) = self.fire(self.watermark)? {
+            out.emit(ChangeBatch::inserts(batch)).await?;
+        }
+        out.emit_watermark(watermark).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::physical_expr::aggregate::AggregateExprBuilder;
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::harness::{Step, run};
+
+    fn ts_type() -> DataType {
+        DataType::Timestamp(TimeUnit::Millisecond, None)
+    }
+
+    /// Input: window_start (row time), window_end, user, value.
+    fn factory() -> SessionAggregate {
+        let input = Arc::new(Schema::new(vec![
+            Field::new("window_start", ts_type(), true),
+            Field::new("window_end", ts_type(), true),
+            Field::new("user", DataType::Int64, true),
+            Field::new("v", DataType::Int64, true),
+        ]));
+        let sum = AggregateExprBuilder::new(
+            datafusion::functions_aggregate::sum::sum_udaf(),
+            vec![col("v", &input).expect("column")],
+        )
+        .schema(input)
+        .alias("s")
+        .build()
+        .expect("sum");
+        SessionAggregate {
+            key_count: 3,
+            windows: SessionColumns {
+                start: 0,
+                end: 1,
+                time: None,
+            },
+            gap_ms: 10,
+            calls: vec![AggregateCall {
+                function: Arc::new(sum),
+                filter: None,
+            }],
+            schema: Arc::new(Schema::new(vec![
+                Field::new("window_start", ts_type(), true),
+                Field::new("window_end", ts_type(), true),
+                Field::new("user", DataType::Int64, true),
+                Field::new("s", DataType::Int64, true),
+            ])),
+            description: "session".into(),
+        }
+    }
+
+    fn batch(rows: &[(i64, i64, i64)]) -> Step {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("window_start", ts_type(), true),
+            Field::new("window_end", ts_type(), true),
+            Field::new("user", DataType::Int64, true),
+            Field::new("v", DataType::Int64, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                rows.iter().map(|r| r.0),
+            )),
+            Arc::new(TimestampMillisecondArray::from_iter_values(
+                rows.iter().map(|r| r.0 + 10),
+            )),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+        ];
+        Step::Batch(ChangeBatch::inserts(
+            RecordBatch::try_new(schema, columns).expect("batch"),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_row_between_two_sessions_merges_them() {
+        let out = run(
+            &factory(),
+            &[
+                batch(&[(0, 1, 1), (25, 1, 2), (0, 2, 100)]),
+                // [10, 20) touches [0, 10) (ends count), and [20, 30)
+                // touches both it and [25, 35): one session of user 1.
+                batch(&[(10, 1, 4), (20, 1, 8)]),
+                Step::Watermark(100),
+            ],
+        )
+        .await;
+        assert_eq!(
+            out,
+            vec![
+                "+I[1970-01-01T00:00, 1970-01-01T00:00:00.010, 2, 100]",
+                "+I[1970-01-01T00:00, 1970-01-01T00:00:00.035, 1, 15]",
+                "watermark 100",
+            ]
+        );
+    }
+}

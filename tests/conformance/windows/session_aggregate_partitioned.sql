@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT window_start, window_end, status, COUNT(*) AS n, MAX(price) AS p FROM TABLE(SESSION(TABLE orders PARTITION BY status, DESCRIPTOR(ts), INTERVAL '2' MINUTE)) GROUP BY window_start, window_end, status;
