@@ -1,5 +1,6 @@
 //! Built-in operators that know nothing of connectors.
 
+pub mod accumulator_state;
 pub mod calc;
 pub mod session_aggregate;
 pub mod union;

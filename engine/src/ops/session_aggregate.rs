@@ -19,6 +19,7 @@ use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 
+use super::accumulator_state;
 use super::window_aggregate::AggregateCall;
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
@@ -137,6 +138,44 @@ impl SessionAggregateOperator {
         }
         list.push(session);
         Ok(())
+    }
+
+    /// The sessions as one batch (see [`accumulator_state`]).
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let entries = self
+            .sessions
+            .iter_mut()
+            .flat_map(|(key, list)| {
+                list.iter_mut().map(|s| accumulator_state::Entry {
+                    key: key.row().as_ref().to_vec(),
+                    start: s.start,
+                    end: s.end,
+                    accumulators: &mut s.accumulators,
+                })
+            })
+            .collect();
+        accumulator_state::snapshot(entries)
+    }
+
+    /// Adds the sessions of a state batch written by [`Self::state_batch`].
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let parser = self.converter.parser();
+        let sessions = &mut self.sessions;
+        accumulator_state::restore(
+            batch,
+            &self.config.calls,
+            |key, start, end, accumulators| {
+                sessions
+                    .entry(parser.parse(key).owned())
+                    .or_default()
+                    .push(Session {
+                        start,
+                        end,
+                        accumulators,
+                    });
+                Ok(())
+            },
+        )
     }
 
     fn fire(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
@@ -302,6 +341,29 @@ impl Operator for SessionAggregateOperator {
         Ok(())
     }
 
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
+            self.restore_batch(&batch)?;
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
+        let batch = self.state_batch()?;
+        // Reading an accumulator's state consumes it: continue from the snapshot.
+        self.sessions.clear();
+        if let Some(batch) = &batch {
+            self.restore_batch(batch)?;
+        }
+        store.write(checkpoint, &ctx.state_key(), batch.into_iter().collect())
+    }
+
     async fn on_watermark(
         &mut self,
         watermark: i64,
@@ -411,5 +473,21 @@ mod tests {
                 "watermark 100",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn restored_sessions_give_the_output_of_an_uninterrupted_run() {
+        use crate::harness::assert_snapshot_restore;
+        let steps = vec![
+            batch(&[(0, 1, 1), (25, 1, 2), (0, 2, 100)]),
+            Step::Watermark(5),
+            batch(&[(10, 1, 4)]),
+            batch(&[(20, 1, 8), (50, 2, 7)]),
+            Step::Watermark(30),
+            Step::Watermark(100),
+        ];
+        for split in 0..=steps.len() {
+            assert_snapshot_restore(&factory(), &steps, split).await;
+        }
     }
 }

@@ -11,13 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, UInt32Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
 use datafusion::arrow::compute::{cast, filter, take};
-use datafusion::arrow::datatypes::{
-    DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
-};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
@@ -25,6 +21,7 @@ use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 
+use super::accumulator_state;
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
@@ -114,83 +111,33 @@ impl WindowAggregateOperator {
         })
     }
 
-    /// The state as one batch: the key (row bytes), the window end, then the
-    /// state columns of every accumulator. `None` when there is no state.
+    /// The state as one batch (see [`accumulator_state`]).
     fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if self.groups.is_empty() {
-            return Ok(None);
-        }
-        let keys: Vec<OwnedRow> = self.groups.keys().cloned().collect();
-        let mut ends = Vec::with_capacity(keys.len());
-        let mut states: Vec<Vec<ScalarValue>> = vec![];
-        for key in &keys {
-            let Some(group) = self.groups.get_mut(key) else {
-                continue;
-            };
-            ends.push(group.window_end);
-            let mut column = 0;
-            for acc in group.accumulators.iter_mut() {
-                for value in acc.state()? {
-                    if states.len() <= column {
-                        states.push(Vec::with_capacity(keys.len()));
-                    }
-                    states[column].push(value);
-                    column += 1;
-                }
-            }
-        }
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(BinaryArray::from_iter_values(
-                keys.iter().map(|k| k.row().as_ref().to_vec()),
-            )),
-            Arc::new(Int64Array::from(ends)),
-        ];
-        for values in states {
-            columns.push(ScalarValue::iter_to_array(values)?);
-        }
-        let fields: Vec<Field> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+        let entries = self
+            .groups
+            .iter_mut()
+            .map(|(key, g)| accumulator_state::Entry {
+                key: key.row().as_ref().to_vec(),
+                start: g.window_end,
+                end: g.window_end,
+                accumulators: &mut g.accumulators,
+            })
             .collect();
-        Ok(Some(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns,
-        )?))
+        accumulator_state::snapshot(entries)
     }
 
     /// Adds the groups of a state batch written by [`Self::state_batch`].
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let bad = || EngineError::State("window aggregate state has an unexpected layout".into());
-        let keys = batch.column(0).as_binary_opt::<i32>().ok_or_else(bad)?;
-        let ends = batch
-            .column(1)
-            .as_primitive_opt::<Int64Type>()
-            .ok_or_else(bad)?;
-        let widths = self
-            .config
-            .calls
-            .iter()
-            .map(|c| c.function.state_fields().map(|f| f.len()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if batch.num_columns() != 2 + widths.iter().sum::<usize>() {
-            return Err(bad());
-        }
         let parser = self.converter.parser();
-        for row in 0..batch.num_rows() {
-            let mut group = self.new_group(ends.value(row))?;
-            let mut column = 2;
-            for (acc, width) in group.accumulators.iter_mut().zip(&widths) {
-                let state: Vec<ArrayRef> = (column..column + width)
-                    .map(|c| batch.column(c).slice(row, 1))
-                    .collect();
-                acc.merge_batch(&state)?;
-                column += width;
-            }
-            self.groups
-                .insert(parser.parse(keys.value(row)).owned(), group);
-        }
-        Ok(())
+        let groups = &mut self.groups;
+        accumulator_state::restore(batch, &self.config.calls, |key, _, end, accumulators| {
+            let group = Group {
+                window_end: end,
+                accumulators,
+            };
+            groups.insert(parser.parse(key).owned(), group);
+            Ok(())
+        })
     }
 
     /// Emits every window the watermark completed, ordered by window end

@@ -1,0 +1,116 @@
+//! Snapshots of aggregation state: one row per (key, window) with the key's
+//! row bytes, the window's start and end, and the state columns of every
+//! accumulator (`Accumulator::state`), restored with `merge_batch`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, BinaryArray, Int64Array};
+use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+
+use super::window_aggregate::AggregateCall;
+use crate::error::{EngineError, Result};
+
+/// One piece of state to snapshot.
+pub struct Entry<'a> {
+    /// The key as row bytes.
+    pub key: Vec<u8>,
+    /// Window start (ms).
+    pub start: i64,
+    /// Window end (ms).
+    pub end: i64,
+    /// Its accumulators; reading their state consumes it.
+    pub accumulators: &'a mut [Box<dyn Accumulator>],
+}
+
+/// The entries as one batch, or `None` when there are none.
+pub fn snapshot(entries: Vec<Entry<'_>>) -> Result<Option<RecordBatch>> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = Vec::with_capacity(entries.len());
+    let mut starts = Vec::with_capacity(entries.len());
+    let mut ends = Vec::with_capacity(entries.len());
+    let mut states: Vec<Vec<ScalarValue>> = vec![];
+    for e in entries {
+        keys.push(e.key);
+        starts.push(e.start);
+        ends.push(e.end);
+        let mut column = 0;
+        for acc in e.accumulators.iter_mut() {
+            for value in acc.state()? {
+                if states.len() <= column {
+                    states.push(vec![]);
+                }
+                states[column].push(value);
+                column += 1;
+            }
+        }
+    }
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(BinaryArray::from_iter_values(keys)),
+        Arc::new(Int64Array::from(starts)),
+        Arc::new(Int64Array::from(ends)),
+    ];
+    for values in states {
+        columns.push(ScalarValue::iter_to_array(values)?);
+    }
+    let fields: Vec<Field> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+        .collect();
+    Ok(Some(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?))
+}
+
+/// Calls `add(key, start, end, accumulators)` for every entry of a batch
+/// written by [`snapshot`], with fresh accumulators of `calls` holding the
+/// entry's state.
+pub fn restore(
+    batch: &RecordBatch,
+    calls: &[AggregateCall],
+    mut add: impl FnMut(&[u8], i64, i64, Vec<Box<dyn Accumulator>>) -> Result<()>,
+) -> Result<()> {
+    let bad = || EngineError::State("aggregation state has an unexpected layout".into());
+    let widths = calls
+        .iter()
+        .map(|c| c.function.state_fields().map(|f| f.len()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if batch.num_columns() != 3 + widths.iter().sum::<usize>() {
+        return Err(bad());
+    }
+    let keys = batch.column(0).as_binary_opt::<i32>().ok_or_else(bad)?;
+    let starts = batch
+        .column(1)
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(bad)?;
+    let ends = batch
+        .column(2)
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(bad)?;
+    for row in 0..batch.num_rows() {
+        let mut accumulators = Vec::with_capacity(calls.len());
+        let mut column = 3;
+        for (call, width) in calls.iter().zip(&widths) {
+            let mut acc = call.function.create_accumulator()?;
+            let state: Vec<ArrayRef> = (column..column + width)
+                .map(|c| batch.column(c).slice(row, 1))
+                .collect();
+            acc.merge_batch(&state)?;
+            accumulators.push(acc);
+            column += width;
+        }
+        add(
+            keys.value(row),
+            starts.value(row),
+            ends.value(row),
+            accumulators,
+        )?;
+    }
+    Ok(())
+}
