@@ -12,6 +12,7 @@ use datafusion::logical_expr::Accumulator;
 
 use super::window_aggregate::AggregateCall;
 use crate::error::{EngineError, Result};
+use crate::operator::Context;
 
 /// One piece of state to snapshot.
 pub struct Entry<'a> {
@@ -113,4 +114,44 @@ pub fn restore(
         )?;
     }
     Ok(())
+}
+
+/// An aggregation operator whose state snapshots as one batch.
+pub trait AggregationState {
+    /// The state as one batch (see [`snapshot`]); reading accumulator state
+    /// consumes it.
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>>;
+    /// Adds the state of a batch written by `state_batch`.
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// Forgets all state.
+    fn clear_state(&mut self);
+}
+
+/// Restores an operator's state from the job's store, if it has one (`open`).
+pub fn restore_from_store(op: &mut impl AggregationState, ctx: &Context) -> Result<()> {
+    let Some(store) = &ctx.state else {
+        return Ok(());
+    };
+    for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
+        op.restore_batch(&batch)?;
+    }
+    Ok(())
+}
+
+/// Writes an operator's state to the job's store (`snapshot`), then
+/// continues from that snapshot, since reading it consumed the accumulators.
+pub fn snapshot_to_store(
+    op: &mut impl AggregationState,
+    checkpoint: u64,
+    ctx: &Context,
+) -> Result<()> {
+    let Some(store) = ctx.state.clone() else {
+        return Ok(());
+    };
+    let batch = op.state_batch()?;
+    op.clear_state();
+    if let Some(batch) = &batch {
+        op.restore_batch(batch)?;
+    }
+    store.write(checkpoint, &ctx.state_key(), batch.into_iter().collect())
 }

@@ -140,44 +140,6 @@ impl SessionAggregateOperator {
         Ok(())
     }
 
-    /// The sessions as one batch (see [`accumulator_state`]).
-    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let entries = self
-            .sessions
-            .iter_mut()
-            .flat_map(|(key, list)| {
-                list.iter_mut().map(|s| accumulator_state::Entry {
-                    key: key.row().as_ref().to_vec(),
-                    start: s.start,
-                    end: s.end,
-                    accumulators: &mut s.accumulators,
-                })
-            })
-            .collect();
-        accumulator_state::snapshot(entries)
-    }
-
-    /// Adds the sessions of a state batch written by [`Self::state_batch`].
-    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let parser = self.converter.parser();
-        let sessions = &mut self.sessions;
-        accumulator_state::restore(
-            batch,
-            &self.config.calls,
-            |key, start, end, accumulators| {
-                sessions
-                    .entry(parser.parse(key).owned())
-                    .or_default()
-                    .push(Session {
-                        start,
-                        end,
-                        accumulators,
-                    });
-                Ok(())
-            },
-        )
-    }
-
     fn fire(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
         let mut done: Vec<(OwnedRow, Session)> = vec![];
         for (key, list) in self.sessions.iter_mut() {
@@ -235,6 +197,50 @@ impl SessionAggregateOperator {
             self.config.schema.clone(),
             columns,
         )?))
+    }
+}
+
+impl accumulator_state::AggregationState for SessionAggregateOperator {
+    /// The sessions as one batch (see [`accumulator_state`]).
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let entries = self
+            .sessions
+            .iter_mut()
+            .flat_map(|(key, list)| {
+                list.iter_mut().map(|s| accumulator_state::Entry {
+                    key: key.row().as_ref().to_vec(),
+                    start: s.start,
+                    end: s.end,
+                    accumulators: &mut s.accumulators,
+                })
+            })
+            .collect();
+        accumulator_state::snapshot(entries)
+    }
+
+    /// Adds the sessions of a state batch written by `state_batch`.
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let parser = self.converter.parser();
+        let sessions = &mut self.sessions;
+        accumulator_state::restore(
+            batch,
+            &self.config.calls,
+            |key, start, end, accumulators| {
+                sessions
+                    .entry(parser.parse(key).owned())
+                    .or_default()
+                    .push(Session {
+                        start,
+                        end,
+                        accumulators,
+                    });
+                Ok(())
+            },
+        )
+    }
+
+    fn clear_state(&mut self) {
+        self.sessions.clear();
     }
 }
 
@@ -342,26 +348,11 @@ impl Operator for SessionAggregateOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
-        for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
-            self.restore_batch(&batch)?;
-        }
-        Ok(())
+        accumulator_state::restore_from_store(self, ctx)
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = ctx.state.clone() else {
-            return Ok(());
-        };
-        let batch = self.state_batch()?;
-        // Reading an accumulator's state consumes it: continue from the snapshot.
-        self.sessions.clear();
-        if let Some(batch) = &batch {
-            self.restore_batch(batch)?;
-        }
-        store.write(checkpoint, &ctx.state_key(), batch.into_iter().collect())
+        accumulator_state::snapshot_to_store(self, checkpoint, ctx)
     }
 
     async fn on_watermark(

@@ -111,35 +111,6 @@ impl WindowAggregateOperator {
         })
     }
 
-    /// The state as one batch (see [`accumulator_state`]).
-    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let entries = self
-            .groups
-            .iter_mut()
-            .map(|(key, g)| accumulator_state::Entry {
-                key: key.row().as_ref().to_vec(),
-                start: g.window_end,
-                end: g.window_end,
-                accumulators: &mut g.accumulators,
-            })
-            .collect();
-        accumulator_state::snapshot(entries)
-    }
-
-    /// Adds the groups of a state batch written by [`Self::state_batch`].
-    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let parser = self.converter.parser();
-        let groups = &mut self.groups;
-        accumulator_state::restore(batch, &self.config.calls, |key, _, end, accumulators| {
-            let group = Group {
-                window_end: end,
-                accumulators,
-            };
-            groups.insert(parser.parse(key).owned(), group);
-            Ok(())
-        })
-    }
-
     /// Emits every window the watermark completed, ordered by window end
     /// and key, and forgets them.
     fn fire(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
@@ -179,6 +150,41 @@ impl WindowAggregateOperator {
             self.config.schema.clone(),
             columns,
         )?))
+    }
+}
+
+impl accumulator_state::AggregationState for WindowAggregateOperator {
+    /// The state as one batch (see [`accumulator_state`]).
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let entries = self
+            .groups
+            .iter_mut()
+            .map(|(key, g)| accumulator_state::Entry {
+                key: key.row().as_ref().to_vec(),
+                start: g.window_end,
+                end: g.window_end,
+                accumulators: &mut g.accumulators,
+            })
+            .collect();
+        accumulator_state::snapshot(entries)
+    }
+
+    /// Adds the groups of a state batch written by `state_batch`.
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let parser = self.converter.parser();
+        let groups = &mut self.groups;
+        accumulator_state::restore(batch, &self.config.calls, |key, _, end, accumulators| {
+            let group = Group {
+                window_end: end,
+                accumulators,
+            };
+            groups.insert(parser.parse(key).owned(), group);
+            Ok(())
+        })
+    }
+
+    fn clear_state(&mut self) {
+        self.groups.clear();
     }
 }
 
@@ -275,26 +281,11 @@ impl Operator for WindowAggregateOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
-        for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
-            self.restore_batch(&batch)?;
-        }
-        Ok(())
+        accumulator_state::restore_from_store(self, ctx)
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = ctx.state.clone() else {
-            return Ok(());
-        };
-        let batch = self.state_batch()?;
-        // Reading an accumulator's state consumes it: continue from the snapshot.
-        self.groups.clear();
-        if let Some(batch) = &batch {
-            self.restore_batch(batch)?;
-        }
-        store.write(checkpoint, &ctx.state_key(), batch.into_iter().collect())
+        accumulator_state::snapshot_to_store(self, checkpoint, ctx)
     }
 
     async fn on_watermark(
