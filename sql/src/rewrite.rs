@@ -50,19 +50,19 @@ fn group_window(select: &mut ast::Select) {
     let ast::GroupByExpr::Expressions(keys, _) = &mut select.group_by else {
         return;
     };
-    let Some(pos) = keys.iter().position(
-        |e| matches!(e, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("TUMBLE")),
-    ) else {
-        return;
-    };
-    let Some(args) = (match &keys[pos] {
-        Expr::Function(f) => plain_args(f),
+    const WINDOWS: [&str; 3] = ["TUMBLE", "HOP", "SESSION"];
+    let Some((pos, function, args)) = keys.iter().enumerate().find_map(|(i, e)| match e {
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_uppercase();
+            WINDOWS
+                .contains(&name.as_str())
+                .then(|| plain_args(f).map(|a| (i, name, a)))?
+        }
         _ => None,
     }) else {
         return;
     };
-    if !(2..=3).contains(&args.len()) || select.from.len() != 1 || !select.from[0].joins.is_empty()
-    {
+    if args.len() < 2 || select.from.len() != 1 || !select.from[0].joins.is_empty() {
         return;
     }
     let relation = &select.from[0].relation;
@@ -75,23 +75,22 @@ fn group_window(select: &mut ast::Select) {
         },
         _ => return,
     };
-    let (time, size) = (&args[0], &args[1]);
-    let origin = match args.get(2) {
-        None => "TIMESTAMP '1970-01-01 00:00:00'".to_string(),
-        Some(offset) => format!("(TIMESTAMP '1970-01-01 00:00:00' + {offset})"),
-    };
-    let start = format!("CAST(date_bin({size}, {time}, {origin}) AS TIMESTAMP(3))");
     let filter = select
         .selection
         .take()
         .map(|w| format!(" WHERE {w}"))
         .unwrap_or_default();
-    let inner = format!(
-        "SELECT *, {start} AS window_start, {start} + {size} AS window_end, \
-         {start} + {size} - INTERVAL '1' MILLISECOND AS window_time FROM {relation}{filter}"
-    );
+    // The relation with its WHERE, under its own name, as the window's input.
+    let input = format!("(SELECT * FROM {relation}{filter}) AS {alias}");
+    let time = args[0].to_string();
+    let rest: Vec<String> = args[1..].iter().map(|a| a.to_string()).collect();
+    let Ok(sql) =
+        crate::window_tvf::window_sql(&function, &input, &time, &rest, Default::default())
+    else {
+        return;
+    };
     let Ok(subquery) = datafusion::sql::sqlparser::parser::Parser::new(&crate::dialect::DIALECT)
-        .try_with_sql(&inner)
+        .try_with_sql(&format!("SELECT * FROM {sql}"))
         .and_then(|mut p| p.parse_query())
     else {
         return;
@@ -113,10 +112,11 @@ fn group_window(select: &mut ast::Select) {
     );
     let replace = |e: &mut Expr| {
         if let Expr::Function(f) = e {
-            let column = match f.name.to_string().to_ascii_uppercase().as_str() {
-                "TUMBLE_START" => "window_start",
-                "TUMBLE_END" => "window_end",
-                "TUMBLE_ROWTIME" => "window_time",
+            let name = f.name.to_string().to_ascii_uppercase();
+            let column = match name.rsplit_once('_') {
+                Some((w, "START")) if WINDOWS.contains(&w) => "window_start",
+                Some((w, "END")) if WINDOWS.contains(&w) => "window_end",
+                Some((w, "ROWTIME")) if WINDOWS.contains(&w) => "window_time",
                 _ => return,
             };
             *e = Expr::Identifier(ast::Ident::new(column));

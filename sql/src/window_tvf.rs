@@ -149,6 +149,25 @@ fn derived_table(function: &str, args: &[&[TokenWithSpan]], at: Location) -> Res
         }
     };
     let rest: Vec<String> = args[2..].iter().map(|a| text(a)).collect();
+    window_sql(function, &table, &column, &rest, at)
+}
+
+/// The derived table (SQL text) of window function `function` over `table`
+/// (a name or a parenthesized query with an alias) and time column `column`,
+/// with the function's remaining arguments `rest`. Shared by the window
+/// table functions and the legacy group windows.
+pub fn window_sql(
+    function: &str,
+    table: &str,
+    column: &str,
+    rest: &[String],
+    at: Location,
+) -> Result<String> {
+    let bad = |message: String| SqlError::Plan {
+        location: at,
+        message,
+    };
+    let (table, column) = (table.to_string(), column.to_string());
     let millis = |arg: &str| {
         interval_millis(arg).ok_or_else(|| SqlError::NotSupported {
             location: at,
@@ -157,7 +176,7 @@ fn derived_table(function: &str, args: &[&[TokenWithSpan]], at: Location) -> Res
             ),
         })
     };
-    match (function, rest.as_slice()) {
+    match (function, rest) {
         ("TUMBLE", [size]) => Ok(tumble(&table, &column, size, None)),
         ("TUMBLE", [size, offset]) => Ok(tumble(&table, &column, size, Some(offset))),
         ("TUMBLE", _) => Err(bad("TUMBLE takes a size and an optional offset".into())),

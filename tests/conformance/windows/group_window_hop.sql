@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT HOP_START(ts, INTERVAL '1' MINUTE, INTERVAL '2' MINUTE) AS s, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '2' MINUTE) AS e, COUNT(*) AS n, SUM(qty) AS q FROM orders GROUP BY HOP(ts, INTERVAL '1' MINUTE, INTERVAL '2' MINUTE);

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT status, SESSION_START(ts, INTERVAL '2' MINUTE) AS s, SESSION_END(ts, INTERVAL '2' MINUTE) AS e, SESSION_ROWTIME(ts, INTERVAL '2' MINUTE) AS t, COUNT(*) AS n FROM orders WHERE qty > 0 GROUP BY status, SESSION(ts, INTERVAL '2' MINUTE);
