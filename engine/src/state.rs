@@ -10,6 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
@@ -56,4 +60,35 @@ impl SnapshotStore for MemorySnapshotStore {
             .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
         Ok(s.get(key).map(|(_, b)| b.clone()))
     }
+}
+
+/// Name of the column of the batch that carries an operator's watermark.
+const WATERMARK_COLUMN: &str = "__watermark";
+
+/// A one-row batch holding `watermark`, stored first in a snapshot so that a
+/// restored operator drops the same late rows as before.
+pub fn watermark_batch(watermark: i64) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        WATERMARK_COLUMN,
+        DataType::Int64,
+        false,
+    )]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from(vec![watermark]))],
+    )?)
+}
+
+/// Separates the watermark batch of a snapshot from the state batches.
+pub fn split_watermark(batches: Vec<RecordBatch>) -> (Option<i64>, Vec<RecordBatch>) {
+    let mut watermark = None;
+    let mut rest = Vec::with_capacity(batches.len());
+    for b in batches {
+        let is_watermark = b.num_columns() == 1 && b.schema().field(0).name() == WATERMARK_COLUMN;
+        match b.column(0).as_primitive_opt::<Int64Type>() {
+            Some(w) if is_watermark && w.len() == 1 => watermark = Some(w.value(0)),
+            _ => rest.push(b),
+        }
+    }
+    (watermark, rest)
 }

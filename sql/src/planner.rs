@@ -22,6 +22,7 @@ use eddy_engine::ops::session_aggregate::{SessionAggregate, SessionColumns};
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::values::Values;
 use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
+use eddy_engine::ops::window_rank::WindowRank;
 use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
 use crate::catalog::{TableEntry, nullable_schema};
@@ -285,7 +286,7 @@ impl<'a> StreamPlanner<'a> {
             LogicalPlan::Join(_) => Err(self.not_supported("JOIN")),
             LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
             LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
-            LogicalPlan::Window(_) => Err(self.not_supported("OVER windows")),
+            LogicalPlan::Window(w) => self.plan_window_rank(w),
             LogicalPlan::Distinct(_) => Err(self.not_supported("DISTINCT")),
             other => Err(self.not_supported(&format!("the plan node {}", other.display()))),
         }
@@ -432,6 +433,83 @@ impl<'a> StreamPlanner<'a> {
                 from: calc.node,
                 input: 0,
                 partitioning,
+            }],
+            schema,
+        )?;
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
+    }
+
+    /// `ROW_NUMBER() OVER (PARTITION BY window_start, window_end, ..
+    /// ORDER BY ..)` over window results: a [`WindowRank`] (Flink's window
+    /// Top-N and deduplication, with `rn <= N` as a Calc after it).
+    fn plan_window_rank(&mut self, w: &datafusion::logical_expr::Window) -> Result<Stream> {
+        use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
+        let over_windows = || {
+            self.not_supported(
+                "OVER aggregations other than ROW_NUMBER() partitioned by window_start and window_end",
+            )
+        };
+        let [expr] = w.window_expr.as_slice() else {
+            return Err(over_windows());
+        };
+        let Expr::WindowFunction(wf) = expr.clone().unalias() else {
+            return Err(over_windows());
+        };
+        let WindowFunction { fun, params } = wf.as_ref();
+        let is_row_number =
+            matches!(fun, WindowFunctionDefinition::WindowUDF(u) if u.name() == "row_number");
+        let input_schema = w.input.schema();
+        let window_end = params.partition_by.iter().find_map(|e| match e {
+            Expr::Column(c) if c.name == "window_end" => input_schema.index_of_column(c).ok(),
+            _ => None,
+        });
+        let (true, Some(window_end)) = (is_row_number, window_end) else {
+            return Err(over_windows());
+        };
+        let input = self.plan(&w.input)?;
+        let partition_by = params
+            .partition_by
+            .iter()
+            .map(|e| self.physical(e, input_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let order_by = params
+            .order_by
+            .iter()
+            .map(|s| {
+                let options = datafusion::arrow::compute::SortOptions {
+                    descending: !s.asc,
+                    nulls_first: s.nulls_first,
+                };
+                Ok((self.physical(&s.expr, input_schema)?, options))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Rows of one partition must meet in one subtask.
+        let keys: Option<Vec<usize>> = params
+            .partition_by
+            .iter()
+            .map(|e| match e {
+                Expr::Column(c) => input_schema.index_of_column(c).ok(),
+                _ => None,
+            })
+            .collect();
+        let schema = nullable_schema(w.schema.as_arrow());
+        let op = WindowRank {
+            window_end,
+            partition_by,
+            order_by,
+            schema: schema.clone(),
+            description: format!("WindowRank({expr})"),
+        };
+        let node = self.graph.add_operator(
+            Arc::new(op),
+            self.parallelism,
+            vec![Edge {
+                from: input.node,
+                input: 0,
+                partitioning: Partitioning::Hash(keys.unwrap_or_else(|| vec![window_end])),
             }],
             schema,
         )?;

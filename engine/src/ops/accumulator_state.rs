@@ -13,6 +13,7 @@ use datafusion::logical_expr::Accumulator;
 use super::window_aggregate::AggregateCall;
 use crate::error::{EngineError, Result};
 use crate::operator::Context;
+use crate::state::{split_watermark, watermark_batch};
 
 /// One piece of state to snapshot.
 pub struct Entry<'a> {
@@ -125,6 +126,10 @@ pub trait AggregationState {
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()>;
     /// Forgets all state.
     fn clear_state(&mut self);
+    /// The watermark the operator has seen.
+    fn watermark(&self) -> i64;
+    /// Sets the watermark (on restore).
+    fn set_watermark(&mut self, watermark: i64);
 }
 
 /// Restores an operator's state from the job's store, if it has one (`open`).
@@ -132,7 +137,12 @@ pub fn restore_from_store(op: &mut impl AggregationState, ctx: &Context) -> Resu
     let Some(store) = &ctx.state else {
         return Ok(());
     };
-    for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
+    let (watermark, batches) =
+        split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
+    if let Some(w) = watermark {
+        op.set_watermark(w);
+    }
+    for batch in batches {
         op.restore_batch(&batch)?;
     }
     Ok(())
@@ -153,5 +163,7 @@ pub fn snapshot_to_store(
     if let Some(batch) = &batch {
         op.restore_batch(batch)?;
     }
-    store.write(checkpoint, &ctx.state_key(), batch.into_iter().collect())
+    let mut batches = vec![watermark_batch(op.watermark())?];
+    batches.extend(batch);
+    store.write(checkpoint, &ctx.state_key(), batches)
 }

@@ -6,3 +6,4 @@ pub mod session_aggregate;
 pub mod union;
 pub mod values;
 pub mod window_aggregate;
+pub mod window_rank;

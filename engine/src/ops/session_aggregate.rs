@@ -242,6 +242,14 @@ impl accumulator_state::AggregationState for SessionAggregateOperator {
     fn clear_state(&mut self) {
         self.sessions.clear();
     }
+
+    fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    fn set_watermark(&mut self, watermark: i64) {
+        self.watermark = watermark;
+    }
 }
 
 #[async_trait]
@@ -475,6 +483,7 @@ mod tests {
             batch(&[(10, 1, 4)]),
             batch(&[(20, 1, 8), (50, 2, 7)]),
             Step::Watermark(30),
+            batch(&[(1, 2, 1000)]),
             Step::Watermark(100),
         ];
         for split in 0..=steps.len() {

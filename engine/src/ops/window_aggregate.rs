@@ -186,6 +186,14 @@ impl accumulator_state::AggregationState for WindowAggregateOperator {
     fn clear_state(&mut self) {
         self.groups.clear();
     }
+
+    fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    fn set_watermark(&mut self, watermark: i64) {
+        self.watermark = watermark;
+    }
 }
 
 #[async_trait]
@@ -441,7 +449,8 @@ mod tests {
             Step::Batch(batch(&[(2000, 3), (3000, 7)])),
             Step::Batch(batch(&[(2000, 4), (4000, 8)])),
             Step::Watermark(2500),
-            Step::Batch(batch(&[(3000, 1)])),
+            // Late after a restore too: the watermark is part of the state.
+            Step::Batch(batch(&[(3000, 1), (2000, 50)])),
             Step::Watermark(10_000),
         ];
         for split in 0..=steps.len() {

@@ -1,0 +1,308 @@
+//! `WindowRank`: `ROW_NUMBER() OVER (PARTITION BY window_start, window_end,
+//! .. ORDER BY ..)` over window results (Flink's window Top-N and window
+//! deduplication; the `rn <= N` filter is a Calc after it). Rows are held per
+//! window until the watermark passes the window's end, then sorted by
+//! partition and order keys and numbered.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array};
+use datafusion::arrow::compute::{
+    SortColumn, SortOptions, cast, concat_batches, lexsort_to_indices, take,
+};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::batch::{ChangeBatch, RowKind};
+use crate::error::{EngineError, Result};
+use crate::message::MIN_WATERMARK;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::state::{split_watermark, watermark_batch};
+
+/// Configuration of a window ranking (the factory).
+#[derive(Clone)]
+pub struct WindowRank {
+    /// Input column holding `window_end`.
+    pub window_end: usize,
+    /// PARTITION BY expressions.
+    pub partition_by: Vec<Arc<dyn PhysicalExpr>>,
+    /// ORDER BY expressions and directions.
+    pub order_by: Vec<(Arc<dyn PhysicalExpr>, SortOptions)>,
+    /// Output: the input columns, then the row number.
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl OperatorFactory for WindowRank {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(WindowRankOperator {
+            config: self.clone(),
+            windows: BTreeMap::new(),
+            watermark: MIN_WATERMARK,
+        }))
+    }
+}
+
+struct WindowRankOperator {
+    config: WindowRank,
+    /// Rows held per window end.
+    windows: BTreeMap<i64, Vec<RecordBatch>>,
+    watermark: i64,
+}
+
+impl WindowRankOperator {
+    /// Holds a batch's rows under their window; returns how many were late.
+    fn hold(&mut self, batch: &ChangeBatch) -> Result<u64> {
+        let ends = cast(
+            batch.data.column(self.config.window_end),
+            &DataType::Timestamp(TimeUnit::Millisecond, None),
+        )?;
+        let ends = ends.as_primitive::<TimestampMillisecondType>();
+        let mut per_window: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        let mut late = 0;
+        for i in 0..ends.len() {
+            if ends.is_null(i) || ends.value(i).saturating_sub(1) <= self.watermark {
+                late += 1;
+            } else {
+                per_window.entry(ends.value(i)).or_default().push(i as u32);
+            }
+        }
+        for (end, indices) in per_window {
+            let part = batch.take(&UInt32Array::from(indices))?;
+            self.windows.entry(end).or_default().push(part.data);
+        }
+        Ok(late)
+    }
+
+    /// Numbers the rows of one window.
+    fn rank(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let n = batch.num_rows();
+        let evaluate = |e: &Arc<dyn PhysicalExpr>| e.evaluate(&batch).and_then(|v| v.into_array(n));
+        let partitions = self
+            .config
+            .partition_by
+            .iter()
+            .map(evaluate)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut sort: Vec<SortColumn> = partitions
+            .iter()
+            .map(|p| SortColumn {
+                values: p.clone(),
+                options: None,
+            })
+            .collect();
+        for (e, options) in &self.config.order_by {
+            sort.push(SortColumn {
+                values: evaluate(e)?,
+                options: Some(*options),
+            });
+        }
+        let order: UInt32Array = if sort.is_empty() {
+            UInt32Array::from_iter_values(0..n as u32)
+        } else {
+            lexsort_to_indices(&sort, None)?
+        };
+        // Row numbers restart where the partition key changes.
+        let fields = partitions
+            .iter()
+            .map(|p| SortField::new(p.data_type().clone()))
+            .collect();
+        let converter = RowConverter::new(fields)?;
+        let sorted: Vec<ArrayRef> = partitions
+            .iter()
+            .map(|p| take(p.as_ref(), &order, None))
+            .collect::<Result<_, _>>()?;
+        let rows = converter.convert_columns(&sorted)?;
+        let mut numbers = Vec::with_capacity(n);
+        let mut rn = 0i64;
+        for i in 0..n {
+            rn = if i > 0 && rows.row(i) == rows.row(i - 1) {
+                rn + 1
+            } else {
+                1
+            };
+            numbers.push(rn);
+        }
+        let mut columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| take(c.as_ref(), &order, None))
+            .collect::<Result<_, _>>()?;
+        let rn_field = self.config.schema.field(columns.len());
+        columns.push(cast(
+            &(Arc::new(Int64Array::from(numbers)) as ArrayRef),
+            rn_field.data_type(),
+        )?);
+        Ok(RecordBatch::try_new(self.config.schema.clone(), columns)?)
+    }
+}
+
+#[async_trait]
+impl Operator for WindowRankOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
+            return Err(EngineError::NotSupported(
+                "a window ranking over an updating input".into(),
+            ));
+        }
+        let late = self.hold(&batch)?;
+        if late > 0 {
+            ctx.metrics.add_late(late);
+        }
+        Ok(())
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        let (watermark, batches) =
+            split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
+        // The held rows carry their window end: bucket them again.
+        for batch in batches {
+            self.hold(&ChangeBatch::inserts(batch))?;
+        }
+        if let Some(w) = watermark {
+            self.watermark = w;
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        let mut batches = vec![watermark_batch(self.watermark)?];
+        batches.extend(self.windows.values().flatten().cloned());
+        store.write(checkpoint, &ctx.state_key(), batches)
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        let open = self.windows.split_off(&self.watermark.saturating_add(2));
+        let fired = std::mem::replace(&mut self.windows, open);
+        for (_, batches) in fired {
+            let Some(first) = batches.first() else {
+                continue;
+            };
+            let all = concat_batches(&first.schema(), &batches)?;
+            out.emit(ChangeBatch::inserts(self.rank(all)?)).await?;
+        }
+        out.emit_watermark(watermark).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::harness::{Step, assert_snapshot_restore, run};
+
+    fn input_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new(
+                "window_end",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            ),
+            Field::new("v", DataType::Int64, true),
+        ]))
+    }
+
+    fn factory() -> WindowRank {
+        let schema = input_schema();
+        WindowRank {
+            window_end: 0,
+            partition_by: vec![col("window_end", &schema).expect("column")],
+            order_by: vec![(
+                col("v", &schema).expect("column"),
+                SortOptions {
+                    descending: true,
+                    nulls_first: false,
+                },
+            )],
+            schema: Arc::new(Schema::new(vec![
+                Field::new(
+                    "window_end",
+                    DataType::Timestamp(TimeUnit::Millisecond, None),
+                    true,
+                ),
+                Field::new("v", DataType::Int64, true),
+                Field::new("rn", DataType::UInt64, true),
+            ])),
+            description: "rank".into(),
+        }
+    }
+
+    fn batch(rows: &[(i64, i64)]) -> Step {
+        let ends = TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.0));
+        let values = Int64Array::from_iter_values(rows.iter().map(|r| r.1));
+        Step::Batch(ChangeBatch::inserts(
+            RecordBatch::try_new(input_schema(), vec![Arc::new(ends), Arc::new(values)])
+                .expect("batch"),
+        ))
+    }
+
+    fn steps() -> Vec<Step> {
+        vec![
+            batch(&[(1000, 5), (2000, 1), (1000, 9)]),
+            batch(&[(1000, 7), (2000, 3)]),
+            Step::Watermark(999),
+            batch(&[(2000, 2), (1000, 100)]),
+            Step::Watermark(5000),
+        ]
+    }
+
+    #[tokio::test]
+    async fn rows_are_numbered_per_window_by_the_order_keys() {
+        let out = run(&factory(), &steps()).await;
+        assert_eq!(
+            out,
+            vec![
+                "+I[1970-01-01T00:00:01, 9, 1]",
+                "+I[1970-01-01T00:00:01, 7, 2]",
+                "+I[1970-01-01T00:00:01, 5, 3]",
+                "watermark 999",
+                "+I[1970-01-01T00:00:02, 3, 1]",
+                "+I[1970-01-01T00:00:02, 2, 2]",
+                "+I[1970-01-01T00:00:02, 1, 3]",
+                "watermark 5000",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn restored_rows_give_the_output_of_an_uninterrupted_run() {
+        let steps = steps();
+        for split in 0..=steps.len() {
+            assert_snapshot_restore(&factory(), &steps, split).await;
+        }
+    }
+}
