@@ -14,6 +14,8 @@ use crate::value_text::write_row;
 pub enum Step {
     /// Rows on input 0.
     Batch(ChangeBatch),
+    /// Rows on the given input.
+    Input(usize, ChangeBatch),
     /// A watermark.
     Watermark(i64),
 }
@@ -71,6 +73,7 @@ async fn feed(
 ) {
     match step {
         Step::Batch(b) => op.process(0, b.clone(), ctx, out).await.expect("process"),
+        Step::Input(i, b) => op.process(*i, b.clone(), ctx, out).await.expect("process"),
         Step::Watermark(w) => op.on_watermark(*w, ctx, out).await.expect("watermark"),
     }
 }

@@ -22,6 +22,7 @@ use eddy_engine::ops::session_aggregate::{SessionAggregate, SessionColumns};
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::values::Values;
 use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
+use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
@@ -283,7 +284,7 @@ impl<'a> StreamPlanner<'a> {
                 self.add_values(batch)
             }
             LogicalPlan::Aggregate(a) => self.plan_window_aggregate(a),
-            LogicalPlan::Join(_) => Err(self.not_supported("JOIN")),
+            LogicalPlan::Join(j) => self.plan_window_join(j),
             LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
             LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
             LogicalPlan::Window(w) => self.plan_window_rank(w),
@@ -511,6 +512,103 @@ impl<'a> StreamPlanner<'a> {
                 input: 0,
                 partitioning: Partitioning::Hash(keys.unwrap_or_else(|| vec![window_end])),
             }],
+            schema,
+        )?;
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
+    }
+
+    /// A join of two window results on `window_start`, `window_end` (and
+    /// keys): a [`WindowJoin`] over both inputs.
+    fn plan_window_join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Stream> {
+        use datafusion::common::JoinType;
+        let kind = match j.join_type {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Right => JoinKind::Right,
+            JoinType::Full => JoinKind::Full,
+            _ => return Err(self.not_supported(&format!("{} JOIN", j.join_type))),
+        };
+        let window_end = j.on.iter().find_map(|(l, r)| match (l, r) {
+            (Expr::Column(a), Expr::Column(b))
+                if a.name == "window_end" && b.name == "window_end" =>
+            {
+                Some((
+                    j.left.schema().index_of_column(a).ok()?,
+                    j.right.schema().index_of_column(b).ok()?,
+                ))
+            }
+            _ => None,
+        });
+        let has_start = j.on.iter().any(|(l, r)| {
+            matches!((l, r), (Expr::Column(a), Expr::Column(b)) if a.name == "window_start" && b.name == "window_start")
+        });
+        let (Some((left_end, right_end)), true) = (window_end, has_start) else {
+            return Err(self.not_supported(
+                "JOIN other than a window join (on window_start and window_end of two window table functions)",
+            ));
+        };
+        let left = self.plan(&j.left)?;
+        let right = self.plan(&j.right)?;
+        let side =
+            |this: &Self, plan: &LogicalPlan, keys: Vec<&Expr>, end: usize| -> Result<JoinSide> {
+                Ok(JoinSide {
+                    window_end: end,
+                    keys: keys
+                        .into_iter()
+                        .map(|k| this.physical(k, plan.schema()))
+                        .collect::<Result<_>>()?,
+                    schema: nullable_schema(plan.schema().as_arrow()),
+                })
+            };
+        let left_side = side(
+            self,
+            &j.left,
+            j.on.iter().map(|(l, _)| l).collect(),
+            left_end,
+        )?;
+        let right_side = side(
+            self,
+            &j.right,
+            j.on.iter().map(|(_, r)| r).collect(),
+            right_end,
+        )?;
+        let filter = j
+            .filter
+            .as_ref()
+            .map(|f| self.physical(f, &j.schema))
+            .transpose()?;
+        let schema = nullable_schema(j.schema.as_arrow());
+        let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+        let op = WindowJoin {
+            left: left_side,
+            right: right_side,
+            kind,
+            filter,
+            schema: schema.clone(),
+            description: format!(
+                "WindowJoin(joinType=[{}], on=[{}])",
+                j.join_type,
+                on.join(", ")
+            ),
+        };
+        let node = self.graph.add_operator(
+            Arc::new(op),
+            self.parallelism,
+            vec![
+                Edge {
+                    from: left.node,
+                    input: 0,
+                    partitioning: Partitioning::Hash(vec![left_end]),
+                },
+                Edge {
+                    from: right.node,
+                    input: 1,
+                    partitioning: Partitioning::Hash(vec![right_end]),
+                },
+            ],
             schema,
         )?;
         Ok(Stream {

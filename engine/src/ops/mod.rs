@@ -6,4 +6,5 @@ pub mod session_aggregate;
 pub mod union;
 pub mod values;
 pub mod window_aggregate;
+pub mod window_join;
 pub mod window_rank;

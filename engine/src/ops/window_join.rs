@@ -1,0 +1,466 @@
+//! `WindowJoin`: joins the rows of two window results that share a window
+//! (`window_start`, `window_end`) and keys, once the watermark of both
+//! inputs passes the window's end (Flink's window join). Inner, left,
+//! right and full joins; NULL keys never match.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::batch::{ChangeBatch, RowKind};
+use crate::error::{EngineError, Result};
+use crate::message::MIN_WATERMARK;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::state::{StateKey, split_watermark, watermark_batch};
+
+/// Which unmatched rows a join keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Only matches.
+    Inner,
+    /// Matches and unmatched left rows.
+    Left,
+    /// Matches and unmatched right rows.
+    Right,
+    /// Matches and every unmatched row.
+    Full,
+}
+
+/// One side of the join.
+#[derive(Clone)]
+pub struct JoinSide {
+    /// Column holding `window_end`.
+    pub window_end: usize,
+    /// Equi-join key expressions (window columns included).
+    pub keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Schema of the side's rows.
+    pub schema: SchemaRef,
+}
+
+/// Configuration of a window join (the factory).
+#[derive(Clone)]
+pub struct WindowJoin {
+    /// Input 0.
+    pub left: JoinSide,
+    /// Input 1.
+    pub right: JoinSide,
+    /// Which unmatched rows to keep.
+    pub kind: JoinKind,
+    /// A residual condition on the joined row, if any.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// Output: left columns, then right columns.
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl OperatorFactory for WindowJoin {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(WindowJoinOperator {
+            config: self.clone(),
+            held: [BTreeMap::new(), BTreeMap::new()],
+            watermark: MIN_WATERMARK,
+        }))
+    }
+}
+
+/// Each side's rows are stored under their own key.
+fn side_key(ctx: &Context, side: usize) -> StateKey {
+    let mut key = ctx.state_key();
+    key.operator = format!(
+        "{}/{}",
+        key.operator,
+        if side == 0 { "left" } else { "right" }
+    );
+    key
+}
+
+struct WindowJoinOperator {
+    config: WindowJoin,
+    /// Rows per side, per window end.
+    held: [BTreeMap<i64, Vec<RecordBatch>>; 2],
+    watermark: i64,
+}
+
+impl WindowJoinOperator {
+    fn side(&self, input: usize) -> &JoinSide {
+        if input == 0 {
+            &self.config.left
+        } else {
+            &self.config.right
+        }
+    }
+
+    /// Key rows of a side's batch (as the left side's key types); `None`
+    /// where a key is NULL.
+    fn keys(
+        &self,
+        input: usize,
+        batch: &RecordBatch,
+        converter: &RowConverter,
+        types: &[DataType],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let n = batch.num_rows();
+        let columns = self
+            .side(input)
+            .keys
+            .iter()
+            .zip(types)
+            .map(|(k, t)| {
+                let a = k.evaluate(batch)?.into_array(n)?;
+                Ok(if a.data_type() == t { a } else { cast(&a, t)? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = converter.convert_columns(&columns)?;
+        Ok((0..n)
+            .map(|i| (!columns.iter().any(|c| c.is_null(i))).then(|| rows.row(i).as_ref().to_vec()))
+            .collect())
+    }
+
+    /// Joins the rows of one window.
+    fn join(&self, left: RecordBatch, right: RecordBatch) -> Result<RecordBatch> {
+        let types = self
+            .config
+            .left
+            .keys
+            .iter()
+            .map(|k| k.data_type(&self.config.left.schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        let converter =
+            RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
+        let left_keys = self.keys(0, &left, &converter, &types)?;
+        let right_keys = self.keys(1, &right, &converter, &types)?;
+        let mut by_key: HashMap<&[u8], Vec<u32>> = HashMap::new();
+        for (j, k) in right_keys.iter().enumerate() {
+            if let Some(k) = k {
+                by_key.entry(k.as_slice()).or_default().push(j as u32);
+            }
+        }
+        let (mut li, mut ri): (Vec<Option<u32>>, Vec<Option<u32>>) = (vec![], vec![]);
+        for (i, k) in left_keys.iter().enumerate() {
+            for j in k
+                .as_ref()
+                .and_then(|k| by_key.get(k.as_slice()))
+                .into_iter()
+                .flatten()
+            {
+                li.push(Some(i as u32));
+                ri.push(Some(*j));
+            }
+        }
+        let mut joined = self.assemble(&left, &right, &li, &ri)?;
+        if let Some(f) = &self.config.filter {
+            let mask = f.evaluate(&joined)?.into_array(joined.num_rows())?;
+            let mask = mask
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(|| EngineError::Execution("join condition is not a boolean".into()))?;
+            let keep: Vec<bool> = (0..mask.len())
+                .map(|i| mask.is_valid(i) && mask.value(i))
+                .collect();
+            li = li
+                .into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v)
+                .collect();
+            ri = ri
+                .into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v)
+                .collect();
+            joined = filter_record_batch(&joined, &BooleanArray::from(keep))?;
+        }
+        let (mut ol, mut or): (Vec<Option<u32>>, Vec<Option<u32>>) = (vec![], vec![]);
+        if matches!(self.config.kind, JoinKind::Left | JoinKind::Full) {
+            let mut matched = vec![false; left.num_rows()];
+            li.iter()
+                .flatten()
+                .for_each(|i| matched[*i as usize] = true);
+            for (i, _) in matched.iter().enumerate().filter(|(_, m)| !**m) {
+                ol.push(Some(i as u32));
+                or.push(None);
+            }
+        }
+        if matches!(self.config.kind, JoinKind::Right | JoinKind::Full) {
+            let mut matched = vec![false; right.num_rows()];
+            ri.iter()
+                .flatten()
+                .for_each(|j| matched[*j as usize] = true);
+            for (j, _) in matched.iter().enumerate().filter(|(_, m)| !**m) {
+                ol.push(None);
+                or.push(Some(j as u32));
+            }
+        }
+        if ol.is_empty() {
+            return Ok(joined);
+        }
+        let outer = self.assemble(&left, &right, &ol, &or)?;
+        Ok(concat_batches(&self.config.schema, &[joined, outer])?)
+    }
+
+    fn assemble(
+        &self,
+        left: &RecordBatch,
+        right: &RecordBatch,
+        li: &[Option<u32>],
+        ri: &[Option<u32>],
+    ) -> Result<RecordBatch> {
+        let li = UInt32Array::from(li.to_vec());
+        let ri = UInt32Array::from(ri.to_vec());
+        let mut columns: Vec<ArrayRef> = vec![];
+        for c in left.columns() {
+            columns.push(take(c.as_ref(), &li, None)?);
+        }
+        for c in right.columns() {
+            columns.push(take(c.as_ref(), &ri, None)?);
+        }
+        let columns = columns
+            .into_iter()
+            .zip(self.config.schema.fields())
+            .map(|(c, f)| {
+                if c.data_type() == f.data_type() {
+                    Ok(c)
+                } else {
+                    cast(&c, f.data_type())
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(self.config.schema.clone(), columns)?)
+    }
+
+    /// Holds a side's rows under their window; returns how many were late.
+    fn hold(&mut self, side: usize, batch: &ChangeBatch) -> Result<u64> {
+        let ends = cast(
+            batch.data.column(self.side(side).window_end),
+            &DataType::Timestamp(TimeUnit::Millisecond, None),
+        )?;
+        let ends = ends.as_primitive::<TimestampMillisecondType>();
+        let mut per_window: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        let mut late = 0;
+        for i in 0..ends.len() {
+            if ends.is_null(i) || ends.value(i).saturating_sub(1) <= self.watermark {
+                late += 1;
+            } else {
+                per_window.entry(ends.value(i)).or_default().push(i as u32);
+            }
+        }
+        for (end, indices) in per_window {
+            let part = batch.take(&UInt32Array::from(indices))?;
+            self.held[side].entry(end).or_default().push(part.data);
+        }
+        Ok(late)
+    }
+
+    fn empty(schema: &SchemaRef) -> RecordBatch {
+        RecordBatch::new_empty(schema.clone())
+    }
+}
+
+#[async_trait]
+impl Operator for WindowJoinOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn process(
+        &mut self,
+        input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
+            return Err(EngineError::NotSupported(
+                "a window join over an updating input".into(),
+            ));
+        }
+        let late = self.hold(input.min(1), &batch)?;
+        if late > 0 {
+            ctx.metrics.add_late(late);
+        }
+        Ok(())
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        for side in 0..2 {
+            let (watermark, batches) =
+                split_watermark(store.restore(&side_key(ctx, side))?.unwrap_or_default());
+            if let Some(w) = watermark {
+                self.watermark = self.watermark.max(w);
+            }
+            for b in batches {
+                self.hold(side, &ChangeBatch::inserts(b))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        for side in 0..2 {
+            let mut batches = vec![watermark_batch(self.watermark)?];
+            batches.extend(self.held[side].values().flatten().cloned());
+            store.write(checkpoint, &side_key(ctx, side), batches)?;
+        }
+        Ok(())
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        let bound = self.watermark.saturating_add(2);
+        let left = {
+            let open = self.held[0].split_off(&bound);
+            std::mem::replace(&mut self.held[0], open)
+        };
+        let mut right = {
+            let open = self.held[1].split_off(&bound);
+            std::mem::replace(&mut self.held[1], open)
+        };
+        let mut ends: Vec<i64> = left.keys().chain(right.keys()).copied().collect();
+        ends.sort_unstable();
+        ends.dedup();
+        let mut left = left;
+        for end in ends {
+            let l = match left.remove(&end) {
+                Some(b) => concat_batches(&self.config.left.schema, &b)?,
+                None => Self::empty(&self.config.left.schema),
+            };
+            let r = match right.remove(&end) {
+                Some(b) => concat_batches(&self.config.right.schema, &b)?,
+                None => Self::empty(&self.config.right.schema),
+            };
+            let joined = self.join(l, r)?;
+            if joined.num_rows() > 0 {
+                out.emit(ChangeBatch::inserts(joined)).await?;
+            }
+        }
+        out.emit_watermark(watermark).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::harness::{Step, assert_snapshot_restore, run};
+
+    fn side_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new(
+                "window_end",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            ),
+            Field::new("k", DataType::Int64, true),
+        ]))
+    }
+
+    fn side() -> JoinSide {
+        let schema = side_schema();
+        JoinSide {
+            window_end: 0,
+            keys: vec![
+                col("window_end", &schema).expect("c"),
+                col("k", &schema).expect("c"),
+            ],
+            schema,
+        }
+    }
+
+    fn factory(kind: JoinKind) -> WindowJoin {
+        let mut fields: Vec<Field> = side_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(
+            side_schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_name(format!("r_{}", f.name()))),
+        );
+        WindowJoin {
+            left: side(),
+            right: side(),
+            kind,
+            filter: None,
+            schema: Arc::new(Schema::new(fields)),
+            description: "join".into(),
+        }
+    }
+
+    fn rows(input: usize, rows: &[(i64, Option<i64>)]) -> Step {
+        let ends = TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.0));
+        let keys = Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        Step::Input(
+            input,
+            ChangeBatch::inserts(
+                RecordBatch::try_new(side_schema(), vec![Arc::new(ends), Arc::new(keys)])
+                    .expect("batch"),
+            ),
+        )
+    }
+
+    fn steps() -> Vec<Step> {
+        vec![
+            rows(0, &[(1000, Some(1)), (1000, Some(2)), (1000, None)]),
+            rows(1, &[(1000, Some(1)), (1000, None), (2000, Some(2))]),
+            Step::Watermark(999),
+            rows(1, &[(1000, Some(2)), (2000, Some(7))]),
+            rows(0, &[(2000, Some(2))]),
+            Step::Watermark(5000),
+        ]
+    }
+
+    #[tokio::test]
+    async fn full_join_matches_keys_per_window_and_never_null_keys() {
+        let out = run(&factory(JoinKind::Full), &steps()).await;
+        let expected = [
+            "+I[1970-01-01T00:00:01, 1, 1970-01-01T00:00:01, 1]",
+            "+I[1970-01-01T00:00:01, 2, null, null]",
+            "+I[1970-01-01T00:00:01, null, null, null]",
+            "+I[null, null, 1970-01-01T00:00:01, null]",
+            "watermark 999",
+            "+I[1970-01-01T00:00:02, 2, 1970-01-01T00:00:02, 2]",
+            "+I[null, null, 1970-01-01T00:00:02, 7]",
+            "watermark 5000",
+        ];
+        assert_eq!(out, expected);
+    }
+
+    #[tokio::test]
+    async fn restored_join_state_gives_the_output_of_an_uninterrupted_run() {
+        let steps = steps();
+        for kind in [JoinKind::Inner, JoinKind::Left, JoinKind::Full] {
+            for split in 0..=steps.len() {
+                assert_snapshot_restore(&factory(kind), &steps, split).await;
+            }
+        }
+    }
+}
