@@ -104,6 +104,9 @@ pub struct JobGraph {
     pub name: String,
     /// The nodes, inputs before consumers.
     pub nodes: Vec<Node>,
+    /// An input channel that sends nothing for this long stops holding back
+    /// the watermark until it sends again (`table.exec.source.idle-timeout`).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl JobGraph {
@@ -112,6 +115,7 @@ impl JobGraph {
         Self {
             name: name.into(),
             nodes: vec![],
+            idle_timeout: None,
         }
     }
 

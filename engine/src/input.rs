@@ -4,6 +4,10 @@
 
 use std::collections::VecDeque;
 
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use tokio::sync::mpsc;
 
 use crate::batch::ChangeBatch;
@@ -35,6 +39,9 @@ struct Channel {
     input: usize,
     watermark: i64,
     ended: bool,
+    /// Sent nothing for the idle timeout: not counted in the minimum.
+    idle: bool,
+    last_seen: Instant,
     /// The barrier this channel delivered while others have not yet.
     barrier: Option<u64>,
     /// Messages that arrived after that barrier, held until alignment.
@@ -49,6 +56,7 @@ pub struct InputGate {
     replay: VecDeque<Envelope>,
     watermark: i64,
     ended: bool,
+    idle_timeout: Option<Duration>,
 }
 
 impl InputGate {
@@ -60,6 +68,8 @@ impl InputGate {
                 input,
                 watermark: MIN_WATERMARK,
                 ended: false,
+                idle: false,
+                last_seen: Instant::now(),
                 barrier: None,
                 held: VecDeque::new(),
             })
@@ -70,7 +80,43 @@ impl InputGate {
             replay: VecDeque::new(),
             watermark: MIN_WATERMARK,
             ended: false,
+            idle_timeout: None,
         }
+    }
+
+    /// Channels silent for `timeout` stop holding back the watermark.
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Marks channels silent past the idle timeout as idle; returns the
+    /// watermark event if that let the minimum advance.
+    fn mark_idle(&mut self) -> Option<GateEvent> {
+        let timeout = self.idle_timeout?;
+        let now = Instant::now();
+        let mut changed = false;
+        for c in self.channels.iter_mut().filter(|c| !c.ended && !c.idle) {
+            if now.duration_since(c.last_seen) >= timeout {
+                c.idle = true;
+                changed = true;
+            }
+        }
+        if changed {
+            self.advance_watermark()
+        } else {
+            None
+        }
+    }
+
+    /// When the next channel may turn idle.
+    fn next_idle_check(&self) -> Option<Instant> {
+        let timeout = self.idle_timeout?;
+        self.channels
+            .iter()
+            .filter(|c| !c.ended && !c.idle)
+            .map(|c| c.last_seen + timeout)
+            .min()
     }
 
     /// The next event, or `None` after `End` was returned.
@@ -85,11 +131,29 @@ impl InputGate {
         loop {
             let (c, msg) = match self.replay.pop_front() {
                 Some(env) => env,
-                None => match self.rx.recv().await {
-                    Some(env) => env,
-                    None => return internal_err!("input channels closed without End"),
-                },
+                None => {
+                    let received = match self.next_idle_check() {
+                        None => self.rx.recv().await,
+                        Some(at) => match tokio::time::timeout_at(at, self.rx.recv()).await {
+                            Ok(r) => r,
+                            Err(_) => {
+                                if let Some(ev) = self.mark_idle() {
+                                    return Ok(Some(ev));
+                                }
+                                continue;
+                            }
+                        },
+                    };
+                    match received {
+                        Some(env) => env,
+                        None => return internal_err!("input channels closed without End"),
+                    }
+                }
             };
+            if let Some(ch) = self.channels.get_mut(c) {
+                ch.last_seen = Instant::now();
+                ch.idle = false;
+            }
             let Some(ch) = self.channels.get_mut(c) else {
                 return internal_err!("message on unknown channel {c}");
             };
@@ -138,7 +202,7 @@ impl InputGate {
         let min = self
             .channels
             .iter()
-            .filter(|c| !c.ended)
+            .filter(|c| !c.ended && !c.idle)
             .map(|c| c.watermark)
             .min()?;
         if min > self.watermark {
@@ -217,6 +281,40 @@ mod tests {
         )
         .await;
         assert_eq!(out, vec!["wm5", "wm10", "wm20", "end"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_channel_stops_holding_back_the_watermark() {
+        let (tx, rx) = mpsc::channel(64);
+        let mut gate =
+            InputGate::new(rx, vec![0, 0]).with_idle_timeout(Some(Duration::from_secs(5)));
+        tx.send((0, Message::Watermark(10))).await.expect("send");
+        tx.send((1, Message::Watermark(3))).await.expect("send");
+        let mut seen = vec![];
+        // Channel 1 goes quiet; channel 0 keeps talking.
+        let sender = tx.clone();
+        tokio::spawn(async move {
+            for w in [20, 30] {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                let _ = sender.send((0, Message::Watermark(w))).await;
+            }
+        });
+        for _ in 0..3 {
+            match gate.next().await.expect("next") {
+                Some(GateEvent::Watermark(w)) => seen.push(w),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // 3 (both), then channel 1 idle after 5 s: 20 (channel 0 alone), 30.
+        assert_eq!(seen, vec![3, 20, 30]);
+        // An idle channel that speaks again counts again; the watermark never goes back.
+        tx.send((1, Message::Watermark(25))).await.expect("send");
+        tx.send((1, Message::Watermark(40))).await.expect("send");
+        tx.send((0, Message::Watermark(50))).await.expect("send");
+        match gate.next().await.expect("next") {
+            Some(GateEvent::Watermark(w)) => assert_eq!(w, 40, "channel 1 counts again"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -376,7 +376,7 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                         return Err(EngineError::Internal("missing inbox".into()));
                     };
                     tasks.spawn(run_operator_task(
-                        InputGate::new(rx, inputs),
+                        InputGate::new(rx, inputs).with_idle_timeout(graph.idle_timeout),
                         stages,
                         output,
                     ));

@@ -238,6 +238,13 @@ impl Session {
                 }
             }
         }
+        planner.graph.idle_timeout = match self.config("table.exec.source.idle-timeout") {
+            None => None,
+            Some(v) => Some(eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
+                location: at,
+                message: format!("Invalid value for 'table.exec.source.idle-timeout': '{v}' (expected a duration such as '10 s')"),
+            })?),
+        };
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {
             text.push_str(&p.display_indent().to_string());
