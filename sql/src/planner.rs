@@ -18,12 +18,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_engine::connector::{ConnectorRegistry, TableOptions, TableRequest};
 use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
-use eddy_engine::ops::session_aggregate::{SessionAggregate, SessionColumns};
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::values::Values;
-use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
-use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
-use eddy_engine::ops::window_rank::WindowRank;
 use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
 use crate::catalog::{TableEntry, nullable_schema};
@@ -43,11 +39,11 @@ pub struct Stream {
 pub struct StreamPlanner<'a> {
     /// The graph being built.
     pub graph: JobGraph,
-    state: &'a SessionState,
+    pub(crate) state: &'a SessionState,
     tables: &'a HashMap<String, TableEntry>,
     connectors: &'a ConnectorRegistry,
-    parallelism: usize,
-    location: Location,
+    pub(crate) parallelism: usize,
+    pub(crate) location: Location,
 }
 
 impl<'a> StreamPlanner<'a> {
@@ -70,27 +66,27 @@ impl<'a> StreamPlanner<'a> {
         }
     }
 
-    fn plan_error(&self, message: impl Into<String>) -> SqlError {
+    pub(crate) fn plan_error(&self, message: impl Into<String>) -> SqlError {
         SqlError::Plan {
             location: self.location,
             message: message.into(),
         }
     }
 
-    fn not_supported(&self, what: &str) -> SqlError {
+    pub(crate) fn not_supported(&self, what: &str) -> SqlError {
         SqlError::NotSupported {
             location: self.location,
             message: format!("{what} is not supported in streaming queries yet"),
         }
     }
 
-    fn physical(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+    pub(crate) fn physical(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
         self.state
             .create_physical_expr(expr.clone(), schema)
             .map_err(|e| self.plan_error(e.to_string()))
     }
 
-    fn add_calc(
+    pub(crate) fn add_calc(
         &mut self,
         input: Stream,
         predicate: Option<Arc<dyn PhysicalExpr>>,
@@ -293,330 +289,6 @@ impl<'a> StreamPlanner<'a> {
         }
     }
 
-    /// `GROUP BY window_start, window_end, ..` over a window table function:
-    /// a Calc computing the group keys first, a hash exchange on them, then
-    /// a [`WindowAggregate`].
-    fn plan_window_aggregate(&mut self, a: &datafusion::logical_expr::Aggregate) -> Result<Stream> {
-        let is_column = |e: &Expr, name: &str| matches!(e, Expr::Column(c) if c.name == name);
-        let Some(window_end) = a.group_expr.iter().position(|e| is_column(e, "window_end")) else {
-            return Err(SqlError::NotSupported {
-                location: self.location,
-                message: "GROUP BY without window_start and window_end of a window table function (unbounded aggregation) is not supported in streaming queries yet".into(),
-            });
-        };
-        let input = self.plan(&a.input)?;
-        let input_schema = a.input.schema();
-        // Keys first, then every input column, so aggregate arguments
-        // resolve against the same names.
-        let mut exprs: Vec<Expr> = a
-            .group_expr
-            .iter()
-            .enumerate()
-            .map(|(i, e)| e.clone().alias(format!("__key{i}")))
-            .collect();
-        exprs.extend(
-            input_schema
-                .iter()
-                .map(|(q, f)| Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()))),
-        );
-        let keyed = datafusion::logical_expr::Projection::try_new(exprs.clone(), a.input.clone())
-            .map_err(|e| self.plan_error(e.to_string()))?;
-        let physical = exprs
-            .iter()
-            .map(|e| self.physical(e, input_schema))
-            .collect::<Result<Vec<_>>>()?;
-        let keyed_schema = nullable_schema(keyed.schema.as_arrow());
-        let keys_text: Vec<String> = a.group_expr.iter().map(|e| e.to_string()).collect();
-        let calc = self.add_calc(
-            input,
-            None,
-            Some(physical),
-            keyed_schema.clone(),
-            format!("Calc(keys=[{}])", keys_text.join(", ")),
-        )?;
-        let props = self.state.execution_props();
-        let calls = a
-            .aggr_expr
-            .iter()
-            .map(|e| {
-                let planning = datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default();
-                let lowered = datafusion::physical_expr::aggregate::LoweredAggregateBuilder::new(
-                    e,
-                    &keyed.schema,
-                    keyed.schema.as_arrow(),
-                    props,
-                    &planning,
-                )
-                .build()
-                .map_err(|e| self.plan_error(e.to_string()))?;
-                if !lowered.order_bys.is_empty() {
-                    return Err(self.not_supported("ORDER BY inside an aggregate call"));
-                }
-                Ok(AggregateCall {
-                    function: lowered.aggregate,
-                    filter: lowered.filter,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let aggs_text: Vec<String> = a.aggr_expr.iter().map(|e| e.to_string()).collect();
-        let schema = nullable_schema(a.schema.as_arrow());
-        let is_window = |e: &Expr| {
-            ["window_start", "window_end", "window_time"]
-                .iter()
-                .any(|w| is_column(e, w))
-        };
-        let (op, partitioning): (
-            Arc<dyn eddy_engine::operator::OperatorFactory>,
-            Partitioning,
-        ) = match session_gap(&a.input, "window_end") {
-            Some(gap_ms) => {
-                let Some(start) = a
-                    .group_expr
-                    .iter()
-                    .position(|e| is_column(e, "window_start"))
-                else {
-                    return Err(self.plan_error(
-                        "a SESSION window aggregation must group by window_start and window_end",
-                    ));
-                };
-                // Sessions are partitioned by the keys other than the window columns.
-                let partition: Vec<usize> = (0..a.group_expr.len())
-                    .filter(|i| !is_window(&a.group_expr[*i]))
-                    .collect();
-                let op = SessionAggregate {
-                    key_count: a.group_expr.len(),
-                    windows: SessionColumns {
-                        start,
-                        end: window_end,
-                        time: a
-                            .group_expr
-                            .iter()
-                            .position(|e| is_column(e, "window_time")),
-                    },
-                    gap_ms,
-                    calls,
-                    schema: schema.clone(),
-                    description: format!(
-                        "SessionWindowAggregate(gap={gap_ms}ms, groupBy=[{}], select=[{}])",
-                        keys_text.join(", "),
-                        aggs_text.join(", ")
-                    ),
-                };
-                let partitioning = if partition.is_empty() {
-                    Partitioning::Single
-                } else {
-                    Partitioning::Hash(partition)
-                };
-                (Arc::new(op), partitioning)
-            }
-            None => {
-                let op = WindowAggregate {
-                    key_count: a.group_expr.len(),
-                    window_end,
-                    calls,
-                    schema: schema.clone(),
-                    description: format!(
-                        "WindowAggregate(groupBy=[{}], select=[{}])",
-                        keys_text.join(", "),
-                        aggs_text.join(", ")
-                    ),
-                };
-                (
-                    Arc::new(op),
-                    Partitioning::Hash((0..a.group_expr.len()).collect()),
-                )
-            }
-        };
-        let node = self.graph.add_operator(
-            op,
-            self.parallelism,
-            vec![Edge {
-                from: calc.node,
-                input: 0,
-                partitioning,
-            }],
-            schema,
-        )?;
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
-    }
-
-    /// `ROW_NUMBER() OVER (PARTITION BY window_start, window_end, ..
-    /// ORDER BY ..)` over window results: a [`WindowRank`] (Flink's window
-    /// Top-N and deduplication, with `rn <= N` as a Calc after it).
-    fn plan_window_rank(&mut self, w: &datafusion::logical_expr::Window) -> Result<Stream> {
-        use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
-        let over_windows = || {
-            self.not_supported(
-                "OVER aggregations other than ROW_NUMBER() partitioned by window_start and window_end",
-            )
-        };
-        let [expr] = w.window_expr.as_slice() else {
-            return Err(over_windows());
-        };
-        let Expr::WindowFunction(wf) = expr.clone().unalias() else {
-            return Err(over_windows());
-        };
-        let WindowFunction { fun, params } = wf.as_ref();
-        let is_row_number =
-            matches!(fun, WindowFunctionDefinition::WindowUDF(u) if u.name() == "row_number");
-        let input_schema = w.input.schema();
-        let window_end = params.partition_by.iter().find_map(|e| match e {
-            Expr::Column(c) if c.name == "window_end" => input_schema.index_of_column(c).ok(),
-            _ => None,
-        });
-        let (true, Some(window_end)) = (is_row_number, window_end) else {
-            return Err(over_windows());
-        };
-        let input = self.plan(&w.input)?;
-        let partition_by = params
-            .partition_by
-            .iter()
-            .map(|e| self.physical(e, input_schema))
-            .collect::<Result<Vec<_>>>()?;
-        let order_by = params
-            .order_by
-            .iter()
-            .map(|s| {
-                let options = datafusion::arrow::compute::SortOptions {
-                    descending: !s.asc,
-                    nulls_first: s.nulls_first,
-                };
-                Ok((self.physical(&s.expr, input_schema)?, options))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // Rows of one partition must meet in one subtask.
-        let keys: Option<Vec<usize>> = params
-            .partition_by
-            .iter()
-            .map(|e| match e {
-                Expr::Column(c) => input_schema.index_of_column(c).ok(),
-                _ => None,
-            })
-            .collect();
-        let schema = nullable_schema(w.schema.as_arrow());
-        let op = WindowRank {
-            window_end,
-            partition_by,
-            order_by,
-            schema: schema.clone(),
-            description: format!("WindowRank({expr})"),
-        };
-        let node = self.graph.add_operator(
-            Arc::new(op),
-            self.parallelism,
-            vec![Edge {
-                from: input.node,
-                input: 0,
-                partitioning: Partitioning::Hash(keys.unwrap_or_else(|| vec![window_end])),
-            }],
-            schema,
-        )?;
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
-    }
-
-    /// A join of two window results on `window_start`, `window_end` (and
-    /// keys): a [`WindowJoin`] over both inputs.
-    fn plan_window_join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Stream> {
-        use datafusion::common::JoinType;
-        let kind = match j.join_type {
-            JoinType::Inner => JoinKind::Inner,
-            JoinType::Left => JoinKind::Left,
-            JoinType::Right => JoinKind::Right,
-            JoinType::Full => JoinKind::Full,
-            _ => return Err(self.not_supported(&format!("{} JOIN", j.join_type))),
-        };
-        let window_end = j.on.iter().find_map(|(l, r)| match (l, r) {
-            (Expr::Column(a), Expr::Column(b))
-                if a.name == "window_end" && b.name == "window_end" =>
-            {
-                Some((
-                    j.left.schema().index_of_column(a).ok()?,
-                    j.right.schema().index_of_column(b).ok()?,
-                ))
-            }
-            _ => None,
-        });
-        let has_start = j.on.iter().any(|(l, r)| {
-            matches!((l, r), (Expr::Column(a), Expr::Column(b)) if a.name == "window_start" && b.name == "window_start")
-        });
-        let (Some((left_end, right_end)), true) = (window_end, has_start) else {
-            return Err(self.not_supported(
-                "JOIN other than a window join (on window_start and window_end of two window table functions)",
-            ));
-        };
-        let left = self.plan(&j.left)?;
-        let right = self.plan(&j.right)?;
-        let side =
-            |this: &Self, plan: &LogicalPlan, keys: Vec<&Expr>, end: usize| -> Result<JoinSide> {
-                Ok(JoinSide {
-                    window_end: end,
-                    keys: keys
-                        .into_iter()
-                        .map(|k| this.physical(k, plan.schema()))
-                        .collect::<Result<_>>()?,
-                    schema: nullable_schema(plan.schema().as_arrow()),
-                })
-            };
-        let left_side = side(
-            self,
-            &j.left,
-            j.on.iter().map(|(l, _)| l).collect(),
-            left_end,
-        )?;
-        let right_side = side(
-            self,
-            &j.right,
-            j.on.iter().map(|(_, r)| r).collect(),
-            right_end,
-        )?;
-        let filter = j
-            .filter
-            .as_ref()
-            .map(|f| self.physical(f, &j.schema))
-            .transpose()?;
-        let schema = nullable_schema(j.schema.as_arrow());
-        let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
-        let op = WindowJoin {
-            left: left_side,
-            right: right_side,
-            kind,
-            filter,
-            schema: schema.clone(),
-            description: format!(
-                "WindowJoin(joinType=[{}], on=[{}])",
-                j.join_type,
-                on.join(", ")
-            ),
-        };
-        let node = self.graph.add_operator(
-            Arc::new(op),
-            self.parallelism,
-            vec![
-                Edge {
-                    from: left.node,
-                    input: 0,
-                    partitioning: Partitioning::Hash(vec![left_end]),
-                },
-                Edge {
-                    from: right.node,
-                    input: 1,
-                    partitioning: Partitioning::Hash(vec![right_end]),
-                },
-            ],
-            schema,
-        )?;
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
-    }
-
     fn add_values(&mut self, batch: RecordBatch) -> Result<Stream> {
         let schema = batch.schema();
         let node = self
@@ -758,29 +430,6 @@ impl<'a> StreamPlanner<'a> {
             }],
             schema,
         )?)
-    }
-}
-
-/// The gap (ms) when column `name` of `plan` is the `window_end` of a
-/// SESSION table function, found through projections, filters and aliases.
-fn session_gap(plan: &LogicalPlan, name: &str) -> Option<i64> {
-    match plan {
-        LogicalPlan::Projection(p) => {
-            let i = p.schema.fields().iter().position(|f| f.name() == name)?;
-            match p.expr.get(i)?.clone().unalias() {
-                Expr::ScalarFunction(f) if f.name() == crate::functions::SESSION_END => {
-                    match f.args.get(1)? {
-                        Expr::Literal(ScalarValue::Int64(Some(g)), _) => Some(*g),
-                        _ => None,
-                    }
-                }
-                Expr::Column(c) => session_gap(&p.input, &c.name),
-                _ => None,
-            }
-        }
-        LogicalPlan::Filter(f) => session_gap(&f.input, name),
-        LogicalPlan::SubqueryAlias(a) => session_gap(&a.input, name),
-        _ => None,
     }
 }
 
