@@ -25,7 +25,6 @@ pub mod splitter;
 pub mod statement;
 pub mod tokens;
 pub mod types;
-pub mod window_planner;
 pub mod window_tvf;
 
 pub use error::{Location, Result, SqlError};

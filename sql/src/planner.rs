@@ -26,6 +26,8 @@ use crate::catalog::{TableEntry, nullable_schema};
 use crate::error::{Location, Result, SqlError};
 use crate::statement::ColumnKind;
 
+mod window;
+
 /// A planned stream: the node producing it and its parallelism.
 #[derive(Debug, Clone, Copy)]
 pub struct Stream {

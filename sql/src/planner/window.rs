@@ -12,9 +12,9 @@ use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
 use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
+use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::{Result, SqlError};
-use crate::planner::{Stream, StreamPlanner};
 
 impl StreamPlanner<'_> {
     /// `GROUP BY window_start, window_end, ..` over a window table function:
