@@ -108,6 +108,17 @@ impl ChangeBatch {
         }
     }
 
+    /// Fails unless every row is an insert: `what` names the operator that
+    /// cannot take updates yet.
+    pub fn ensure_append_only(&self, what: &str) -> Result<()> {
+        if self.kinds.is_some() && (0..self.num_rows()).any(|i| self.kind(i) != RowKind::Insert) {
+            return Err(crate::error::EngineError::NotSupported(format!(
+                "{what} over an updating input"
+            )));
+        }
+        Ok(())
+    }
+
     /// Keeps the rows where `mask` is true.
     pub fn filter(&self, mask: &BooleanArray) -> Result<ChangeBatch> {
         let data = filter_record_batch(&self.data, mask)?;

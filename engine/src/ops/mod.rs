@@ -6,5 +6,6 @@ pub mod session_aggregate;
 pub mod union;
 pub mod values;
 pub mod window_aggregate;
+pub mod window_buffer;
 pub mod window_join;
 pub mod window_rank;

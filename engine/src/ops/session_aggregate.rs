@@ -21,7 +21,8 @@ use datafusion::logical_expr::Accumulator;
 
 use super::accumulator_state;
 use super::window_aggregate::AggregateCall;
-use crate::batch::{ChangeBatch, RowKind};
+use super::window_buffer::fired;
+use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
@@ -145,7 +146,7 @@ impl SessionAggregateOperator {
         for (key, list) in self.sessions.iter_mut() {
             let mut i = 0;
             while i < list.len() {
-                if list[i].end.saturating_sub(1) <= watermark {
+                if fired(list[i].end, watermark) {
                     done.push((key.clone(), list.swap_remove(i)));
                 } else {
                     i += 1;
@@ -265,11 +266,7 @@ impl Operator for SessionAggregateOperator {
         ctx: &mut Context,
         _out: &mut dyn Emitter,
     ) -> Result<()> {
-        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
-            return Err(EngineError::NotSupported(
-                "a session window aggregation over an updating input".into(),
-            ));
-        }
+        batch.ensure_append_only("a session window aggregation")?;
         let data = &batch.data;
         let times = cast(
             data.column(self.config.windows.start),
@@ -320,7 +317,7 @@ impl Operator for SessionAggregateOperator {
             }
             let start = times.value(i);
             let end = start.saturating_add(self.config.gap_ms);
-            if end.saturating_sub(1) <= self.watermark {
+            if fired(end, self.watermark) {
                 late += 1;
                 continue;
             }

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
 use datafusion::arrow::compute::{cast, filter, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
@@ -22,7 +22,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 
 use super::accumulator_state;
-use crate::batch::{ChangeBatch, RowKind};
+use super::window_buffer::{fired, millis};
+use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
@@ -81,20 +82,6 @@ struct WindowAggregateOperator {
     converter: RowConverter,
     groups: HashMap<OwnedRow, Group>,
     watermark: i64,
-}
-
-/// Milliseconds of a timestamp column.
-fn millis(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
-    let ms = cast(a, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
-    let ms = ms.as_primitive::<TimestampMillisecondType>();
-    Ok((0..ms.len())
-        .map(|i| ms.is_valid(i).then(|| ms.value(i)))
-        .collect())
-}
-
-/// A window has fired once the watermark reached its last millisecond.
-fn fired(window_end: i64, watermark: i64) -> bool {
-    window_end.saturating_sub(1) <= watermark
 }
 
 impl WindowAggregateOperator {
@@ -209,11 +196,7 @@ impl Operator for WindowAggregateOperator {
         ctx: &mut Context,
         _out: &mut dyn Emitter,
     ) -> Result<()> {
-        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
-            return Err(EngineError::NotSupported(
-                "a window aggregation over an updating input".into(),
-            ));
-        }
+        batch.ensure_append_only("a window aggregation")?;
         let data = &batch.data;
         let keys: Vec<ArrayRef> = data.columns()[..self.config.key_count].to_vec();
         let rows = self.converter.convert_columns(&keys)?;
@@ -314,7 +297,8 @@ impl Operator for WindowAggregateOperator {
 mod tests {
     use std::sync::atomic::Ordering;
 
-    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::array::{AsArray, Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::physical_expr::aggregate::AggregateExprBuilder;
     use datafusion::physical_expr::expressions::col;

@@ -3,18 +3,19 @@
 //! inputs passes the window's end (Flink's window join). Inner, left,
 //! right and full joins; NULL keys never match.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
 use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::batch::{ChangeBatch, RowKind};
+use super::window_buffer::WindowBuffer;
+use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
@@ -69,7 +70,7 @@ impl OperatorFactory for WindowJoin {
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         Ok(Box::new(WindowJoinOperator {
             config: self.clone(),
-            held: [BTreeMap::new(), BTreeMap::new()],
+            held: [WindowBuffer::default(), WindowBuffer::default()],
             watermark: MIN_WATERMARK,
         }))
     }
@@ -89,7 +90,7 @@ fn side_key(ctx: &Context, side: usize) -> StateKey {
 struct WindowJoinOperator {
     config: WindowJoin,
     /// Rows per side, per window end.
-    held: [BTreeMap<i64, Vec<RecordBatch>>; 2],
+    held: [WindowBuffer; 2],
     watermark: i64,
 }
 
@@ -241,29 +242,6 @@ impl WindowJoinOperator {
         Ok(RecordBatch::try_new(self.config.schema.clone(), columns)?)
     }
 
-    /// Holds a side's rows under their window; returns how many were late.
-    fn hold(&mut self, side: usize, batch: &ChangeBatch) -> Result<u64> {
-        let ends = cast(
-            batch.data.column(self.side(side).window_end),
-            &DataType::Timestamp(TimeUnit::Millisecond, None),
-        )?;
-        let ends = ends.as_primitive::<TimestampMillisecondType>();
-        let mut per_window: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-        let mut late = 0;
-        for i in 0..ends.len() {
-            if ends.is_null(i) || ends.value(i).saturating_sub(1) <= self.watermark {
-                late += 1;
-            } else {
-                per_window.entry(ends.value(i)).or_default().push(i as u32);
-            }
-        }
-        for (end, indices) in per_window {
-            let part = batch.take(&UInt32Array::from(indices))?;
-            self.held[side].entry(end).or_default().push(part.data);
-        }
-        Ok(late)
-    }
-
     fn empty(schema: &SchemaRef) -> RecordBatch {
         RecordBatch::new_empty(schema.clone())
     }
@@ -282,12 +260,9 @@ impl Operator for WindowJoinOperator {
         ctx: &mut Context,
         _out: &mut dyn Emitter,
     ) -> Result<()> {
-        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
-            return Err(EngineError::NotSupported(
-                "a window join over an updating input".into(),
-            ));
-        }
-        let late = self.hold(input.min(1), &batch)?;
+        batch.ensure_append_only("a window join")?;
+        let side = input.min(1);
+        let late = self.held[side].hold(&batch, self.side(side).window_end, self.watermark)?;
         if late > 0 {
             ctx.metrics.add_late(late);
         }
@@ -305,7 +280,11 @@ impl Operator for WindowJoinOperator {
                 self.watermark = self.watermark.max(w);
             }
             for b in batches {
-                self.hold(side, &ChangeBatch::inserts(b))?;
+                self.held[side].hold(
+                    &ChangeBatch::inserts(b),
+                    self.side(side).window_end,
+                    self.watermark,
+                )?;
             }
         }
         Ok(())
@@ -317,7 +296,7 @@ impl Operator for WindowJoinOperator {
         };
         for side in 0..2 {
             let mut batches = vec![watermark_batch(self.watermark)?];
-            batches.extend(self.held[side].values().flatten().cloned());
+            batches.extend(self.held[side].batches().cloned());
             store.write(checkpoint, &side_key(ctx, side), batches)?;
         }
         Ok(())
@@ -330,19 +309,11 @@ impl Operator for WindowJoinOperator {
         out: &mut dyn Emitter,
     ) -> Result<()> {
         self.watermark = self.watermark.max(watermark);
-        let bound = self.watermark.saturating_add(2);
-        let left = {
-            let open = self.held[0].split_off(&bound);
-            std::mem::replace(&mut self.held[0], open)
-        };
-        let mut right = {
-            let open = self.held[1].split_off(&bound);
-            std::mem::replace(&mut self.held[1], open)
-        };
+        let mut left = self.held[0].take_fired(self.watermark);
+        let mut right = self.held[1].take_fired(self.watermark);
         let mut ends: Vec<i64> = left.keys().chain(right.keys()).copied().collect();
         ends.sort_unstable();
         ends.dedup();
-        let mut left = left;
         for end in ends {
             let l = match left.remove(&end) {
                 Some(b) => concat_batches(&self.config.left.schema, &b)?,
@@ -364,7 +335,7 @@ impl Operator for WindowJoinOperator {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use datafusion::physical_expr::expressions::col;
 
     use super::*;

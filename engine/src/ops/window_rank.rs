@@ -4,21 +4,21 @@
 //! window until the watermark passes the window's end, then sorted by
 //! partition and order keys and numbered.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, UInt32Array};
 use datafusion::arrow::compute::{
     SortColumn, SortOptions, cast, concat_batches, lexsort_to_indices, take,
 };
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::batch::{ChangeBatch, RowKind};
-use crate::error::{EngineError, Result};
+use super::window_buffer::WindowBuffer;
+use crate::batch::ChangeBatch;
+use crate::error::Result;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use crate::state::{split_watermark, watermark_batch};
@@ -46,7 +46,7 @@ impl OperatorFactory for WindowRank {
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         Ok(Box::new(WindowRankOperator {
             config: self.clone(),
-            windows: BTreeMap::new(),
+            windows: WindowBuffer::default(),
             watermark: MIN_WATERMARK,
         }))
     }
@@ -55,34 +55,11 @@ impl OperatorFactory for WindowRank {
 struct WindowRankOperator {
     config: WindowRank,
     /// Rows held per window end.
-    windows: BTreeMap<i64, Vec<RecordBatch>>,
+    windows: WindowBuffer,
     watermark: i64,
 }
 
 impl WindowRankOperator {
-    /// Holds a batch's rows under their window; returns how many were late.
-    fn hold(&mut self, batch: &ChangeBatch) -> Result<u64> {
-        let ends = cast(
-            batch.data.column(self.config.window_end),
-            &DataType::Timestamp(TimeUnit::Millisecond, None),
-        )?;
-        let ends = ends.as_primitive::<TimestampMillisecondType>();
-        let mut per_window: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-        let mut late = 0;
-        for i in 0..ends.len() {
-            if ends.is_null(i) || ends.value(i).saturating_sub(1) <= self.watermark {
-                late += 1;
-            } else {
-                per_window.entry(ends.value(i)).or_default().push(i as u32);
-            }
-        }
-        for (end, indices) in per_window {
-            let part = batch.take(&UInt32Array::from(indices))?;
-            self.windows.entry(end).or_default().push(part.data);
-        }
-        Ok(late)
-    }
-
     /// Numbers the rows of one window.
     fn rank(&self, batch: RecordBatch) -> Result<RecordBatch> {
         let n = batch.num_rows();
@@ -159,12 +136,10 @@ impl Operator for WindowRankOperator {
         ctx: &mut Context,
         _out: &mut dyn Emitter,
     ) -> Result<()> {
-        if (0..batch.num_rows()).any(|i| batch.kind(i) != RowKind::Insert) {
-            return Err(EngineError::NotSupported(
-                "a window ranking over an updating input".into(),
-            ));
-        }
-        let late = self.hold(&batch)?;
+        batch.ensure_append_only("a window ranking")?;
+        let late = self
+            .windows
+            .hold(&batch, self.config.window_end, self.watermark)?;
         if late > 0 {
             ctx.metrics.add_late(late);
         }
@@ -179,7 +154,11 @@ impl Operator for WindowRankOperator {
             split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
         // The held rows carry their window end: bucket them again.
         for batch in batches {
-            self.hold(&ChangeBatch::inserts(batch))?;
+            self.windows.hold(
+                &ChangeBatch::inserts(batch),
+                self.config.window_end,
+                self.watermark,
+            )?;
         }
         if let Some(w) = watermark {
             self.watermark = w;
@@ -192,7 +171,7 @@ impl Operator for WindowRankOperator {
             return Ok(());
         };
         let mut batches = vec![watermark_batch(self.watermark)?];
-        batches.extend(self.windows.values().flatten().cloned());
+        batches.extend(self.windows.batches().cloned());
         store.write(checkpoint, &ctx.state_key(), batches)
     }
 
@@ -203,9 +182,7 @@ impl Operator for WindowRankOperator {
         out: &mut dyn Emitter,
     ) -> Result<()> {
         self.watermark = self.watermark.max(watermark);
-        let open = self.windows.split_off(&self.watermark.saturating_add(2));
-        let fired = std::mem::replace(&mut self.windows, open);
-        for (_, batches) in fired {
+        for (_, batches) in self.windows.take_fired(self.watermark) {
             let Some(first) = batches.first() else {
                 continue;
             };
@@ -219,7 +196,7 @@ impl Operator for WindowRankOperator {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
