@@ -54,6 +54,14 @@ pub fn lines(out: &BufferEmitter) -> Vec<String> {
 
 /// Runs `steps` through a fresh instance, then closes it.
 pub async fn run(factory: &dyn OperatorFactory, steps: &[Step]) -> Vec<String> {
+    run_counting_late(factory, steps).await.0
+}
+
+/// [`run`], also returning how many rows the operator counted as late.
+pub async fn run_counting_late(
+    factory: &dyn OperatorFactory,
+    steps: &[Step],
+) -> (Vec<String>, u64) {
     let mut ctx = context(None);
     let mut op = factory.create(&ctx.subtask).expect("operator");
     let mut out = BufferEmitter::default();
@@ -62,7 +70,11 @@ pub async fn run(factory: &dyn OperatorFactory, steps: &[Step]) -> Vec<String> {
         feed(op.as_mut(), s, &mut ctx, &mut out).await;
     }
     op.close(&mut ctx, &mut out).await.expect("close");
-    lines(&out)
+    let late = ctx
+        .metrics
+        .rows_late
+        .load(std::sync::atomic::Ordering::Relaxed);
+    (lines(&out), late)
 }
 
 async fn feed(

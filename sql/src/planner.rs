@@ -19,6 +19,7 @@ use eddy_engine::connector::{ConnectorRegistry, TableOptions, TableRequest};
 use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
 use eddy_engine::ops::union::Union;
+use eddy_engine::ops::unnest::Unnest;
 use eddy_engine::ops::values::Values;
 use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
@@ -102,8 +103,18 @@ impl<'a> StreamPlanner<'a> {
             schema: schema.clone(),
             description,
         };
+        self.add_forward(input, Arc::new(calc), schema)
+    }
+
+    /// Adds a stateless operator fed row for row by `input` (chained).
+    fn add_forward(
+        &mut self,
+        input: Stream,
+        op: Arc<dyn eddy_engine::operator::OperatorFactory>,
+        schema: SchemaRef,
+    ) -> Result<Stream> {
         let node = self.graph.add_operator(
-            Arc::new(calc),
+            op,
             input.parallelism,
             vec![Edge {
                 from: input.node,
@@ -116,6 +127,33 @@ impl<'a> StreamPlanner<'a> {
             node,
             parallelism: input.parallelism,
         })
+    }
+
+    /// `UNNEST` of one list column: an [`Unnest`] operator.
+    fn plan_unnest(&mut self, u: &datafusion::logical_expr::Unnest) -> Result<Stream> {
+        use datafusion::common::NullHandling;
+        let list_column = match (u.list_type_columns.as_slice(), u.struct_type_columns.len()) {
+            ([(i, list)], 0) if list.depth == 1 => *i,
+            _ => return Err(self.not_supported("UNNEST of other than one list, one level deep")),
+        };
+        let input = self.plan(&u.input)?;
+        let schema = nullable_schema(u.schema.as_arrow());
+        let unnest = Unnest {
+            list_column,
+            columns: u.dependency_indices.clone(),
+            null_gives_row: u.options.null_handling != NullHandling::Drop,
+            empty_gives_row: u.options.null_handling == NullHandling::PreserveAndExpandEmpty,
+            schema: schema.clone(),
+            description: format!(
+                "Unnest({})",
+                u.exec_columns
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.add_forward(input, Arc::new(unnest), schema)
     }
 
     /// Plans `plan` and returns the stream it produces.
@@ -151,6 +189,7 @@ impl<'a> StreamPlanner<'a> {
                 )
             }
             LogicalPlan::SubqueryAlias(a) => self.plan(&a.input),
+            LogicalPlan::Unnest(u) => self.plan_unnest(u),
             LogicalPlan::TableScan(scan) => {
                 if scan.fetch.is_some() {
                     return Err(self.not_supported("LIMIT"));

@@ -248,41 +248,39 @@ fn ms(v: i64) -> String {
     format!("INTERVAL '{v}' MILLISECOND")
 }
 
-/// HOP as the union of `size / slide` tumbling windows of `size` whose
-/// offsets are the multiples of `slide`: every row lands in each window
-/// that holds it. (Pane sharing, where a row is aggregated once, is the
-/// next step; see docs/architecture.md.)
+/// HOP: one row per window holding the row (unnesting the windows'
+/// starts). A window aggregation over it aggregates each row once, into
+/// its slice, instead (see the streaming planner).
 fn hop(table: &str, column: &str, slide: i64, size: i64, offset: i64) -> String {
-    let branches: Vec<String> = (0..size / slide)
-        .map(|k| {
-            let o = ms(offset + k * slide);
-            format!(
-                "SELECT * FROM {}",
-                tumble(table, column, &ms(size), Some(&o))
-            )
-        })
-        .collect();
-    format!("({})", branches.join(" UNION ALL "))
+    let starts = format!(
+        "unnest({}({column}, {slide}, {size}, {offset}))",
+        crate::functions::HOP_STARTS
+    );
+    format!(
+        "(SELECT *, window_start + {size} AS window_end, \
+         window_start + {before_end} AS window_time \
+         FROM (SELECT *, {starts} AS window_start FROM {table}))",
+        size = ms(size),
+        before_end = ms(size - 1),
+    )
 }
 
-/// CUMULATE as the union over `j = 1..size/step` of the rows before
-/// `start + j * step`, where `start` is the row's tumbling window of `size`.
+/// CUMULATE: one row per window holding the row (unnesting the windows'
+/// ends), each starting at the row's period of `size`.
 fn cumulate(table: &str, column: &str, step: i64, size: i64, offset: i64) -> String {
     let origin = format!("(TIMESTAMP '1970-01-01 00:00:00' + {})", ms(offset));
     let start = format!(
         "CAST(date_bin({}, {column}, {origin}) AS TIMESTAMP(3))",
         ms(size)
     );
-    let branches: Vec<String> = (1..=size / step)
-        .map(|j| {
-            let end = format!("{start} + {}", ms(j * step));
-            format!(
-                "SELECT *, {start} AS window_start, {end} AS window_end, \
-                 {end} - INTERVAL '1' MILLISECOND AS window_time FROM {table} WHERE {column} < {end}"
-            )
-        })
-        .collect();
-    format!("({})", branches.join(" UNION ALL "))
+    let ends = format!(
+        "unnest({}({column}, {step}, {size}, {offset}))",
+        crate::functions::CUMULATE_ENDS
+    );
+    format!(
+        "(SELECT *, window_end - INTERVAL '1' MILLISECOND AS window_time \
+         FROM (SELECT *, {start} AS window_start, {ends} AS window_end FROM {table}))"
+    )
 }
 
 /// SESSION: each row opens the session `[ts, ts + gap)`; the window

@@ -10,7 +10,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 
-use super::window_aggregate::AggregateCall;
+use super::aggregate::AggregateCall;
 use crate::error::{EngineError, Result};
 use crate::operator::Context;
 use crate::state::{split_watermark, watermark_batch};

@@ -1,9 +1,12 @@
 //! Built-in operators that know nothing of connectors.
 
 pub mod accumulator_state;
+pub mod aggregate;
 pub mod calc;
 pub mod session_aggregate;
+pub mod slicing_window_aggregate;
 pub mod union;
+pub mod unnest;
 pub mod values;
 pub mod window_aggregate;
 pub mod window_buffer;

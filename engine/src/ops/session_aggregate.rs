@@ -11,32 +11,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, TimestampMillisecondArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 
 use super::accumulator_state;
-use super::window_aggregate::AggregateCall;
-use super::window_buffer::fired;
+use super::aggregate::{
+    AggregateCall, BatchArguments, FiredWindows, WindowColumns, new_accumulators,
+};
+use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-
-/// Where the window columns sit among the group keys.
-#[derive(Debug, Clone)]
-pub struct SessionColumns {
-    /// `window_start` (the row time on input).
-    pub start: usize,
-    /// `window_end`.
-    pub end: usize,
-    /// `window_time`, if grouped by.
-    pub time: Option<usize>,
-}
 
 /// Configuration of a session window aggregation (the factory).
 #[derive(Clone)]
@@ -44,7 +33,9 @@ pub struct SessionAggregate {
     /// Input columns `0..key_count` are the group keys.
     pub key_count: usize,
     /// The window columns among them.
-    pub windows: SessionColumns,
+    pub windows: WindowColumns,
+    /// The input column holding the row time (grouped by as `window_start`).
+    pub row_time: usize,
     /// Milliseconds of inactivity that close a session.
     pub gap_ms: i64,
     /// The aggregates, in output order after the keys.
@@ -58,9 +49,7 @@ pub struct SessionAggregate {
 impl SessionAggregate {
     fn partition_columns(&self) -> Vec<usize> {
         (0..self.key_count)
-            .filter(|i| {
-                *i != self.windows.start && *i != self.windows.end && Some(*i) != self.windows.time
-            })
+            .filter(|i| !self.windows.contains(*i))
             .collect()
     }
 }
@@ -161,42 +150,20 @@ impl SessionAggregateOperator {
         let partition = self
             .converter
             .convert_rows(done.iter().map(|(k, _)| k.row()))?;
-        let ts = |f: &dyn Fn(&Session) -> i64| -> ArrayRef {
-            Arc::new(TimestampMillisecondArray::from_iter_values(
-                done.iter().map(|(_, s)| f(s)),
-            ))
+        let mut fired_windows = FiredWindows::default();
+        for (_, session) in done.iter_mut() {
+            fired_windows.push(session.start, session.end, &mut session.accumulators)?;
+        }
+        let others = if self.partition.is_empty() {
+            vec![]
+        } else {
+            partition
         };
-        let w = &self.config.windows;
-        let mut columns = Vec::with_capacity(self.config.schema.fields().len());
-        let mut next_partition = partition.into_iter();
-        for i in 0..self.config.key_count {
-            let column = if i == w.start {
-                ts(&|s| s.start)
-            } else if i == w.end {
-                ts(&|s| s.end)
-            } else if Some(i) == w.time {
-                ts(&|s| s.end - 1)
-            } else {
-                next_partition.next().ok_or_else(|| {
-                    EngineError::Internal("session key columns out of step".into())
-                })?
-            };
-            columns.push(cast(&column, self.config.schema.field(i).data_type())?);
-        }
-        for c in 0..self.config.calls.len() {
-            let values = done
-                .iter_mut()
-                .map(|(_, s)| s.accumulators[c].evaluate())
-                .collect::<Result<Vec<_>, _>>()?;
-            let field = self.config.schema.field(self.config.key_count + c);
-            columns.push(cast(
-                &ScalarValue::iter_to_array(values)?,
-                field.data_type(),
-            )?);
-        }
-        Ok(Some(RecordBatch::try_new(
-            self.config.schema.clone(),
-            columns,
+        Ok(Some(fired_windows.into_batch(
+            &self.config.schema,
+            self.config.key_count,
+            Some(&self.config.windows),
+            others,
         )?))
     }
 }
@@ -268,15 +235,7 @@ impl Operator for SessionAggregateOperator {
     ) -> Result<()> {
         batch.ensure_append_only("a session window aggregation")?;
         let data = &batch.data;
-        let times = cast(
-            data.column(self.config.windows.start),
-            &DataType::Timestamp(TimeUnit::Millisecond, None),
-        )?;
-        let times = times
-            .as_any()
-            .downcast_ref::<TimestampMillisecondArray>()
-            .ok_or_else(|| EngineError::Internal("session time column".into()))?
-            .clone();
+        let times = millis(data.column(self.config.row_time))?;
         let keys: Vec<ArrayRef> = if self.partition.is_empty() {
             vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
         } else {
@@ -286,68 +245,49 @@ impl Operator for SessionAggregateOperator {
                 .collect()
         };
         let rows = self.converter.convert_columns(&keys)?;
-        let args: Vec<Vec<ArrayRef>> = self
-            .config
-            .calls
-            .iter()
-            .map(|c| {
-                c.function
-                    .expressions()
-                    .iter()
-                    .map(|e| e.evaluate(data).and_then(|v| v.into_array(data.num_rows())))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<_, _>>()?;
-        let masks: Vec<Option<ArrayRef>> = self
-            .config
-            .calls
-            .iter()
-            .map(|c| {
-                c.filter
-                    .as_ref()
-                    .map(|f| f.evaluate(data).and_then(|v| v.into_array(data.num_rows())))
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?;
+        // The batch's rows per key, in time order; rows whose sessions touch
+        // are aggregated together before meeting the stored sessions.
+        let mut per_key: HashMap<datafusion::arrow::row::Row<'_>, Vec<(i64, u32)>> = HashMap::new();
         let mut late = 0;
-        for i in 0..data.num_rows() {
-            if times.is_null(i) {
-                late += 1;
-                continue;
-            }
-            let start = times.value(i);
-            let end = start.saturating_add(self.config.gap_ms);
-            if fired(end, self.watermark) {
-                late += 1;
-                continue;
-            }
-            let mut session = Session {
-                start,
-                end,
-                accumulators: self
-                    .config
-                    .calls
-                    .iter()
-                    .map(|c| c.function.create_accumulator())
-                    .collect::<Result<_, _>>()?,
-            };
-            for (c, acc) in session.accumulators.iter_mut().enumerate() {
-                let counts = match &masks[c] {
-                    Some(m) => m
-                        .as_any()
-                        .downcast_ref::<BooleanArray>()
-                        .is_some_and(|m| m.is_valid(i) && m.value(i)),
-                    None => true,
-                };
-                if counts {
-                    let row: Vec<ArrayRef> = args[c].iter().map(|a| a.slice(i, 1)).collect();
-                    acc.update_batch(&row)?;
+        for (i, time) in times.iter().enumerate() {
+            match time {
+                Some(t) if !fired(t.saturating_add(self.config.gap_ms), self.watermark) => {
+                    per_key.entry(rows.row(i)).or_default().push((*t, i as u32))
                 }
+                _ => late += 1,
             }
-            self.add(rows.row(i).owned(), session)?;
         }
         if late > 0 {
             ctx.metrics.add_late(late);
+        }
+        let arguments = BatchArguments::evaluate(&self.config.calls, data)?;
+        let mut keyed: Vec<_> = per_key.into_iter().collect();
+        keyed.sort_unstable_by_key(|(_, members)| members[0].1);
+        for (key, mut members) in keyed {
+            members.sort_unstable();
+            let key = key.owned();
+            let mut run_start = 0;
+            for i in 1..=members.len() {
+                let run_end = members[i - 1].0.saturating_add(self.config.gap_ms);
+                if i < members.len() && members[i].0 <= run_end {
+                    continue;
+                }
+                let run = &members[run_start..i];
+                let mut session = Session {
+                    start: run[0].0,
+                    end: run
+                        .iter()
+                        .map(|m| m.0)
+                        .max()
+                        .unwrap_or(run[0].0)
+                        .saturating_add(self.config.gap_ms),
+                    accumulators: new_accumulators(&self.config.calls)?,
+                };
+                let indices = UInt32Array::from_iter_values(run.iter().map(|m| m.1));
+                arguments.update(&mut session.accumulators, &indices)?;
+                self.add(key.clone(), session)?;
+                run_start = i;
+            }
         }
         Ok(())
     }
@@ -376,8 +316,8 @@ impl Operator for SessionAggregateOperator {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
     use datafusion::physical_expr::aggregate::AggregateExprBuilder;
     use datafusion::physical_expr::expressions::col;
 
@@ -406,11 +346,12 @@ mod tests {
         .expect("sum");
         SessionAggregate {
             key_count: 3,
-            windows: SessionColumns {
-                start: 0,
+            windows: WindowColumns {
+                start: Some(0),
                 end: 1,
                 time: None,
             },
+            row_time: 0,
             gap_ms: 10,
             calls: vec![AggregateCall {
                 function: Arc::new(sum),

@@ -8,34 +8,21 @@
 //! counted.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
-use datafusion::arrow::compute::{cast, filter, take};
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 
 use super::accumulator_state;
+use super::aggregate::{AggregateCall, BatchArguments, FiredWindows, new_accumulators};
 use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-
-/// One aggregate call: the function and its `FILTER (WHERE ..)`.
-#[derive(Clone)]
-pub struct AggregateCall {
-    /// The function with its argument expressions.
-    pub function: Arc<AggregateFunctionExpr>,
-    /// Rows count only where this is true.
-    pub filter: Option<Arc<dyn PhysicalExpr>>,
-}
 
 /// Configuration of a window aggregation (the factory).
 #[derive(Clone)]
@@ -86,15 +73,9 @@ struct WindowAggregateOperator {
 
 impl WindowAggregateOperator {
     fn new_group(&self, window_end: i64) -> Result<Group> {
-        let accumulators = self
-            .config
-            .calls
-            .iter()
-            .map(|c| c.function.create_accumulator())
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Group {
             window_end,
-            accumulators,
+            accumulators: new_accumulators(&self.config.calls)?,
         })
     }
 
@@ -114,28 +95,18 @@ impl WindowAggregateOperator {
             let (ga, gb) = (&self.groups[a], &self.groups[b]);
             ga.window_end.cmp(&gb.window_end).then_with(|| a.cmp(b))
         });
-        let mut values: Vec<Vec<ScalarValue>> =
-            vec![Vec::with_capacity(done.len()); self.config.calls.len()];
+        let mut fired_windows = FiredWindows::default();
         for key in &done {
             if let Some(mut g) = self.groups.remove(key) {
-                for (i, acc) in g.accumulators.iter_mut().enumerate() {
-                    values[i].push(acc.evaluate()?);
-                }
+                fired_windows.push(g.window_end, g.window_end, &mut g.accumulators)?;
             }
         }
-        let mut columns = self.converter.convert_rows(done.iter().map(|r| r.row()))?;
-        for (i, v) in values.into_iter().enumerate() {
-            let field = self.config.schema.field(self.config.key_count + i);
-            let array = ScalarValue::iter_to_array(v)?;
-            columns.push(if array.data_type() == field.data_type() {
-                array
-            } else {
-                cast(&array, field.data_type())?
-            });
-        }
-        Ok(Some(RecordBatch::try_new(
-            self.config.schema.clone(),
-            columns,
+        let keys = self.converter.convert_rows(done.iter().map(|r| r.row()))?;
+        Ok(Some(fired_windows.into_batch(
+            &self.config.schema,
+            self.config.key_count,
+            None,
+            keys,
         )?))
     }
 }
@@ -217,22 +188,7 @@ impl Operator for WindowAggregateOperator {
         if late > 0 {
             ctx.metrics.add_late(late);
         }
-        // Arguments and filters, evaluated once for the batch.
-        let mut args: Vec<Vec<ArrayRef>> = vec![];
-        let mut masks: Vec<Option<ArrayRef>> = vec![];
-        for call in &self.config.calls {
-            let a = call
-                .function
-                .expressions()
-                .iter()
-                .map(|e| e.evaluate(data).and_then(|v| v.into_array(data.num_rows())))
-                .collect::<Result<Vec<_>, _>>()?;
-            args.push(a);
-            masks.push(match &call.filter {
-                Some(f) => Some(f.evaluate(data)?.into_array(data.num_rows())?),
-                None => None,
-            });
-        }
+        let arguments = BatchArguments::evaluate(&self.config.calls, data)?;
         let mut firsts: Vec<usize> = members.keys().copied().collect();
         firsts.sort_unstable();
         for first in firsts {
@@ -242,30 +198,8 @@ impl Operator for WindowAggregateOperator {
                 let group = self.new_group(ends[first].unwrap_or(i64::MAX))?;
                 self.groups.insert(key.clone(), group);
             }
-            let Some(group) = self.groups.get_mut(&key) else {
-                continue;
-            };
-            for (c, acc) in group.accumulators.iter_mut().enumerate() {
-                let mut values = args[c]
-                    .iter()
-                    .map(|a| take(a.as_ref(), &indices, None))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if let Some(mask) = &masks[c] {
-                    let mask = take(mask.as_ref(), &indices, None)?;
-                    let Some(mask) = mask.as_any().downcast_ref::<BooleanArray>() else {
-                        return Err(EngineError::Execution("FILTER is not a boolean".into()));
-                    };
-                    let mask = if mask.null_count() > 0 {
-                        datafusion::arrow::compute::prep_null_mask_filter(mask)
-                    } else {
-                        mask.clone()
-                    };
-                    values = values
-                        .iter()
-                        .map(|v| filter(v.as_ref(), &mask))
-                        .collect::<Result<Vec<_>, _>>()?;
-                }
-                acc.update_batch(&values)?;
+            if let Some(group) = self.groups.get_mut(&key) {
+                arguments.update(&mut group.accumulators, &indices)?;
             }
         }
         Ok(())
@@ -295,6 +229,7 @@ impl Operator for WindowAggregateOperator {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     use datafusion::arrow::array::{AsArray, Int64Array, TimestampMillisecondArray};

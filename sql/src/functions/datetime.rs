@@ -13,7 +13,7 @@ use datafusion::common::{Result, exec_err};
 
 use super::FlinkFunction;
 
-const TS: DataType = DataType::Timestamp(TimeUnit::Millisecond, None);
+pub(super) const TS: DataType = DataType::Timestamp(TimeUnit::Millisecond, None);
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::Utf8;
@@ -26,12 +26,6 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
             to_timestamp,
         ),
         FlinkFunction::new(
-            SESSION_END,
-            vec![vec![TS, DataType::Int64]],
-            TS,
-            session_end,
-        ),
-        FlinkFunction::new(
             "timestampdiff",
             vec![vec![Utf8, TS, TS]],
             DataType::Int32,
@@ -41,7 +35,7 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
 }
 
 /// Milliseconds since the epoch of a timestamp (or timestamp text) column.
-fn millis(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
+pub(super) fn millis(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
     let ts = match a.data_type() {
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
             let s = cast(a, &DataType::Utf8)?;
@@ -147,23 +141,6 @@ fn push_literal(out: &mut String, c: char) {
     } else {
         out.push(c);
     }
-}
-
-/// The function the SESSION table function's `window_end` is computed
-/// with: the row time plus the gap (milliseconds). The window aggregation
-/// finds it to know the window is a session.
-pub const SESSION_END: &str = "flink_session_end";
-
-fn session_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
-    let ts = millis(&args[0])?;
-    let gap = cast(&args[1], &DataType::Int64)?;
-    let gap = gap.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-    let mut out = TimestampMillisecondBuilder::new();
-    for (i, t) in ts.iter().enumerate().take(rows) {
-        let g = (!gap.is_null(i)).then(|| gap.value(i));
-        out.append_option(t.zip(g).map(|(t, g)| t.saturating_add(g)));
-    }
-    Ok(Arc::new(out.finish()))
 }
 
 /// `DATE_FORMAT(ts, pattern)`.

@@ -7,10 +7,11 @@ mod cast;
 mod decimal;
 
 pub use cast::CAST_TO_STRING;
-pub use datetime::SESSION_END;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
+pub use window::{CUMULATE_ENDS, HOP_STARTS, SESSION_END, SLICE_END};
 mod datetime;
 mod string;
+mod window;
 
 use std::hash::{Hash, Hasher};
 
@@ -152,6 +153,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     for f in string::functions()
         .into_iter()
         .chain(datetime::functions())
+        .chain(window::functions())
         .chain(cast::functions())
         .chain(decimal::functions())
     {

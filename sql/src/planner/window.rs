@@ -5,10 +5,13 @@
 use std::sync::Arc;
 
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_engine::graph::{Edge, Partitioning};
-use eddy_engine::ops::session_aggregate::{SessionAggregate, SessionColumns};
-use eddy_engine::ops::window_aggregate::{AggregateCall, WindowAggregate};
+use eddy_engine::ops::aggregate::{AggregateCall, WindowColumns};
+use eddy_engine::ops::session_aggregate::SessionAggregate;
+use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate};
+use eddy_engine::ops::window_aggregate::WindowAggregate;
 use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
@@ -31,8 +34,22 @@ impl StreamPlanner<'_> {
                 message: "GROUP BY without window_start and window_end of a window table function (unbounded aggregation) is not supported in streaming queries yet".into(),
             });
         };
-        let input = self.plan(&a.input)?;
-        let input_schema = a.input.schema();
+        let gap = session_gap(&a.input, "window_end");
+        let sliced = match (
+            gap,
+            self.state
+                .scalar_functions()
+                .get(crate::functions::SLICE_END),
+        ) {
+            (None, Some(slice_end)) => sliced_input(a, slice_end),
+            _ => None,
+        };
+        let input_plan = match &sliced {
+            Some((_, plan)) => plan.clone(),
+            None => a.input.clone(),
+        };
+        let input = self.plan(&input_plan)?;
+        let input_schema = input_plan.schema();
         // Keys first, then every input column, so aggregate arguments
         // resolve against the same names.
         let mut exprs: Vec<Expr> = a
@@ -46,8 +63,9 @@ impl StreamPlanner<'_> {
                 .iter()
                 .map(|(q, f)| Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()))),
         );
-        let keyed = datafusion::logical_expr::Projection::try_new(exprs.clone(), a.input.clone())
-            .map_err(|e| self.plan_error(e.to_string()))?;
+        let keyed =
+            datafusion::logical_expr::Projection::try_new(exprs.clone(), input_plan.clone())
+                .map_err(|e| self.plan_error(e.to_string()))?;
         let physical = exprs
             .iter()
             .map(|e| self.physical(e, input_schema))
@@ -95,8 +113,8 @@ impl StreamPlanner<'_> {
         let (op, partitioning): (
             Arc<dyn eddy_engine::operator::OperatorFactory>,
             Partitioning,
-        ) = match session_gap(&a.input, "window_end") {
-            Some(gap_ms) => {
+        ) = match (gap, sliced) {
+            (Some(gap_ms), _) => {
                 let Some(start) = a
                     .group_expr
                     .iter()
@@ -112,14 +130,15 @@ impl StreamPlanner<'_> {
                     .collect();
                 let op = SessionAggregate {
                     key_count: a.group_expr.len(),
-                    windows: SessionColumns {
-                        start,
+                    windows: WindowColumns {
+                        start: Some(start),
                         end: window_end,
                         time: a
                             .group_expr
                             .iter()
                             .position(|e| is_column(e, "window_time")),
                     },
+                    row_time: start,
                     gap_ms,
                     calls,
                     schema: schema.clone(),
@@ -136,7 +155,35 @@ impl StreamPlanner<'_> {
                 };
                 (Arc::new(op), partitioning)
             }
-            None => {
+            (None, Some((slicing, _))) => {
+                let position = |name| a.group_expr.iter().position(|e| is_column(e, name));
+                let op = SlicingWindowAggregate {
+                    key_count: a.group_expr.len(),
+                    windows: WindowColumns {
+                        start: position("window_start"),
+                        end: window_end,
+                        time: position("window_time"),
+                    },
+                    slicing,
+                    calls,
+                    schema: schema.clone(),
+                    description: format!(
+                        "SlicingWindowAggregate(window=[{slicing}], groupBy=[{}], select=[{}])",
+                        keys_text.join(", "),
+                        aggs_text.join(", ")
+                    ),
+                };
+                let keys: Vec<usize> = (0..a.group_expr.len())
+                    .filter(|i| !is_window(&a.group_expr[*i]))
+                    .collect();
+                let partitioning = if keys.is_empty() {
+                    Partitioning::Single
+                } else {
+                    Partitioning::Hash(keys)
+                };
+                (Arc::new(op), partitioning)
+            }
+            (None, None) => {
                 let op = WindowAggregate {
                     key_count: a.group_expr.len(),
                     window_end,
@@ -370,6 +417,181 @@ fn session_gap(plan: &LogicalPlan, name: &str) -> Option<i64> {
         }
         LogicalPlan::Filter(f) => session_gap(&f.input, name),
         LogicalPlan::SubqueryAlias(a) => session_gap(&a.input, name),
+        _ => None,
+    }
+}
+
+/// Names of the window columns a window table function adds.
+const WINDOW_COLUMNS: [&str; 3] = ["window_start", "window_end", "window_time"];
+
+/// For a window aggregation over HOP or CUMULATE windows (one input row
+/// per window, from unnesting the list of the row's windows), the slicing
+/// and the aggregation's input with each row once, holding its slice end
+/// where the unnested window was: a [`SlicingWindowAggregate`] then
+/// aggregates each row once. `None` when the aggregation is over other
+/// windows or uses the window columns other than as plain group keys (then
+/// the rows per window are aggregated as they are).
+pub(super) fn sliced_input(
+    a: &datafusion::logical_expr::Aggregate,
+    slice_end: &Arc<datafusion::logical_expr::ScalarUDF>,
+) -> Option<(Slicing, Arc<LogicalPlan>)> {
+    let tainted = derived_from_windows(&a.input)?;
+    let uses = |e: &Expr| e.column_refs().iter().any(|c| tainted.contains(&c.name));
+    // Window columns only as plain group keys, of their own names.
+    for e in &a.group_expr {
+        match e {
+            Expr::Column(c) if WINDOW_COLUMNS.contains(&c.name.as_str()) => {}
+            e if uses(e) => return None,
+            _ => {}
+        }
+    }
+    if a.aggr_expr.iter().any(uses)
+        || tainted
+            .iter()
+            .any(|t| !WINDOW_COLUMNS.contains(&t.as_str()))
+    {
+        return None;
+    }
+    let mut slicing = None;
+    let rewritten = a
+        .input
+        .as_ref()
+        .clone()
+        .transform_up(|node| {
+            let LogicalPlan::Unnest(u) = &node else {
+                return Ok(Transformed::no(node));
+            };
+            let LogicalPlan::Projection(p) = u.input.as_ref() else {
+                return Ok(Transformed::no(node));
+            };
+            let mut found = None;
+            let exprs = p
+                .expr
+                .iter()
+                .map(|e| {
+                    e.clone()
+                        .transform(|e| match window_list(&e) {
+                            Some((s, ts)) => {
+                                let (slice, offset, shift) = match s {
+                                    Slicing::Hop {
+                                        slide,
+                                        size,
+                                        offset,
+                                    } => (slide, offset, -size),
+                                    Slicing::Cumulate { step, offset, .. } => (step, offset, 0),
+                                };
+                                found = Some(s);
+                                let args = [slice, offset, shift]
+                                    .into_iter()
+                                    .map(|v| Expr::Literal(ScalarValue::Int64(Some(v)), None));
+                                Ok(Transformed::yes(Expr::ScalarFunction(
+                                    datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                                        slice_end.clone(),
+                                        std::iter::once(ts).chain(args).collect(),
+                                    ),
+                                )))
+                            }
+                            None => Ok(Transformed::no(e)),
+                        })
+                        .map(|t| t.data)
+                })
+                .collect::<datafusion::common::Result<Vec<_>>>()?;
+            if found.is_none() {
+                return Ok(Transformed::no(node));
+            }
+            slicing = found;
+            // The unnest's columns, named as it names them.
+            let exprs = u
+                .dependency_indices
+                .iter()
+                .enumerate()
+                .map(|(j, dep)| {
+                    let (qualifier, field) = u.schema.qualified_field(j);
+                    exprs[*dep]
+                        .clone()
+                        .unalias()
+                        .alias_qualified(qualifier.cloned(), field.name())
+                })
+                .collect();
+            let projection = datafusion::logical_expr::Projection::try_new(exprs, p.input.clone())?;
+            Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+        })
+        .ok()?;
+    Some((slicing?, Arc::new(rewritten.data)))
+}
+
+/// The columns of `plan` computed from an unnested list of windows, when
+/// every node between is a projection, filter (not on those columns) or
+/// alias; `None` otherwise or when there is no such list.
+fn derived_from_windows(plan: &LogicalPlan) -> Option<std::collections::HashSet<String>> {
+    let uses = |e: &Expr, set: &std::collections::HashSet<String>| {
+        e.column_refs().iter().any(|c| set.contains(&c.name))
+    };
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let below = derived_from_windows(&p.input)?;
+            Some(
+                p.expr
+                    .iter()
+                    .zip(p.schema.fields())
+                    .filter(|(e, _)| uses(e, &below))
+                    .map(|(_, f)| f.name().clone())
+                    .collect(),
+            )
+        }
+        LogicalPlan::Filter(f) => {
+            let below = derived_from_windows(&f.input)?;
+            (!uses(&f.predicate, &below)).then_some(below)
+        }
+        LogicalPlan::SubqueryAlias(s) => derived_from_windows(&s.input),
+        LogicalPlan::Unnest(u) => {
+            let LogicalPlan::Projection(p) = u.input.as_ref() else {
+                return None;
+            };
+            let [(column, _)] = u.list_type_columns.as_slice() else {
+                return None;
+            };
+            window_list(p.expr.get(*column)?)?;
+            Some([p.schema.field(*column).name().clone()].into())
+        }
+        _ => None,
+    }
+}
+
+/// The slicing and time argument of a HOP_STARTS or CUMULATE_ENDS call.
+fn window_list(e: &Expr) -> Option<(Slicing, Expr)> {
+    let Expr::ScalarFunction(f) = e.clone().unalias() else {
+        return None;
+    };
+    let [ts, a, b, offset] = f.args.as_slice() else {
+        return None;
+    };
+    let (a, b, offset) = (literal_i64(a)?, literal_i64(b)?, literal_i64(offset)?);
+    let slicing = match f.name() {
+        crate::functions::HOP_STARTS => Slicing::Hop {
+            slide: a,
+            size: b,
+            offset,
+        },
+        crate::functions::CUMULATE_ENDS => Slicing::Cumulate {
+            step: a,
+            size: b,
+            offset,
+        },
+        _ => return None,
+    };
+    Some((slicing, ts.clone()))
+}
+
+/// An integer literal, through casts.
+fn literal_i64(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+            Ok(ScalarValue::Int64(v)) => v,
+            _ => None,
+        },
+        Expr::Cast(c) => literal_i64(&c.expr),
+        Expr::TryCast(c) => literal_i64(&c.expr),
         _ => None,
     }
 }

@@ -1,0 +1,196 @@
+//! What the window aggregation operators share: an aggregate call, its
+//! arguments evaluated once per input batch, and the output batch of fired
+//! windows (group keys with the window columns filled in, then one column
+//! per aggregate).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, TimestampMillisecondArray};
+use datafusion::arrow::compute::{cast, filter, prep_null_mask_filter, take};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+
+use crate::error::{EngineError, Result};
+
+/// One aggregate call: the function and its `FILTER (WHERE ..)`.
+#[derive(Clone)]
+pub struct AggregateCall {
+    /// The function with its argument expressions.
+    pub function: Arc<AggregateFunctionExpr>,
+    /// Rows count only where this is true.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+}
+
+/// Fresh accumulators, one per call.
+pub fn new_accumulators(calls: &[AggregateCall]) -> Result<Vec<Box<dyn Accumulator>>> {
+    Ok(calls
+        .iter()
+        .map(|c| c.function.create_accumulator())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The arguments and filter masks of every call, evaluated once for a batch.
+pub struct BatchArguments {
+    args: Vec<Vec<ArrayRef>>,
+    masks: Vec<Option<BooleanArray>>,
+}
+
+impl BatchArguments {
+    /// Evaluates the calls' arguments and filters on `data`.
+    pub fn evaluate(calls: &[AggregateCall], data: &RecordBatch) -> Result<Self> {
+        let rows = data.num_rows();
+        let mut args = Vec::with_capacity(calls.len());
+        let mut masks = Vec::with_capacity(calls.len());
+        for call in calls {
+            args.push(
+                call.function
+                    .expressions()
+                    .iter()
+                    .map(|e| e.evaluate(data).and_then(|v| v.into_array(rows)))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+            masks.push(match &call.filter {
+                Some(f) => {
+                    let mask = f.evaluate(data)?.into_array(rows)?;
+                    let Some(mask) = mask.as_any().downcast_ref::<BooleanArray>() else {
+                        return Err(EngineError::Execution("FILTER is not a boolean".into()));
+                    };
+                    // NULL counts as false.
+                    Some(if mask.null_count() > 0 {
+                        prep_null_mask_filter(mask)
+                    } else {
+                        mask.clone()
+                    })
+                }
+                None => None,
+            });
+        }
+        Ok(Self { args, masks })
+    }
+
+    /// Feeds rows `indices` of the batch to `accumulators` (one per call),
+    /// each call seeing only the rows its filter keeps.
+    pub fn update(
+        &self,
+        accumulators: &mut [Box<dyn Accumulator>],
+        indices: &datafusion::arrow::array::UInt32Array,
+    ) -> Result<()> {
+        for (c, acc) in accumulators.iter_mut().enumerate() {
+            let mut values = self.args[c]
+                .iter()
+                .map(|a| take(a.as_ref(), indices, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(mask) = &self.masks[c] {
+                let mask = take(mask, indices, None)?;
+                let mask = mask
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .ok_or_else(|| EngineError::Internal("filter mask".into()))?;
+                values = values
+                    .iter()
+                    .map(|v| filter(v.as_ref(), mask))
+                    .collect::<Result<Vec<_>, _>>()?;
+            }
+            acc.update_batch(&values)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which group keys are window columns, filled in by the operator when a
+/// window fires rather than taken from the input rows.
+#[derive(Clone, Debug, Default)]
+pub struct WindowColumns {
+    /// `window_start`, if grouped by.
+    pub start: Option<usize>,
+    /// `window_end`.
+    pub end: usize,
+    /// `window_time`, if grouped by.
+    pub time: Option<usize>,
+}
+
+impl WindowColumns {
+    /// Whether key column `i` is a window column.
+    pub fn contains(&self, i: usize) -> bool {
+        i == self.end || Some(i) == self.start || Some(i) == self.time
+    }
+}
+
+/// Fired windows being gathered into one output batch.
+#[derive(Default)]
+pub struct FiredWindows {
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    values: Vec<Vec<ScalarValue>>,
+}
+
+impl FiredWindows {
+    /// Adds one result row: the window and the final accumulators.
+    pub fn push(
+        &mut self,
+        start: i64,
+        end: i64,
+        accumulators: &mut [Box<dyn Accumulator>],
+    ) -> Result<()> {
+        self.starts.push(start);
+        self.ends.push(end);
+        if self.values.len() < accumulators.len() {
+            self.values.resize_with(accumulators.len(), Vec::new);
+        }
+        for (c, acc) in accumulators.iter_mut().enumerate() {
+            self.values[c].push(acc.evaluate()?);
+        }
+        Ok(())
+    }
+
+    /// Number of rows gathered.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether no window fired.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The output batch: for each key column of `schema` a window column
+    /// (when `windows` names it) or the next of `other_keys` (one row per
+    /// result row), then the aggregate values, cast to the schema's types.
+    pub fn into_batch(
+        self,
+        schema: &SchemaRef,
+        key_count: usize,
+        windows: Option<&WindowColumns>,
+        other_keys: Vec<ArrayRef>,
+    ) -> Result<RecordBatch> {
+        let ts = |values: &[i64]| -> ArrayRef {
+            Arc::new(TimestampMillisecondArray::from(values.to_vec()))
+        };
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        let mut others = other_keys.into_iter();
+        for i in 0..key_count {
+            let column = if windows.is_some_and(|w| i == w.end) {
+                ts(&self.ends)
+            } else if windows.is_some_and(|w| Some(i) == w.start) {
+                ts(&self.starts)
+            } else if windows.is_some_and(|w| Some(i) == w.time) {
+                let times: Vec<i64> = self.ends.iter().map(|e| e - 1).collect();
+                ts(&times)
+            } else {
+                others
+                    .next()
+                    .ok_or_else(|| EngineError::Internal("window key columns out of step".into()))?
+            };
+            columns.push(cast(&column, schema.field(i).data_type())?);
+        }
+        for (c, values) in self.values.into_iter().enumerate() {
+            let array = ScalarValue::iter_to_array(values)?;
+            columns.push(cast(&array, schema.field(key_count + c).data_type())?);
+        }
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}

@@ -1,0 +1,186 @@
+//! The functions window table functions are rewritten into. The streaming
+//! planner recognises them to pick the window operator: `SESSION_END` marks
+//! a session window; `HOP_STARTS` and `CUMULATE_ENDS` (unnested, one row
+//! per window) mark the windows a window aggregation computes from shared
+//! slices, each row going to its slice (`SLICE_END`) instead.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, ListBuilder, TimestampMillisecondBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
+use datafusion::common::Result;
+
+use super::FlinkFunction;
+use super::datetime::{TS, millis};
+
+/// `SESSION_END(ts, gap)`: the row time plus the gap (milliseconds), the
+/// `window_end` of the session a row opens.
+pub const SESSION_END: &str = "flink_session_end";
+/// `HOP_STARTS(ts, slide, size, offset)`: the starts of the hopping
+/// windows holding `ts`, earliest first.
+pub const HOP_STARTS: &str = "flink_hop_starts";
+/// `CUMULATE_ENDS(ts, step, size, offset)`: the ends of the cumulating
+/// windows holding `ts`, earliest first.
+pub const CUMULATE_ENDS: &str = "flink_cumulate_ends";
+/// `SLICE_END(ts, slice, offset, shift)`: the end of the slice holding
+/// `ts` (slices of `slice` ms from `offset`), plus `shift`.
+pub const SLICE_END: &str = "flink_slice_end";
+
+pub(super) fn functions() -> Vec<FlinkFunction> {
+    use DataType::Int64;
+    let list = DataType::List(Arc::new(Field::new("item", TS, true)));
+    vec![
+        FlinkFunction::new(SESSION_END, vec![vec![TS, Int64]], TS, session_end),
+        FlinkFunction::new(
+            HOP_STARTS,
+            vec![vec![TS, Int64, Int64, Int64]],
+            list.clone(),
+            hop_starts,
+        ),
+        FlinkFunction::new(
+            CUMULATE_ENDS,
+            vec![vec![TS, Int64, Int64, Int64]],
+            list,
+            cumulate_ends,
+        ),
+        FlinkFunction::new(
+            SLICE_END,
+            vec![vec![TS, Int64, Int64, Int64]],
+            TS,
+            slice_end,
+        ),
+    ]
+}
+
+/// Argument `i` (a milliseconds count) of each row.
+fn longs(args: &[ArrayRef], i: usize) -> Result<Vec<Option<i64>>> {
+    let a = cast(&args[i], &DataType::Int64)?;
+    let a = a.as_primitive::<Int64Type>();
+    Ok((0..a.len())
+        .map(|r| a.is_valid(r).then(|| a.value(r)))
+        .collect())
+}
+
+/// The value of a scalar-or-column argument at `row`.
+fn at(values: &[Option<i64>], row: usize) -> Option<i64> {
+    values
+        .get(row)
+        .or_else(|| values.first())
+        .copied()
+        .flatten()
+}
+
+/// Start of the `size` period holding `t`, periods counted from `offset`.
+fn floor(t: i64, size: i64, offset: i64) -> i64 {
+    (t - offset).div_euclid(size) * size + offset
+}
+
+fn session_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let ts = millis(&args[0])?;
+    let gap = longs(args, 1)?;
+    let mut out = TimestampMillisecondBuilder::new();
+    for (i, t) in ts.iter().enumerate().take(rows) {
+        out.append_option(t.zip(at(&gap, i)).map(|(t, g)| t.saturating_add(g)));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Builds, per row, the list `windows(t, a, b, offset)` (empty for a NULL
+/// time or bad parameters).
+fn window_lists(
+    args: &[ArrayRef],
+    rows: usize,
+    windows: impl Fn(i64, i64, i64, i64) -> Vec<i64>,
+) -> Result<ArrayRef> {
+    let ts = millis(&args[0])?;
+    let (a, b, offset) = (longs(args, 1)?, longs(args, 2)?, longs(args, 3)?);
+    let mut out = ListBuilder::new(TimestampMillisecondBuilder::new());
+    for (i, t) in ts.iter().enumerate().take(rows) {
+        if let (Some(t), Some(a), Some(b), Some(o)) = (*t, at(&a, i), at(&b, i), at(&offset, i))
+            && a > 0
+            && b > 0
+        {
+            for w in windows(t, a, b, o) {
+                out.values().append_value(w);
+            }
+        }
+        out.append(true);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn hop_starts(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    window_lists(args, rows, |t, slide, size, offset| {
+        // The last window holding `t` starts at its slide period; the
+        // earlier ones every `slide` before, while they still reach `t`.
+        let last = floor(t, slide, offset);
+        let mut starts: Vec<i64> = (0..)
+            .map(|k| last - k * slide)
+            .take_while(|s| s + size > t)
+            .collect();
+        starts.reverse();
+        starts
+    })
+}
+
+fn cumulate_ends(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    window_lists(args, rows, |t, step, size, offset| {
+        let start = floor(t, size, offset);
+        let first = floor(t, step, offset) + step;
+        (0..)
+            .map(|k| first + k * step)
+            .take_while(|e| *e <= start + size)
+            .collect()
+    })
+}
+
+fn slice_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let ts = millis(&args[0])?;
+    let (slice, offset, shift) = (longs(args, 1)?, longs(args, 2)?, longs(args, 3)?);
+    let mut out = TimestampMillisecondBuilder::new();
+    for (i, t) in ts.iter().enumerate().take(rows) {
+        let end = match (*t, at(&slice, i), at(&offset, i), at(&shift, i)) {
+            (Some(t), Some(s), Some(o), Some(shift)) if s > 0 => Some(floor(t, s, o) + s + shift),
+            _ => None,
+        };
+        out.append_option(end);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+
+    use super::*;
+
+    fn call(f: fn(&[ArrayRef], usize) -> Result<ArrayRef>, t: i64, a: i64, b: i64) -> Vec<i64> {
+        let args: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMillisecondArray::from(vec![t])),
+            Arc::new(Int64Array::from(vec![a])),
+            Arc::new(Int64Array::from(vec![b])),
+            Arc::new(Int64Array::from(vec![0])),
+        ];
+        let list = f(&args, 1).expect("call");
+        let values = list.as_list::<i32>().value(0);
+        let values = cast(&values, &DataType::Int64).expect("cast");
+        values.as_primitive::<Int64Type>().values().to_vec()
+    }
+
+    #[test]
+    fn hop_lists_every_window_holding_the_time() {
+        assert_eq!(call(hop_starts, 25, 10, 30), vec![0, 10, 20]);
+        assert_eq!(call(hop_starts, 20, 10, 30), vec![0, 10, 20]);
+        assert_eq!(call(hop_starts, -5, 10, 20), vec![-20, -10]);
+    }
+
+    #[test]
+    fn cumulate_lists_the_growing_windows_from_the_time_on() {
+        assert_eq!(call(cumulate_ends, 25, 10, 30), vec![30]);
+        assert_eq!(call(cumulate_ends, 5, 10, 30), vec![10, 20, 30]);
+        assert_eq!(call(cumulate_ends, 30, 10, 30), vec![40, 50, 60]);
+    }
+}
