@@ -28,6 +28,7 @@ use crate::error::{Location, Result, SqlError};
 use crate::statement::ColumnKind;
 
 mod window;
+mod window_columns;
 
 /// A planned stream: the node producing it and its parallelism.
 #[derive(Debug, Clone, Copy)]

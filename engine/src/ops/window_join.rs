@@ -1,7 +1,9 @@
 //! `WindowJoin`: joins the rows of two window results that share a window
 //! (`window_start`, `window_end`) and keys, once the watermark of both
 //! inputs passes the window's end (Flink's window join). Inner, left,
-//! right and full joins; NULL keys never match.
+//! right and full joins, and semi and anti joins (`EXISTS`, `IN`, and
+//! inner joins whose other side is unique on the keys); NULL keys never
+//! match.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +34,28 @@ pub enum JoinKind {
     Right,
     /// Matches and every unmatched row.
     Full,
+    /// Left rows with a match (each once).
+    LeftSemi,
+    /// Left rows without a match.
+    LeftAnti,
+    /// Right rows with a match (each once).
+    RightSemi,
+    /// Right rows without a match.
+    RightAnti,
+}
+
+impl JoinKind {
+    /// The side whose rows alone a semi or anti join emits, and whether
+    /// those are the matched ones.
+    fn filtering(self) -> Option<(usize, bool)> {
+        match self {
+            JoinKind::LeftSemi => Some((0, true)),
+            JoinKind::LeftAnti => Some((0, false)),
+            JoinKind::RightSemi => Some((1, true)),
+            JoinKind::RightAnti => Some((1, false)),
+            _ => None,
+        }
+    }
 }
 
 /// One side of the join.
@@ -54,9 +78,11 @@ pub struct WindowJoin {
     pub right: JoinSide,
     /// Which unmatched rows to keep.
     pub kind: JoinKind,
-    /// A residual condition on the joined row, if any.
+    /// A residual condition on the joined row (left columns, then right
+    /// columns), if any.
     pub filter: Option<Arc<dyn PhysicalExpr>>,
-    /// Output: left columns, then right columns.
+    /// Output: left columns, then right columns (one side's for semi and
+    /// anti joins).
     pub schema: SchemaRef,
     /// Text for EXPLAIN.
     pub description: String,
@@ -68,8 +94,21 @@ impl OperatorFactory for WindowJoin {
     }
 
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        let pairs = match self.kind.filtering() {
+            None => self.schema.clone(),
+            Some(_) => Arc::new(datafusion::arrow::datatypes::Schema::new(
+                self.left
+                    .schema
+                    .fields()
+                    .iter()
+                    .chain(self.right.schema.fields())
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )),
+        };
         Ok(Box::new(WindowJoinOperator {
             config: self.clone(),
+            pairs,
             held: [WindowBuffer::default(), WindowBuffer::default()],
             watermark: MIN_WATERMARK,
         }))
@@ -89,6 +128,9 @@ fn side_key(ctx: &Context, side: usize) -> StateKey {
 
 struct WindowJoinOperator {
     config: WindowJoin,
+    /// Schema of joined pairs: the output's, or both sides' columns for
+    /// semi and anti joins.
+    pairs: SchemaRef,
     /// Rows per side, per window end.
     held: [WindowBuffer; 2],
     watermark: i64,
@@ -184,6 +226,29 @@ impl WindowJoinOperator {
                 .collect();
             joined = filter_record_batch(&joined, &BooleanArray::from(keep))?;
         }
+        if let Some((side, matched)) = self.config.kind.filtering() {
+            let (rows, pairs) = if side == 0 {
+                (&left, &li)
+            } else {
+                (&right, &ri)
+            };
+            let mut has_match = vec![false; rows.num_rows()];
+            pairs
+                .iter()
+                .flatten()
+                .for_each(|i| has_match[*i as usize] = true);
+            let keep =
+                BooleanArray::from(has_match.iter().map(|m| *m == matched).collect::<Vec<_>>());
+            let kept = filter_record_batch(rows, &keep)?;
+            return Ok(RecordBatch::try_new(
+                self.config.schema.clone(),
+                kept.columns()
+                    .iter()
+                    .zip(self.config.schema.fields())
+                    .map(|(c, f)| cast(c, f.data_type()))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )?);
+        }
         let (mut ol, mut or): (Vec<Option<u32>>, Vec<Option<u32>>) = (vec![], vec![]);
         if matches!(self.config.kind, JoinKind::Left | JoinKind::Full) {
             let mut matched = vec![false; left.num_rows()];
@@ -230,7 +295,7 @@ impl WindowJoinOperator {
         }
         let columns = columns
             .into_iter()
-            .zip(self.config.schema.fields())
+            .zip(self.pairs.fields())
             .map(|(c, f)| {
                 if c.data_type() == f.data_type() {
                     Ok(c)
@@ -239,7 +304,7 @@ impl WindowJoinOperator {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(RecordBatch::try_new(self.config.schema.clone(), columns)?)
+        Ok(RecordBatch::try_new(self.pairs.clone(), columns)?)
     }
 
     fn empty(schema: &SchemaRef) -> RecordBatch {
@@ -365,6 +430,16 @@ mod tests {
     }
 
     fn factory(kind: JoinKind) -> WindowJoin {
+        if kind.filtering().is_some() {
+            return WindowJoin {
+                left: side(),
+                right: side(),
+                kind,
+                filter: None,
+                schema: side_schema(),
+                description: "join".into(),
+            };
+        }
         let mut fields: Vec<Field> = side_schema()
             .fields()
             .iter()
@@ -426,9 +501,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn semi_and_anti_joins_emit_one_side_once_per_row() {
+        let mut steps = steps();
+        // A second match for left key 1 in the first window.
+        steps.insert(1, rows(1, &[(1000, Some(1))]));
+        let semi = run(&factory(JoinKind::LeftSemi), &steps).await;
+        let anti = run(&factory(JoinKind::LeftAnti), &steps).await;
+        let right_anti = run(&factory(JoinKind::RightAnti), &steps).await;
+        let rows = |v: Vec<String>| {
+            v.into_iter()
+                .filter(|l| l.starts_with('+'))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows(semi),
+            ["+I[1970-01-01T00:00:01, 1]", "+I[1970-01-01T00:00:02, 2]"]
+        );
+        assert_eq!(
+            rows(anti),
+            [
+                "+I[1970-01-01T00:00:01, 2]",
+                "+I[1970-01-01T00:00:01, null]"
+            ]
+        );
+        assert_eq!(
+            rows(right_anti),
+            [
+                "+I[1970-01-01T00:00:01, null]",
+                "+I[1970-01-01T00:00:02, 7]"
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn restored_join_state_gives_the_output_of_an_uninterrupted_run() {
         let steps = steps();
-        for kind in [JoinKind::Inner, JoinKind::Left, JoinKind::Full] {
+        for kind in [
+            JoinKind::Inner,
+            JoinKind::Left,
+            JoinKind::Full,
+            JoinKind::LeftSemi,
+        ] {
             for split in 0..=steps.len() {
                 assert_snapshot_restore(&factory(kind), &steps, split).await;
             }

@@ -4,17 +4,16 @@
 
 use std::sync::Arc;
 
-use datafusion::common::ScalarValue;
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::aggregate::{AggregateCall, WindowColumns};
 use eddy_engine::ops::session_aggregate::SessionAggregate;
-use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate};
+use eddy_engine::ops::slicing_window_aggregate::SlicingWindowAggregate;
 use eddy_engine::ops::window_aggregate::WindowAggregate;
 use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
+use super::window_columns::{WindowColumn, session_gap, sliced_input, window_column};
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::{Result, SqlError};
@@ -27,14 +26,20 @@ impl StreamPlanner<'_> {
         &mut self,
         a: &datafusion::logical_expr::Aggregate,
     ) -> Result<Stream> {
-        let is_column = |e: &Expr, name: &str| matches!(e, Expr::Column(c) if c.name == name);
-        let Some(window_end) = a.group_expr.iter().position(|e| is_column(e, "window_end")) else {
+        let roles: Vec<Option<WindowColumn>> = a
+            .group_expr
+            .iter()
+            .map(|e| window_column(&a.input, e))
+            .collect();
+        let position = |role| roles.iter().position(|r| *r == Some(role));
+        let is_window = |i: &usize| roles[*i].is_some();
+        let Some(window_end) = position(WindowColumn::End) else {
             return Err(SqlError::NotSupported {
                 location: self.location,
                 message: "GROUP BY without window_start and window_end of a window table function (unbounded aggregation) is not supported in streaming queries yet".into(),
             });
         };
-        let gap = session_gap(&a.input, "window_end");
+        let gap = session_gap(&a.input, &a.group_expr[window_end]);
         let sliced = match (
             gap,
             self.state
@@ -105,38 +110,25 @@ impl StreamPlanner<'_> {
             .collect::<Result<Vec<_>>>()?;
         let aggs_text: Vec<String> = a.aggr_expr.iter().map(|e| e.to_string()).collect();
         let schema = nullable_schema(a.schema.as_arrow());
-        let is_window = |e: &Expr| {
-            ["window_start", "window_end", "window_time"]
-                .iter()
-                .any(|w| is_column(e, w))
-        };
         let (op, partitioning): (
             Arc<dyn eddy_engine::operator::OperatorFactory>,
             Partitioning,
         ) = match (gap, sliced) {
             (Some(gap_ms), _) => {
-                let Some(start) = a
-                    .group_expr
-                    .iter()
-                    .position(|e| is_column(e, "window_start"))
-                else {
+                let Some(start) = position(WindowColumn::Start) else {
                     return Err(self.plan_error(
                         "a SESSION window aggregation must group by window_start and window_end",
                     ));
                 };
                 // Sessions are partitioned by the keys other than the window columns.
-                let partition: Vec<usize> = (0..a.group_expr.len())
-                    .filter(|i| !is_window(&a.group_expr[*i]))
-                    .collect();
+                let partition: Vec<usize> =
+                    (0..a.group_expr.len()).filter(|i| !is_window(i)).collect();
                 let op = SessionAggregate {
                     key_count: a.group_expr.len(),
                     windows: WindowColumns {
                         start: Some(start),
                         end: window_end,
-                        time: a
-                            .group_expr
-                            .iter()
-                            .position(|e| is_column(e, "window_time")),
+                        time: position(WindowColumn::Time),
                     },
                     row_time: start,
                     gap_ms,
@@ -156,13 +148,12 @@ impl StreamPlanner<'_> {
                 (Arc::new(op), partitioning)
             }
             (None, Some((slicing, _))) => {
-                let position = |name| a.group_expr.iter().position(|e| is_column(e, name));
                 let op = SlicingWindowAggregate {
                     key_count: a.group_expr.len(),
                     windows: WindowColumns {
-                        start: position("window_start"),
+                        start: position(WindowColumn::Start),
                         end: window_end,
-                        time: position("window_time"),
+                        time: position(WindowColumn::Time),
                     },
                     slicing,
                     calls,
@@ -173,9 +164,7 @@ impl StreamPlanner<'_> {
                         aggs_text.join(", ")
                     ),
                 };
-                let keys: Vec<usize> = (0..a.group_expr.len())
-                    .filter(|i| !is_window(&a.group_expr[*i]))
-                    .collect();
+                let keys: Vec<usize> = (0..a.group_expr.len()).filter(|i| !is_window(i)).collect();
                 let partitioning = if keys.is_empty() {
                     Partitioning::Single
                 } else {
@@ -241,7 +230,9 @@ impl StreamPlanner<'_> {
             matches!(fun, WindowFunctionDefinition::WindowUDF(u) if u.name() == "row_number");
         let input_schema = w.input.schema();
         let window_end = params.partition_by.iter().find_map(|e| match e {
-            Expr::Column(c) if c.name == "window_end" => input_schema.index_of_column(c).ok(),
+            Expr::Column(c) if window_column(&w.input, e) == Some(WindowColumn::End) => {
+                input_schema.index_of_column(c).ok()
+            }
             _ => None,
         });
         let (true, Some(window_end)) = (is_row_number, window_end) else {
@@ -309,22 +300,23 @@ impl StreamPlanner<'_> {
             JoinType::Left => JoinKind::Left,
             JoinType::Right => JoinKind::Right,
             JoinType::Full => JoinKind::Full,
+            JoinType::LeftSemi => JoinKind::LeftSemi,
+            JoinType::LeftAnti => JoinKind::LeftAnti,
+            JoinType::RightSemi => JoinKind::RightSemi,
+            JoinType::RightAnti => JoinKind::RightAnti,
             _ => return Err(self.not_supported(&format!("{} JOIN", j.join_type))),
         };
+        let both = |l: &Expr, r: &Expr, role| {
+            window_column(&j.left, l) == Some(role) && window_column(&j.right, r) == Some(role)
+        };
         let window_end = j.on.iter().find_map(|(l, r)| match (l, r) {
-            (Expr::Column(a), Expr::Column(b))
-                if a.name == "window_end" && b.name == "window_end" =>
-            {
-                Some((
-                    j.left.schema().index_of_column(a).ok()?,
-                    j.right.schema().index_of_column(b).ok()?,
-                ))
-            }
+            (Expr::Column(a), Expr::Column(b)) if both(l, r, WindowColumn::End) => Some((
+                j.left.schema().index_of_column(a).ok()?,
+                j.right.schema().index_of_column(b).ok()?,
+            )),
             _ => None,
         });
-        let has_start = j.on.iter().any(|(l, r)| {
-            matches!((l, r), (Expr::Column(a), Expr::Column(b)) if a.name == "window_start" && b.name == "window_start")
-        });
+        let has_start = j.on.iter().any(|(l, r)| both(l, r, WindowColumn::Start));
         let (Some((left_end, right_end)), true) = (window_end, has_start) else {
             return Err(self.not_supported(
                 "JOIN other than a window join (on window_start and window_end of two window table functions)",
@@ -355,10 +347,17 @@ impl StreamPlanner<'_> {
             j.on.iter().map(|(_, r)| r).collect(),
             right_end,
         )?;
+        // The residual condition sees both sides' columns, whatever the
+        // join outputs.
+        let pairs = j
+            .left
+            .schema()
+            .join(j.right.schema())
+            .map_err(|e| self.plan_error(e.to_string()))?;
         let filter = j
             .filter
             .as_ref()
-            .map(|f| self.physical(f, &j.schema))
+            .map(|f| self.physical(f, &pairs))
             .transpose()?;
         let schema = nullable_schema(j.schema.as_arrow());
         let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
@@ -395,203 +394,5 @@ impl StreamPlanner<'_> {
             node,
             parallelism: self.parallelism,
         })
-    }
-}
-
-/// The gap (ms) when column `name` of `plan` is the `window_end` of a
-/// SESSION table function, found through projections, filters and aliases.
-fn session_gap(plan: &LogicalPlan, name: &str) -> Option<i64> {
-    match plan {
-        LogicalPlan::Projection(p) => {
-            let i = p.schema.fields().iter().position(|f| f.name() == name)?;
-            match p.expr.get(i)?.clone().unalias() {
-                Expr::ScalarFunction(f) if f.name() == crate::functions::SESSION_END => {
-                    match f.args.get(1)? {
-                        Expr::Literal(ScalarValue::Int64(Some(g)), _) => Some(*g),
-                        _ => None,
-                    }
-                }
-                Expr::Column(c) => session_gap(&p.input, &c.name),
-                _ => None,
-            }
-        }
-        LogicalPlan::Filter(f) => session_gap(&f.input, name),
-        LogicalPlan::SubqueryAlias(a) => session_gap(&a.input, name),
-        _ => None,
-    }
-}
-
-/// Names of the window columns a window table function adds.
-const WINDOW_COLUMNS: [&str; 3] = ["window_start", "window_end", "window_time"];
-
-/// For a window aggregation over HOP or CUMULATE windows (one input row
-/// per window, from unnesting the list of the row's windows), the slicing
-/// and the aggregation's input with each row once, holding its slice end
-/// where the unnested window was: a [`SlicingWindowAggregate`] then
-/// aggregates each row once. `None` when the aggregation is over other
-/// windows or uses the window columns other than as plain group keys (then
-/// the rows per window are aggregated as they are).
-pub(super) fn sliced_input(
-    a: &datafusion::logical_expr::Aggregate,
-    slice_end: &Arc<datafusion::logical_expr::ScalarUDF>,
-) -> Option<(Slicing, Arc<LogicalPlan>)> {
-    let tainted = derived_from_windows(&a.input)?;
-    let uses = |e: &Expr| e.column_refs().iter().any(|c| tainted.contains(&c.name));
-    // Window columns only as plain group keys, of their own names.
-    for e in &a.group_expr {
-        match e {
-            Expr::Column(c) if WINDOW_COLUMNS.contains(&c.name.as_str()) => {}
-            e if uses(e) => return None,
-            _ => {}
-        }
-    }
-    if a.aggr_expr.iter().any(uses)
-        || tainted
-            .iter()
-            .any(|t| !WINDOW_COLUMNS.contains(&t.as_str()))
-    {
-        return None;
-    }
-    let mut slicing = None;
-    let rewritten = a
-        .input
-        .as_ref()
-        .clone()
-        .transform_up(|node| {
-            let LogicalPlan::Unnest(u) = &node else {
-                return Ok(Transformed::no(node));
-            };
-            let LogicalPlan::Projection(p) = u.input.as_ref() else {
-                return Ok(Transformed::no(node));
-            };
-            let mut found = None;
-            let exprs = p
-                .expr
-                .iter()
-                .map(|e| {
-                    e.clone()
-                        .transform(|e| match window_list(&e) {
-                            Some((s, ts)) => {
-                                let (slice, offset, shift) = match s {
-                                    Slicing::Hop {
-                                        slide,
-                                        size,
-                                        offset,
-                                    } => (slide, offset, -size),
-                                    Slicing::Cumulate { step, offset, .. } => (step, offset, 0),
-                                };
-                                found = Some(s);
-                                let args = [slice, offset, shift]
-                                    .into_iter()
-                                    .map(|v| Expr::Literal(ScalarValue::Int64(Some(v)), None));
-                                Ok(Transformed::yes(Expr::ScalarFunction(
-                                    datafusion::logical_expr::expr::ScalarFunction::new_udf(
-                                        slice_end.clone(),
-                                        std::iter::once(ts).chain(args).collect(),
-                                    ),
-                                )))
-                            }
-                            None => Ok(Transformed::no(e)),
-                        })
-                        .map(|t| t.data)
-                })
-                .collect::<datafusion::common::Result<Vec<_>>>()?;
-            if found.is_none() {
-                return Ok(Transformed::no(node));
-            }
-            slicing = found;
-            // The unnest's columns, named as it names them.
-            let exprs = u
-                .dependency_indices
-                .iter()
-                .enumerate()
-                .map(|(j, dep)| {
-                    let (qualifier, field) = u.schema.qualified_field(j);
-                    exprs[*dep]
-                        .clone()
-                        .unalias()
-                        .alias_qualified(qualifier.cloned(), field.name())
-                })
-                .collect();
-            let projection = datafusion::logical_expr::Projection::try_new(exprs, p.input.clone())?;
-            Ok(Transformed::yes(LogicalPlan::Projection(projection)))
-        })
-        .ok()?;
-    Some((slicing?, Arc::new(rewritten.data)))
-}
-
-/// The columns of `plan` computed from an unnested list of windows, when
-/// every node between is a projection, filter (not on those columns) or
-/// alias; `None` otherwise or when there is no such list.
-fn derived_from_windows(plan: &LogicalPlan) -> Option<std::collections::HashSet<String>> {
-    let uses = |e: &Expr, set: &std::collections::HashSet<String>| {
-        e.column_refs().iter().any(|c| set.contains(&c.name))
-    };
-    match plan {
-        LogicalPlan::Projection(p) => {
-            let below = derived_from_windows(&p.input)?;
-            Some(
-                p.expr
-                    .iter()
-                    .zip(p.schema.fields())
-                    .filter(|(e, _)| uses(e, &below))
-                    .map(|(_, f)| f.name().clone())
-                    .collect(),
-            )
-        }
-        LogicalPlan::Filter(f) => {
-            let below = derived_from_windows(&f.input)?;
-            (!uses(&f.predicate, &below)).then_some(below)
-        }
-        LogicalPlan::SubqueryAlias(s) => derived_from_windows(&s.input),
-        LogicalPlan::Unnest(u) => {
-            let LogicalPlan::Projection(p) = u.input.as_ref() else {
-                return None;
-            };
-            let [(column, _)] = u.list_type_columns.as_slice() else {
-                return None;
-            };
-            window_list(p.expr.get(*column)?)?;
-            Some([p.schema.field(*column).name().clone()].into())
-        }
-        _ => None,
-    }
-}
-
-/// The slicing and time argument of a HOP_STARTS or CUMULATE_ENDS call.
-fn window_list(e: &Expr) -> Option<(Slicing, Expr)> {
-    let Expr::ScalarFunction(f) = e.clone().unalias() else {
-        return None;
-    };
-    let [ts, a, b, offset] = f.args.as_slice() else {
-        return None;
-    };
-    let (a, b, offset) = (literal_i64(a)?, literal_i64(b)?, literal_i64(offset)?);
-    let slicing = match f.name() {
-        crate::functions::HOP_STARTS => Slicing::Hop {
-            slide: a,
-            size: b,
-            offset,
-        },
-        crate::functions::CUMULATE_ENDS => Slicing::Cumulate {
-            step: a,
-            size: b,
-            offset,
-        },
-        _ => return None,
-    };
-    Some((slicing, ts.clone()))
-}
-
-/// An integer literal, through casts.
-fn literal_i64(e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
-            Ok(ScalarValue::Int64(v)) => v,
-            _ => None,
-        },
-        Expr::Cast(c) => literal_i64(&c.expr),
-        Expr::TryCast(c) => literal_i64(&c.expr),
-        _ => None,
     }
 }

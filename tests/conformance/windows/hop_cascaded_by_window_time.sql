@@ -1,0 +1,3 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+CREATE VIEW hot AS SELECT auction, window_time AS wt, COUNT(*) AS n FROM TABLE(HOP(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end, window_time;
+SELECT window_start, window_end, COUNT(*) AS auctions, MAX(n) AS top, SUM(n) AS bids FROM TABLE(TUMBLE(TABLE hot, DESCRIPTOR(wt), INTERVAL '20' SECOND)) GROUP BY window_start, window_end;
