@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Stateless Nexmark queries on Eddy and on Flink over the same CSV files:
+# Nexmark queries on Eddy and on Flink over the same CSV files:
 #   bench/run.sh [EVENTS=5000000] [PARALLELISM=1] [QUERIES="q0 q1 q2 q14 q21 q22"]
+# A query reads bid_table.sql (EVENTS bids, bench/gen_bids.py) unless its
+# first line names other tables (`-- tables: nexmark_tables.sql`: EVENTS
+# Nexmark events as persons, auctions and bids, bench/gen_nexmark.py).
 # Prints events/s for both, the ratio, and both peak memories (RSS). Flink's
 # time is the job time its runner reports (without JVM start); Eddy's is the
 # whole process. Not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-5000000}; par=${2:-1}; queries=${3:-"q0 q1 q2 q14 q21 q22"}
-data=bench/data/bids-$events
 flink=${FLINK_SQL:-../shared/tools/flink/flink-sql}
-[ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p eddy-shell --bin eddy >/dev/null
 mkdir -p bench/results
 printf '%-5s %12s %12s %7s %10s %10s\n' query eddy_ev/s flink_ev/s ratio eddy_MB flink_MB
 for q in $queries; do
+  tables=$(sed -n '1s/^-- tables: //p' bench/nexmark/$q.sql)
+  if [ "$tables" = nexmark_tables.sql ]; then
+    data=bench/data/nexmark-$events
+    [ -d "$data" ] || python3 bench/gen_nexmark.py "$data" "$events" 1 4
+  else
+    tables=bid_table.sql data=bench/data/bids-$events
+    [ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
+  fi
   script=bench/results/$q-p$par.sql
   { echo "SET 'parallelism.default' = '$par';"; echo "SET 'table.dml-sync' = 'true';";
-    sed "s|\${DATA}|$PWD/$data|" bench/nexmark/bid_table.sql; cat bench/nexmark/$q.sql; } > "$script"
+    sed "s|\${DATA}|$PWD/$data|" bench/nexmark/$tables; cat bench/nexmark/$q.sql; } > "$script"
   start=$(date +%s.%N)
   /usr/bin/time -f '%M' -o bench/results/$q.mem target/release/eddy -f "$script" >/dev/null
   end=$(date +%s.%N)

@@ -48,6 +48,9 @@ pub struct StreamPlanner<'a> {
     connectors: &'a ConnectorRegistry,
     pub(crate) parallelism: usize,
     pub(crate) location: Location,
+    /// Sources already planned, by table and columns read: a table scanned
+    /// twice with the same columns is read once (as Flink reuses sources).
+    scans: HashMap<(String, Option<Vec<usize>>), Stream>,
 }
 
 impl<'a> StreamPlanner<'a> {
@@ -67,6 +70,7 @@ impl<'a> StreamPlanner<'a> {
             connectors,
             parallelism: parallelism.max(1),
             location,
+            scans: HashMap::new(),
         }
     }
 
@@ -346,6 +350,16 @@ impl<'a> StreamPlanner<'a> {
     /// watermark; `projection` (indices into the table's columns) are the
     /// columns the query uses.
     fn plan_table(&mut self, name: &str, projection: Option<&[usize]>) -> Result<Stream> {
+        let scan = (name.to_string(), projection.map(<[usize]>::to_vec));
+        if let Some(stream) = self.scans.get(&scan) {
+            return Ok(*stream);
+        }
+        let stream = self.plan_new_table(name, projection)?;
+        self.scans.insert(scan, stream);
+        Ok(stream)
+    }
+
+    fn plan_new_table(&mut self, name: &str, projection: Option<&[usize]>) -> Result<Stream> {
         let entry = self
             .tables
             .get(name)

@@ -177,8 +177,14 @@ pub fn window_sql(
         })
     };
     match (function, rest) {
-        ("TUMBLE", [size]) => Ok(tumble(&table, &column, size, None)),
-        ("TUMBLE", [size, offset]) => Ok(tumble(&table, &column, size, Some(offset))),
+        ("TUMBLE", [size, offset @ ..]) if offset.len() <= 1 => {
+            let size = millis(size)?;
+            let offset = offset.first().map(|o| millis(o)).transpose()?.unwrap_or(0);
+            if size <= 0 {
+                return Err(bad("TUMBLE needs a positive size".into()));
+            }
+            Ok(tumble(&table, &column, size, offset))
+        }
         ("TUMBLE", _) => Err(bad("TUMBLE takes a size and an optional offset".into())),
         ("HOP", [slide, size, offset @ ..]) if offset.len() <= 1 => {
             let (slide, size) = (millis(slide)?, millis(size)?);
@@ -244,8 +250,19 @@ fn interval_millis(text: &str) -> Option<i64> {
     n.checked_mul(unit)
 }
 
-fn ms(v: i64) -> String {
-    format!("INTERVAL '{v}' MILLISECOND")
+/// `SLICE_END(column, slice, offset, shift)`: the end of the `slice`-long
+/// period holding the row time, plus `shift` (milliseconds), in integer
+/// arithmetic.
+fn slice_end(column: &str, slice: i64, offset: i64, shift: i64) -> String {
+    format!(
+        "{}({column}, {slice}, {offset}, {shift})",
+        crate::functions::SLICE_END
+    )
+}
+
+/// `PLUS_MILLIS(ts, ms)`.
+fn plus(ts: &str, ms: i64) -> String {
+    format!("{}({ts}, {ms})", crate::functions::PLUS_MILLIS)
 }
 
 /// HOP: one row per window holding the row (unnesting the windows'
@@ -257,29 +274,25 @@ fn hop(table: &str, column: &str, slide: i64, size: i64, offset: i64) -> String 
         crate::functions::HOP_STARTS
     );
     format!(
-        "(SELECT *, window_start + {size} AS window_end, \
-         window_start + {before_end} AS window_time \
+        "(SELECT *, {end} AS window_end, {time} AS window_time \
          FROM (SELECT *, {starts} AS window_start FROM {table}))",
-        size = ms(size),
-        before_end = ms(size - 1),
+        end = plus("window_start", size),
+        time = plus("window_start", size - 1),
     )
 }
 
 /// CUMULATE: one row per window holding the row (unnesting the windows'
 /// ends), each starting at the row's period of `size`.
 fn cumulate(table: &str, column: &str, step: i64, size: i64, offset: i64) -> String {
-    let origin = format!("(TIMESTAMP '1970-01-01 00:00:00' + {})", ms(offset));
-    let start = format!(
-        "CAST(date_bin({}, {column}, {origin}) AS TIMESTAMP(3))",
-        ms(size)
-    );
     let ends = format!(
         "unnest({}({column}, {step}, {size}, {offset}))",
         crate::functions::CUMULATE_ENDS
     );
     format!(
-        "(SELECT *, window_end - INTERVAL '1' MILLISECOND AS window_time \
-         FROM (SELECT *, {start} AS window_start, {ends} AS window_end FROM {table}))"
+        "(SELECT *, {time} AS window_time \
+         FROM (SELECT *, {start} AS window_start, {ends} AS window_end FROM {table}))",
+        start = slice_end(column, size, offset, -size),
+        time = plus("window_end", -1),
     )
 }
 
@@ -289,19 +302,19 @@ fn session(table: &str, column: &str, gap: i64) -> String {
     let end = format!("{}({column}, {gap})", crate::functions::SESSION_END);
     format!(
         "(SELECT *, CAST({column} AS TIMESTAMP(3)) AS window_start, {end} AS window_end, \
-         {end} - INTERVAL '1' MILLISECOND AS window_time FROM {table})"
+         {time} AS window_time FROM {table})",
+        time = plus(&end, -1),
     )
 }
 
-fn tumble(table: &str, column: &str, size: &str, offset: Option<&String>) -> String {
-    let origin = match offset {
-        None => "TIMESTAMP '1970-01-01 00:00:00'".to_string(),
-        Some(o) => format!("(TIMESTAMP '1970-01-01 00:00:00' + {o})"),
-    };
-    let start = format!("CAST(date_bin({size}, {column}, {origin}) AS TIMESTAMP(3))");
+/// TUMBLE: the row's period of `size`.
+fn tumble(table: &str, column: &str, size: i64, offset: i64) -> String {
     format!(
-        "(SELECT *, {start} AS window_start, {start} + {size} AS window_end, \
-         {start} + {size} - INTERVAL '1' MILLISECOND AS window_time FROM {table})"
+        "(SELECT *, {start} AS window_start, {end} AS window_end, \
+         {time} AS window_time FROM {table})",
+        start = slice_end(column, size, offset, -size),
+        end = slice_end(column, size, offset, 0),
+        time = slice_end(column, size, offset, -1),
     )
 }
 

@@ -59,30 +59,38 @@ pub fn snapshot(entries: Vec<Entry<'_>>) -> Result<Option<RecordBatch>> {
     for values in states {
         columns.push(ScalarValue::iter_to_array(values)?);
     }
+    state_batch(columns).map(Some)
+}
+
+/// A state batch of `columns`: key bytes, window start, window end, then
+/// the accumulators' state columns.
+pub fn state_batch(columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     let fields: Vec<Field> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
         .collect();
-    Ok(Some(RecordBatch::try_new(
+    Ok(RecordBatch::try_new(
         Arc::new(Schema::new(fields)),
         columns,
-    )?))
+    )?)
 }
 
-/// Calls `add(key, start, end, accumulators)` for every entry of a batch
-/// written by [`snapshot`], with fresh accumulators of `calls` holding the
-/// entry's state.
-pub fn restore(
-    batch: &RecordBatch,
-    calls: &[AggregateCall],
-    mut add: impl FnMut(&[u8], i64, i64, Vec<Box<dyn Accumulator>>) -> Result<()>,
-) -> Result<()> {
-    let bad = || EngineError::State("aggregation state has an unexpected layout".into());
-    let widths = calls
+/// How many state columns each call's accumulator has.
+pub fn state_widths(calls: &[AggregateCall]) -> Result<Vec<usize>> {
+    Ok(calls
         .iter()
         .map(|c| c.function.state_fields().map(|f| f.len()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The key, start and end columns of a state batch, checked against the
+/// state widths of the calls.
+pub fn entry_columns<'a>(
+    batch: &'a RecordBatch,
+    widths: &[usize],
+) -> Result<(&'a BinaryArray, &'a Int64Array, &'a Int64Array)> {
+    let bad = || EngineError::State("aggregation state has an unexpected layout".into());
     if batch.num_columns() != 3 + widths.iter().sum::<usize>() {
         return Err(bad());
     }
@@ -95,6 +103,19 @@ pub fn restore(
         .column(2)
         .as_primitive_opt::<Int64Type>()
         .ok_or_else(bad)?;
+    Ok((keys, starts, ends))
+}
+
+/// Calls `add(key, start, end, accumulators)` for every entry of a batch
+/// written by [`snapshot`], with fresh accumulators of `calls` holding the
+/// entry's state.
+pub fn restore(
+    batch: &RecordBatch,
+    calls: &[AggregateCall],
+    mut add: impl FnMut(&[u8], i64, i64, Vec<Box<dyn Accumulator>>) -> Result<()>,
+) -> Result<()> {
+    let widths = state_widths(calls)?;
+    let (keys, starts, ends) = entry_columns(batch, &widths)?;
     for row in 0..batch.num_rows() {
         let mut accumulators = Vec::with_capacity(calls.len());
         let mut column = 3;

@@ -10,9 +10,9 @@ use datafusion::arrow::compute::{cast, filter, prep_null_mask_filter, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::Accumulator;
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::logical_expr::{Accumulator, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr};
 
 use crate::error::{EngineError, Result};
 
@@ -31,6 +31,24 @@ pub fn new_accumulators(calls: &[AggregateCall]) -> Result<Vec<Box<dyn Accumulat
         .iter()
         .map(|c| c.function.create_accumulator())
         .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Fresh groups accumulators, one per call: DataFusion's vectorized ones
+/// where the function has them, otherwise its row accumulators adapted.
+pub fn new_groups_accumulators(calls: &[AggregateCall]) -> Result<Vec<Box<dyn GroupsAccumulator>>> {
+    calls
+        .iter()
+        .map(|c| {
+            if c.function.groups_accumulator_supported() {
+                Ok(c.function.create_groups_accumulator()?)
+            } else {
+                let function = c.function.clone();
+                Ok(Box::new(GroupsAccumulatorAdapter::new(move || {
+                    function.create_accumulator()
+                })) as Box<dyn GroupsAccumulator>)
+            }
+        })
+        .collect()
 }
 
 /// The arguments and filter masks of every call, evaluated once for a batch.
@@ -101,6 +119,44 @@ impl BatchArguments {
     }
 }
 
+impl BatchArguments {
+    /// Feeds rows `rows` of the batch (all when `None`) to groups
+    /// accumulators (one per call), row `i` of them to group
+    /// `groups[i]`, of `total` groups.
+    pub fn update_groups(
+        &self,
+        accumulators: &mut [Box<dyn GroupsAccumulator>],
+        rows: Option<&datafusion::arrow::array::UInt32Array>,
+        groups: &[usize],
+        total: usize,
+    ) -> Result<()> {
+        for (c, acc) in accumulators.iter_mut().enumerate() {
+            let values = match rows {
+                None => self.args[c].clone(),
+                Some(rows) => self.args[c]
+                    .iter()
+                    .map(|a| take(a.as_ref(), rows, None))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let mask = match (&self.masks[c], rows) {
+                (None, _) => None,
+                (Some(m), None) => Some(m.clone()),
+                (Some(m), Some(rows)) => {
+                    let m = take(m, rows, None)?;
+                    Some(
+                        m.as_any()
+                            .downcast_ref::<BooleanArray>()
+                            .ok_or_else(|| EngineError::Internal("filter mask".into()))?
+                            .clone(),
+                    )
+                }
+            };
+            acc.update_batch(&values, groups, mask.as_ref(), total)?;
+        }
+        Ok(())
+    }
+}
+
 /// Which group keys are window columns, filled in by the operator when a
 /// window fires rather than taken from the input rows.
 #[derive(Clone, Debug, Default)]
@@ -125,7 +181,10 @@ impl WindowColumns {
 pub struct FiredWindows {
     starts: Vec<i64>,
     ends: Vec<i64>,
-    values: Vec<Vec<ScalarValue>>,
+    /// Per call, the value arrays gathered so far.
+    chunks: Vec<Vec<ArrayRef>>,
+    /// Per call, values of rows pushed one by one, not yet in `chunks`.
+    pending: Vec<Vec<ScalarValue>>,
 }
 
 impl FiredWindows {
@@ -138,11 +197,43 @@ impl FiredWindows {
     ) -> Result<()> {
         self.starts.push(start);
         self.ends.push(end);
-        if self.values.len() < accumulators.len() {
-            self.values.resize_with(accumulators.len(), Vec::new);
+        if self.pending.len() < accumulators.len() {
+            self.pending.resize_with(accumulators.len(), Vec::new);
         }
         for (c, acc) in accumulators.iter_mut().enumerate() {
-            self.values[c].push(acc.evaluate()?);
+            self.pending[c].push(acc.evaluate()?);
+        }
+        Ok(())
+    }
+
+    /// Adds the results of one window for `rows` keys: one array per call.
+    pub fn push_arrays(
+        &mut self,
+        start: i64,
+        end: i64,
+        rows: usize,
+        values: Vec<ArrayRef>,
+    ) -> Result<()> {
+        self.flush()?;
+        self.starts.extend(std::iter::repeat_n(start, rows));
+        self.ends.extend(std::iter::repeat_n(end, rows));
+        if self.chunks.len() < values.len() {
+            self.chunks.resize_with(values.len(), Vec::new);
+        }
+        for (c, v) in values.into_iter().enumerate() {
+            self.chunks[c].push(v);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.chunks.len() < self.pending.len() {
+            self.chunks.resize_with(self.pending.len(), Vec::new);
+        }
+        for (c, values) in self.pending.iter_mut().enumerate() {
+            if !values.is_empty() {
+                self.chunks[c].push(ScalarValue::iter_to_array(std::mem::take(values))?);
+            }
         }
         Ok(())
     }
@@ -161,7 +252,7 @@ impl FiredWindows {
     /// (when `windows` names it) or the next of `other_keys` (one row per
     /// result row), then the aggregate values, cast to the schema's types.
     pub fn into_batch(
-        self,
+        mut self,
         schema: &SchemaRef,
         key_count: usize,
         windows: Option<&WindowColumns>,
@@ -187,8 +278,10 @@ impl FiredWindows {
             };
             columns.push(cast(&column, schema.field(i).data_type())?);
         }
-        for (c, values) in self.values.into_iter().enumerate() {
-            let array = ScalarValue::iter_to_array(values)?;
+        self.flush()?;
+        for (c, chunks) in self.chunks.into_iter().enumerate() {
+            let parts: Vec<&dyn Array> = chunks.iter().map(|a| a.as_ref()).collect();
+            let array = datafusion::arrow::compute::concat(&parts)?;
             columns.push(cast(&array, schema.field(key_count + c).data_type())?);
         }
         Ok(RecordBatch::try_new(schema.clone(), columns)?)

@@ -8,7 +8,6 @@ pub mod slicing_window_aggregate;
 pub mod union;
 pub mod unnest;
 pub mod values;
-pub mod window_aggregate;
 pub mod window_buffer;
 pub mod window_join;
 pub mod window_rank;

@@ -13,17 +13,22 @@
 //! still counts in those (as in Flink).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, Int64Array, UInt32Array,
+};
+use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
-use datafusion::logical_expr::Accumulator;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use foldhash::fast::RandomState;
 
 use super::accumulator_state;
 use super::aggregate::{
-    AggregateCall, BatchArguments, FiredWindows, WindowColumns, new_accumulators,
+    AggregateCall, BatchArguments, FiredWindows, WindowColumns, new_groups_accumulators,
 };
 use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
@@ -34,6 +39,9 @@ use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 /// How windows are made of slices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slicing {
+    /// Each window is one slice, its end given by the input's `window_end`
+    /// (TUMBLE, or rows of windows computed upstream).
+    Given,
     /// Windows of `size` every `slide` ms (`size` a multiple of `slide`).
     Hop { slide: i64, size: i64, offset: i64 },
     /// Windows growing by `step` ms from the start of each `size` period.
@@ -43,6 +51,7 @@ pub enum Slicing {
 impl std::fmt::Display for Slicing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Slicing::Given => write!(f, "given by window_end"),
             Slicing::Hop {
                 slide,
                 size,
@@ -59,17 +68,20 @@ impl std::fmt::Display for Slicing {
 }
 
 impl Slicing {
-    /// Length of a slice.
-    fn slice(&self) -> i64 {
+    /// Length of a slice, when windows are made of several.
+    fn slice(&self) -> Option<i64> {
         match *self {
-            Slicing::Hop { slide, .. } => slide,
-            Slicing::Cumulate { step, .. } => step,
+            Slicing::Given => None,
+            Slicing::Hop { slide, .. } => Some(slide),
+            Slicing::Cumulate { step, .. } => Some(step),
         }
     }
 
-    /// Start of the window ending at `end`.
+    /// Start of the window ending at `end` (exclusive: slices ending after
+    /// it belong to the window).
     fn window_start(&self, end: i64) -> i64 {
         match *self {
+            Slicing::Given => end - 1,
             Slicing::Hop { size, .. } => end - size,
             Slicing::Cumulate { size, offset, .. } => {
                 (end - 1 - offset).div_euclid(size) * size + offset
@@ -80,6 +92,7 @@ impl Slicing {
     /// End of the last window holding the slice ending at `slice_end`.
     fn last_window_end(&self, slice_end: i64) -> i64 {
         match *self {
+            Slicing::Given => slice_end,
             Slicing::Hop { slide, size, .. } => slice_end + size - slide,
             Slicing::Cumulate { size, .. } => self.window_start(slice_end) + size,
         }
@@ -138,47 +151,66 @@ impl OperatorFactory for SlicingWindowAggregate {
     }
 }
 
-/// The aggregation of one key's rows in one slice. Reading an accumulator's
-/// state consumes it, so a slice read for a window keeps its state as
-/// arrays (`settled`), and rows arriving later (late for some windows, not
-/// for all) go to fresh accumulators merged in at the next read.
+/// The aggregation of one slice: its keys (as row bytes, by group index)
+/// and DataFusion groups accumulators. Reading a groups accumulator's state
+/// consumes it, so a slice read for a window keeps its state as arrays
+/// (`settled`, one row per group), and rows arriving later (late for some
+/// of the slice's windows, not for all) go to fresh accumulators merged in
+/// at the next read.
 #[derive(Default)]
 struct Slice {
+    keys: Vec<Box<[u8]>>,
+    index: HashMap<Box<[u8]>, usize, RandomState>,
     settled: Option<Vec<Vec<ArrayRef>>>,
-    open: Option<Vec<Box<dyn Accumulator>>>,
+    open: Option<Vec<Box<dyn GroupsAccumulator>>>,
 }
 
 impl Slice {
-    /// The slice's state per call, as one-row arrays.
-    fn settle(&mut self) -> Result<&[Vec<ArrayRef>]> {
-        if let Some(mut open) = self.open.take() {
-            if let Some(settled) = &self.settled {
-                for (acc, state) in open.iter_mut().zip(settled) {
-                    acc.merge_batch(state)?;
-                }
-            }
-            let mut states = Vec::with_capacity(open.len());
-            for acc in open.iter_mut() {
-                states.push(
-                    acc.state()?
-                        .into_iter()
-                        .map(|v| v.to_array())
-                        .collect::<Result<Vec<_>, _>>()?,
-                );
-            }
-            self.settled = Some(states);
+    /// The group of `key`, added if new.
+    fn group(&mut self, key: &[u8]) -> usize {
+        if let Some(g) = self.index.get(key) {
+            return *g;
         }
-        Ok(self.settled.as_deref().unwrap_or(&[]))
+        let g = self.keys.len();
+        self.keys.push(key.into());
+        self.index.insert(key.into(), g);
+        g
     }
 
-    /// Fresh accumulators holding the slice's whole state.
-    fn accumulators(&mut self, calls: &[AggregateCall]) -> Result<Vec<Box<dyn Accumulator>>> {
-        let mut accs = new_accumulators(calls)?;
-        for (acc, state) in accs.iter_mut().zip(self.settle()?) {
-            acc.merge_batch(state)?;
+    /// The open accumulators, created if there are none.
+    fn open(&mut self, calls: &[AggregateCall]) -> Result<&mut [Box<dyn GroupsAccumulator>]> {
+        if self.open.is_none() {
+            self.open = Some(new_groups_accumulators(calls)?);
         }
-        Ok(accs)
+        Ok(self.open.as_deref_mut().unwrap_or_default())
     }
+
+    /// The slice's state per call: arrays with one row per group.
+    fn settle(&mut self) -> Result<&[Vec<ArrayRef>]> {
+        let total = self.keys.len();
+        if let Some(mut open) = self.open.take() {
+            if let Some(settled) = &self.settled {
+                let groups: Vec<usize> = (0..settled_rows(settled)).collect();
+                for (acc, state) in open.iter_mut().zip(settled) {
+                    acc.merge_batch(state, &groups, total)?;
+                }
+            }
+            let states = open
+                .iter_mut()
+                .map(|acc| acc.state(EmitTo::All))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.settled = Some(states);
+        }
+        Ok(self.settled.as_deref().unwrap_or_default())
+    }
+}
+
+/// Rows of a settled state.
+fn settled_rows(states: &[Vec<ArrayRef>]) -> usize {
+    states
+        .first()
+        .and_then(|s| s.first())
+        .map_or(0, |a| a.len())
 }
 
 struct SlicingOperator {
@@ -186,18 +218,75 @@ struct SlicingOperator {
     /// The key columns that are not window columns.
     others: Vec<usize>,
     converter: RowConverter,
-    /// Slice end → key → its aggregation.
-    slices: BTreeMap<i64, HashMap<OwnedRow, Slice>>,
+    /// Slices by end.
+    slices: BTreeMap<i64, Slice>,
     watermark: i64,
 }
 
 impl SlicingOperator {
+    /// Adds the results of the window ending at `end` (starting at
+    /// `start`), merged from its slices, to `out`.
+    fn window(&mut self, start: i64, end: i64, out: &mut Results) -> Result<()> {
+        let last = self.config.slicing.last_window_end(end) == end;
+        let mut range = self.slices.range_mut(start + 1..=end);
+        // A window of one slice no later window needs: its accumulators
+        // evaluate directly.
+        if let (Some((_, only)), None) = (range.next(), range.next())
+            && last
+            && only.settled.is_none()
+        {
+            let mut open = only.open.take().unwrap_or_default();
+            let values = open
+                .iter_mut()
+                .map(|acc| acc.evaluate(EmitTo::All))
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys: Vec<&[u8]> = only.keys.iter().map(|k| k.as_ref()).collect();
+            return out.add(&self.converter, start, end, &keys, values);
+        }
+        for (_, slice) in self.slices.range_mut(start + 1..=end) {
+            slice.settle()?;
+        }
+        let slices: Vec<&Slice> = self
+            .slices
+            .range(start + 1..=end)
+            .map(|(_, s)| s)
+            .filter(|s| s.settled.as_deref().is_some_and(|s| settled_rows(s) > 0))
+            .collect();
+        let most = slices.iter().map(|s| s.keys.len()).max().unwrap_or(0);
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(most);
+        let mut index: HashMap<&[u8], usize, RandomState> =
+            HashMap::with_capacity_and_hasher(most, RandomState::default());
+        let mut accs = new_groups_accumulators(&self.config.calls)?;
+        for slice in slices {
+            let groups: Vec<usize> = slice
+                .keys
+                .iter()
+                .map(|k| {
+                    *index.entry(k).or_insert_with(|| {
+                        keys.push(k);
+                        keys.len() - 1
+                    })
+                })
+                .collect();
+            for (acc, state) in accs.iter_mut().zip(slice.settled.iter().flatten()) {
+                acc.merge_batch(state, &groups, keys.len())?;
+            }
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let values = accs
+            .iter_mut()
+            .map(|acc| acc.evaluate(EmitTo::All))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.add(&self.converter, start, end, &keys, values)
+    }
+
     /// Emits every window whose end `watermark` passed and `previous` had
     /// not, ordered by window end and key, then forgets the slices no
     /// window needs any more.
     fn fire(&mut self, previous: i64, watermark: i64) -> Result<Option<RecordBatch>> {
         let slicing = self.config.slicing;
-        let step = slicing.slice();
         let mut ends = BTreeSet::new();
         for &slice_end in self
             .slices
@@ -209,36 +298,18 @@ impl SlicingOperator {
                 if !fired(end, previous) {
                     ends.insert(end);
                 }
-                end += step;
-            }
-        }
-        let mut out = FiredWindows::default();
-        let mut keys: Vec<OwnedRow> = vec![];
-        for end in ends {
-            let start = slicing.window_start(end);
-            let mut windows: HashMap<OwnedRow, Vec<Box<dyn Accumulator>>> = HashMap::new();
-            for (_, per_key) in self.slices.range_mut(start + 1..=end) {
-                for (key, slice) in per_key.iter_mut() {
-                    let states = slice.settle()?;
-                    match windows.get_mut(key) {
-                        Some(accs) => {
-                            for (acc, state) in accs.iter_mut().zip(states) {
-                                acc.merge_batch(state)?;
-                            }
-                        }
-                        None => {
-                            let accs = slice.accumulators(&self.config.calls)?;
-                            windows.insert(key.clone(), accs);
-                        }
-                    }
+                match slicing.slice() {
+                    Some(step) => end += step,
+                    None => break,
                 }
             }
-            let mut results: Vec<_> = windows.into_iter().collect();
-            results.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            for (key, mut accs) in results {
-                out.push(start, end, &mut accs)?;
-                keys.push(key);
-            }
+        }
+        let mut out = Results {
+            with_keys: !self.others.is_empty(),
+            ..Results::default()
+        };
+        for end in ends {
+            self.window(slicing.window_start(end), end, &mut out)?;
         }
         // A slice is done once the last window holding it fired.
         let done: Vec<i64> = self
@@ -251,15 +322,18 @@ impl SlicingOperator {
         for e in done {
             self.slices.remove(&e);
         }
-        if out.is_empty() {
+        if out.windows.is_empty() {
             return Ok(None);
         }
-        let other_keys = if self.others.is_empty() {
-            vec![]
-        } else {
-            self.converter.convert_rows(keys.iter().map(|k| k.row()))?
-        };
-        Ok(Some(out.into_batch(
+        let other_keys = out
+            .keys
+            .iter()
+            .map(|parts| {
+                let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                concat(&parts)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(out.windows.into_batch(
             &self.config.schema,
             self.config.key_count,
             Some(&self.config.windows),
@@ -268,47 +342,111 @@ impl SlicingOperator {
     }
 }
 
-impl accumulator_state::AggregationState for SlicingOperator {
-    /// The slices as one batch (see [`accumulator_state`]), keyed by slice end.
-    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let calls = &self.config.calls;
-        let mut held = vec![];
-        for (end, per_key) in self.slices.iter_mut() {
-            for (key, slice) in per_key.iter_mut() {
-                held.push((
-                    key.row().as_ref().to_vec(),
-                    *end,
-                    slice.accumulators(calls)?,
-                ));
+/// Fired windows' results being gathered.
+#[derive(Default)]
+struct Results {
+    /// Whether there are key columns besides the window's.
+    with_keys: bool,
+    windows: FiredWindows,
+    /// Per key column, one array per window.
+    keys: Vec<Vec<ArrayRef>>,
+}
+
+impl Results {
+    /// Adds one window's results, ordered by key.
+    fn add(
+        &mut self,
+        converter: &RowConverter,
+        start: i64,
+        end: i64,
+        keys: &[&[u8]],
+        values: Vec<ArrayRef>,
+    ) -> Result<()> {
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        order.sort_unstable_by(|a, b| keys[*a as usize].cmp(keys[*b as usize]));
+        if self.with_keys {
+            let parser = converter.parser();
+            let columns =
+                converter.convert_rows(order.iter().map(|i| parser.parse(keys[*i as usize])))?;
+            if self.keys.is_empty() {
+                self.keys.resize_with(columns.len(), Vec::new);
+            }
+            for (c, column) in columns.into_iter().enumerate() {
+                self.keys[c].push(column);
             }
         }
-        let entries = held
-            .iter_mut()
-            .map(|(key, end, accs)| accumulator_state::Entry {
-                key: std::mem::take(key),
-                start: *end,
-                end: *end,
-                accumulators: accs,
-            })
-            .collect();
-        accumulator_state::snapshot(entries)
+        let order = UInt32Array::from(order);
+        let values = values
+            .iter()
+            .map(|v| take(v.as_ref(), &order, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.windows.push_arrays(start, end, keys.len(), values)
+    }
+}
+
+impl accumulator_state::AggregationState for SlicingOperator {
+    /// The slices as one batch: per slice and key, the key bytes, the
+    /// slice end (twice: start and end columns) and the state columns.
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let (mut keys, mut ends) = (vec![], vec![]);
+        let mut states: Vec<Vec<ArrayRef>> = vec![];
+        for (end, slice) in self.slices.iter_mut() {
+            let settled = slice.settle()?;
+            if settled_rows(settled) == 0 {
+                continue;
+            }
+            let columns: Vec<ArrayRef> = settled.iter().flatten().cloned().collect();
+            if states.is_empty() {
+                states.resize_with(columns.len(), Vec::new);
+            }
+            for (c, column) in columns.into_iter().enumerate() {
+                states[c].push(column);
+            }
+            keys.extend(slice.keys.iter().map(|k| k.to_vec()));
+            ends.extend(std::iter::repeat_n(*end, slice.keys.len()));
+        }
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(BinaryArray::from_iter_values(keys)),
+            Arc::new(Int64Array::from(ends.clone())),
+            Arc::new(Int64Array::from(ends)),
+        ];
+        for parts in states {
+            let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+            columns.push(concat(&parts)?);
+        }
+        accumulator_state::state_batch(columns).map(Some)
     }
 
     /// Adds the slices of a state batch written by `state_batch`.
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let parser = self.converter.parser();
-        let slices = &mut self.slices;
-        accumulator_state::restore(batch, &self.config.calls, |key, _, end, accumulators| {
-            let slice = Slice {
-                settled: None,
-                open: Some(accumulators),
-            };
-            slices
-                .entry(end)
-                .or_default()
-                .insert(parser.parse(key).owned(), slice);
-            Ok(())
-        })
+        let widths = accumulator_state::state_widths(&self.config.calls)?;
+        let (keys, _, ends) = accumulator_state::entry_columns(batch, &widths)?;
+        let mut rows_of: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for (row, end) in ends.values().iter().enumerate() {
+            rows_of.entry(*end).or_default().push(row as u32);
+        }
+        for (end, rows) in rows_of {
+            let slice = self.slices.entry(end).or_default();
+            let groups: Vec<usize> = rows
+                .iter()
+                .map(|r| slice.group(keys.value(*r as usize)))
+                .collect();
+            let total = slice.keys.len();
+            let rows = UInt32Array::from(rows);
+            let mut column = 3;
+            let accs = slice.open(&self.config.calls)?;
+            for (acc, width) in accs.iter_mut().zip(&widths) {
+                let state = (column..column + width)
+                    .map(|c| take(batch.column(c).as_ref(), &rows, None))
+                    .collect::<Result<Vec<_>, _>>()?;
+                acc.merge_batch(&state, &groups, total)?;
+                column += width;
+            }
+        }
+        Ok(())
     }
 
     fn clear_state(&mut self) {
@@ -341,9 +479,7 @@ impl Operator for SlicingOperator {
         let data = &batch.data;
         let slice_ends = millis(data.column(self.config.windows.end))?;
         let keys: Vec<ArrayRef> = if self.others.is_empty() {
-            vec![std::sync::Arc::new(
-                datafusion::arrow::array::BooleanArray::from(vec![true; data.num_rows()]),
-            )]
+            vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
         } else {
             self.others
                 .iter()
@@ -352,18 +488,13 @@ impl Operator for SlicingOperator {
         };
         let rows = self.converter.convert_columns(&keys)?;
         let slicing = self.config.slicing;
-        // Rows per (slice end, key), in order of first appearance.
-        let mut members: HashMap<(i64, datafusion::arrow::row::Row<'_>), Vec<u32>> = HashMap::new();
-        let mut order = vec![];
+        // The batch's rows per slice (usually one or two slices).
+        let mut per_slice: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         let mut late = 0u64;
         for (i, end) in slice_ends.iter().enumerate() {
             match end {
                 Some(e) if !fired(slicing.last_window_end(*e), self.watermark) => {
-                    let group = members.entry((*e, rows.row(i))).or_insert_with(|| {
-                        order.push((*e, i));
-                        vec![]
-                    });
-                    group.push(i as u32);
+                    per_slice.entry(*e).or_default().push(i as u32)
                 }
                 _ => late += 1,
             }
@@ -372,23 +503,17 @@ impl Operator for SlicingOperator {
             ctx.metrics.add_late(late);
         }
         let arguments = BatchArguments::evaluate(&self.config.calls, data)?;
-        for (end, first) in order {
-            let row = rows.row(first);
-            let Some(indices) = members.remove(&(end, row)) else {
-                continue;
-            };
-            let slice = self
-                .slices
-                .entry(end)
-                .or_default()
-                .entry(row.owned())
-                .or_default();
-            if slice.open.is_none() {
-                slice.open = Some(new_accumulators(&self.config.calls)?);
-            }
-            if let Some(open) = slice.open.as_mut() {
-                arguments.update(open, &UInt32Array::from(indices))?;
-            }
+        let whole = per_slice.len() == 1 && late == 0;
+        for (end, members) in per_slice {
+            let slice = self.slices.entry(end).or_default();
+            let groups: Vec<usize> = members
+                .iter()
+                .map(|i| slice.group(rows.row(*i as usize).as_ref()))
+                .collect();
+            let total = slice.keys.len();
+            let members = (!whole).then(|| UInt32Array::from(members));
+            let accs = slice.open(&self.config.calls)?;
+            arguments.update_groups(accs, members.as_ref(), &groups, total)?;
         }
         Ok(())
     }
@@ -503,6 +628,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn given_windows_fire_at_their_end_and_late_rows_are_dropped_and_counted() {
+        let steps = vec![
+            batch(&[(1000, 1, 1), (2000, 1, 2), (1000, 1, 3), (1000, 2, 5)]),
+            // The window ending at 1000 covers up to 999: 998 does not fire it.
+            Step::Watermark(998),
+            Step::Watermark(999),
+            // Late: its window already fired.
+            batch(&[(1000, 1, 100), (2000, 1, 4)]),
+            Step::Watermark(5000),
+        ];
+        let (out, late) = run_counting_late(&factory(Slicing::Given), &steps).await;
+        assert_eq!(
+            out.iter()
+                .map(|l| l.replace("1970-01-01T00:00:0", ""))
+                .collect::<Vec<_>>(),
+            [
+                "watermark 998",
+                "+I[1, 1, 4]",
+                "+I[1, 2, 5]",
+                "watermark 999",
+                "+I[2, 1, 6]",
+                "watermark 5000"
+            ]
+        );
+        assert_eq!(late, 1);
+    }
+
+    #[tokio::test]
     async fn hop_windows_merge_the_slices_they_cover() {
         let hop = Slicing::Hop {
             slide: 10,
@@ -587,8 +740,10 @@ mod tests {
             batch(&[(45, 2, 6), (15, 1, 1000)]),
             Step::Watermark(10_000),
         ];
-        for split in 0..=steps.len() {
-            assert_snapshot_restore(&factory(hop), &steps, split).await;
+        for slicing in [hop, Slicing::Given] {
+            for split in 0..=steps.len() {
+                assert_snapshot_restore(&factory(slicing), &steps, split).await;
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ mod decimal;
 
 pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
-pub use window::{CUMULATE_ENDS, HOP_STARTS, SESSION_END, SLICE_END};
+pub use window::{CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, SESSION_END, SLICE_END};
 mod datetime;
 mod string;
 mod window;
@@ -45,6 +45,9 @@ pub struct FlinkFunction {
     return_type: DataType,
     /// Computes the result type from the argument types, if not fixed.
     return_type_fn: Option<ReturnTypeFn>,
+    /// Constant arguments after the first reach the kernel as one-row
+    /// arrays (the kernel reads them once) instead of repeated per row.
+    constant_parameters: bool,
     kernel: Kernel,
 }
 
@@ -77,8 +80,15 @@ impl FlinkFunction {
             any_arity: None,
             return_type,
             return_type_fn: None,
+            constant_parameters: false,
             kernel,
         }
+    }
+
+    /// Passes constant arguments after the first as one-row arrays.
+    fn with_constant_parameters(mut self) -> Self {
+        self.constant_parameters = true;
+        self
     }
 
     /// A function taking `arity` arguments of any type, as they are.
@@ -134,8 +144,19 @@ impl ScalarUDFImpl for FlinkFunction {
             .args
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let n = if all_scalar { 1 } else { rows };
+        let arrays = if self.constant_parameters && !all_scalar {
+            args.args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| match a {
+                    ColumnarValue::Scalar(v) if i > 0 => v.to_array(),
+                    a => a.to_array(rows),
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            ColumnarValue::values_to_arrays(&args.args)?
+        };
         let result = (self.kernel)(&arrays, n)?;
         if all_scalar {
             Ok(ColumnarValue::Scalar(

@@ -10,7 +10,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, ListBuilder, TimestampMillisecondBuilder,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, TimestampMillisecondType};
 use datafusion::common::Result;
 
 use super::FlinkFunction;
@@ -26,32 +26,43 @@ pub const HOP_STARTS: &str = "flink_hop_starts";
 /// windows holding `ts`, earliest first.
 pub const CUMULATE_ENDS: &str = "flink_cumulate_ends";
 /// `SLICE_END(ts, slice, offset, shift)`: the end of the slice holding
-/// `ts` (slices of `slice` ms from `offset`), plus `shift`.
+/// `ts` (slices of `slice` ms from `offset`), plus `shift`: the window
+/// columns of TUMBLE, and of a row's slice of HOP and CUMULATE.
 pub const SLICE_END: &str = "flink_slice_end";
+/// `PLUS_MILLIS(ts, ms)`: `ts` plus `ms` milliseconds, in integer
+/// arithmetic (an interval addition goes through calendar arithmetic per
+/// row).
+pub const PLUS_MILLIS: &str = "flink_plus_millis";
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::Int64;
     let list = DataType::List(Arc::new(Field::new("item", TS, true)));
     vec![
-        FlinkFunction::new(SESSION_END, vec![vec![TS, Int64]], TS, session_end),
+        FlinkFunction::new(SESSION_END, vec![vec![TS, Int64]], TS, session_end)
+            .with_constant_parameters(),
         FlinkFunction::new(
             HOP_STARTS,
             vec![vec![TS, Int64, Int64, Int64]],
             list.clone(),
             hop_starts,
-        ),
+        )
+        .with_constant_parameters(),
         FlinkFunction::new(
             CUMULATE_ENDS,
             vec![vec![TS, Int64, Int64, Int64]],
             list,
             cumulate_ends,
-        ),
+        )
+        .with_constant_parameters(),
         FlinkFunction::new(
             SLICE_END,
             vec![vec![TS, Int64, Int64, Int64]],
             TS,
             slice_end,
-        ),
+        )
+        .with_constant_parameters(),
+        FlinkFunction::new(PLUS_MILLIS, vec![vec![TS, Int64]], TS, plus_millis)
+            .with_constant_parameters(),
     ]
 }
 
@@ -64,7 +75,7 @@ fn longs(args: &[ArrayRef], i: usize) -> Result<Vec<Option<i64>>> {
         .collect())
 }
 
-/// The value of a scalar-or-column argument at `row`.
+/// The value of an argument at `row` (a constant argument has one row).
 fn at(values: &[Option<i64>], row: usize) -> Option<i64> {
     values
         .get(row)
@@ -79,11 +90,28 @@ fn floor(t: i64, size: i64, offset: i64) -> i64 {
 }
 
 fn session_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
-    let ts = millis(&args[0])?;
-    let gap = longs(args, 1)?;
+    plus_millis(args, rows)
+}
+
+fn plus_millis(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let ts = cast(&args[0], &TS)?;
+    let ts = ts.as_primitive::<TimestampMillisecondType>();
+    let ms = cast(&args[1], &DataType::Int64)?;
+    let ms = ms.as_primitive::<Int64Type>();
+    if ms.len() == 1 && ts.len() == rows {
+        let Some(m) = ms.is_valid(0).then(|| ms.value(0)) else {
+            return Ok(datafusion::arrow::array::new_null_array(&TS, rows));
+        };
+        return Ok(Arc::new(
+            ts.unary::<_, TimestampMillisecondType>(|t| t.saturating_add(m)),
+        ));
+    }
     let mut out = TimestampMillisecondBuilder::new();
-    for (i, t) in ts.iter().enumerate().take(rows) {
-        out.append_option(t.zip(at(&gap, i)).map(|(t, g)| t.saturating_add(g)));
+    for i in 0..rows {
+        let t = ts.is_valid(i).then(|| ts.value(i));
+        let j = if ms.len() == 1 { 0 } else { i };
+        let m = ms.is_valid(j).then(|| ms.value(j));
+        out.append_option(t.zip(m).map(|(t, m)| t.saturating_add(m)));
     }
     Ok(Arc::new(out.finish()))
 }
@@ -138,6 +166,18 @@ fn cumulate_ends(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
 }
 
 fn slice_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let ts = cast(&args[0], &TS)?;
+    let ts = ts.as_primitive::<TimestampMillisecondType>();
+    let (slice, offset, shift) = (longs(args, 1)?, longs(args, 2)?, longs(args, 3)?);
+    if let ([Some(s)], [Some(o)], [Some(shift)]) = (&slice[..], &offset[..], &shift[..])
+        && *s > 0
+        && ts.len() == rows
+    {
+        let (s, o, shift) = (*s, *o, *shift);
+        return Ok(Arc::new(ts.unary::<_, TimestampMillisecondType>(|t| {
+            floor(t, s, o) + s + shift
+        })));
+    }
     let ts = millis(&args[0])?;
     let (slice, offset, shift) = (longs(args, 1)?, longs(args, 2)?, longs(args, 3)?);
     let mut out = TimestampMillisecondBuilder::new();

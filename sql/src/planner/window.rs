@@ -8,8 +8,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::aggregate::{AggregateCall, WindowColumns};
 use eddy_engine::ops::session_aggregate::SessionAggregate;
-use eddy_engine::ops::slicing_window_aggregate::SlicingWindowAggregate;
-use eddy_engine::ops::window_aggregate::WindowAggregate;
+use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate};
 use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
@@ -21,7 +20,7 @@ use crate::error::{Result, SqlError};
 impl StreamPlanner<'_> {
     /// `GROUP BY window_start, window_end, ..` over a window table function:
     /// a Calc computing the group keys first, a hash exchange on them, then
-    /// a [`WindowAggregate`].
+    /// a [`SlicingWindowAggregate`] (or a [`SessionAggregate`]).
     pub(crate) fn plan_window_aggregate(
         &mut self,
         a: &datafusion::logical_expr::Aggregate,
@@ -173,9 +172,16 @@ impl StreamPlanner<'_> {
                 (Arc::new(op), partitioning)
             }
             (None, None) => {
-                let op = WindowAggregate {
+                // Windows given by the input: a tumbling window table
+                // function, or windows computed upstream.
+                let op = SlicingWindowAggregate {
                     key_count: a.group_expr.len(),
-                    window_end,
+                    windows: WindowColumns {
+                        start: None,
+                        end: window_end,
+                        time: None,
+                    },
+                    slicing: Slicing::Given,
                     calls,
                     schema: schema.clone(),
                     description: format!(

@@ -180,12 +180,16 @@ pub(crate) fn sliced_input(
                 .iter()
                 .map(|e| {
                     e.clone()
-                        .transform(|e| match window_list(&e) {
-                            Some((s, ts)) => {
-                                found = Some(s);
-                                Ok(Transformed::yes(slice_end_call(slice_end, s, ts)))
+                        .transform(|e| {
+                            match window_list(&e)
+                                .and_then(|(s, ts)| Some((s, slice_end_call(slice_end, s, ts)?)))
+                            {
+                                Some((s, call)) => {
+                                    found = Some(s);
+                                    Ok(Transformed::yes(call))
+                                }
+                                None => Ok(Transformed::no(e)),
                             }
-                            None => Ok(Transformed::no(e)),
                         })
                         .map(|t| t.data)
                 })
@@ -217,8 +221,9 @@ pub(crate) fn sliced_input(
 /// `SLICE_END(ts, ..)` giving, in place of the unnested window column, the
 /// value it has for the row's last slice: the slice end itself (CUMULATE's
 /// `window_end`) or the slice end less the size (HOP's `window_start`).
-fn slice_end_call(slice_end: &Arc<ScalarUDF>, slicing: Slicing, ts: Expr) -> Expr {
+fn slice_end_call(slice_end: &Arc<ScalarUDF>, slicing: Slicing, ts: Expr) -> Option<Expr> {
     let (slice, offset, shift) = match slicing {
+        Slicing::Given => return None,
         Slicing::Hop {
             slide,
             size,
@@ -229,9 +234,11 @@ fn slice_end_call(slice_end: &Arc<ScalarUDF>, slicing: Slicing, ts: Expr) -> Exp
     let args = [slice, offset, shift]
         .into_iter()
         .map(|v| Expr::Literal(ScalarValue::Int64(Some(v)), None));
-    Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
-        slice_end.clone(),
-        std::iter::once(ts).chain(args).collect(),
+    Some(Expr::ScalarFunction(
+        datafusion::logical_expr::expr::ScalarFunction::new_udf(
+            slice_end.clone(),
+            std::iter::once(ts).chain(args).collect(),
+        ),
     ))
 }
 
