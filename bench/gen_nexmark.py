@@ -9,7 +9,7 @@ auctions and 46 are bids; event n happens at n * INTERVAL_MS after
 2024-01-01. Auctions are sold by recent persons; bids go to recent auctions
 (a hot tenth of them get half the bids) from recent persons. Deterministic
 (seeded). Writes OUT_DIR/person.csv, OUT_DIR/auction.csv and
-OUT_DIR/bid/bids-NNN.csv.
+OUT_DIR/bid/bids-NNN.csv (bids round-robin over the files).
 """
 import os
 import random
@@ -35,12 +35,13 @@ def main():
     os.makedirs(os.path.join(out, "bid"), exist_ok=True)
     rnd = random.Random(7)
     start = datetime(2024, 1, 1)
-    bids_total = events // 50 * 46 + max(0, events % 50 - 4)
-    per_file = max(1, (bids_total + bid_files - 1) // bid_files)
     persons, auctions, bids = 0, 0, 0
     person = open(os.path.join(out, "person.csv"), "w")
     auction = open(os.path.join(out, "auction.csv"), "w")
-    bid_fh, bid_lines = None, []
+    # Bids go round-robin to the files, so every file spans the whole time
+    # range, as the partitions of a topic do.
+    bid_files = [open(os.path.join(out, "bid", f"bids-{f:03d}.csv"), "w") for f in range(bid_files)]
+    bid_lines = [[] for _ in bid_files]
     for n in range(events):
         t = start + timedelta(milliseconds=n * interval)
         kind = n % 50
@@ -66,20 +67,15 @@ def main():
             price = int(10 ** (rnd.random() * 6)) + 1
             channel = rnd.choice(CHANNELS) if rnd.random() < 0.9 else f"channel-{rnd.randrange(10000)}"
             url = f"https://www.nexmark.com/item.htm?query=1&channel_id={rnd.randrange(1 << 20)}"
-            if bids % per_file == 0:
-                if bid_fh:
-                    bid_fh.writelines(bid_lines)
-                    bid_fh.close()
-                    bid_lines = []
-                bid_fh = open(os.path.join(out, "bid", f"bids-{bids // per_file:03d}.csv"), "w")
-            bid_lines.append(f"{aid},{bidder},{price},{channel},{url},{stamp(t)},{'b' * rnd.randrange(5, 20)}\n")
+            f = bids % len(bid_files)
+            bid_lines[f].append(f"{aid},{bidder},{price},{channel},{url},{stamp(t)},{'b' * rnd.randrange(5, 20)}\n")
             bids += 1
-            if len(bid_lines) >= 100000:
-                bid_fh.writelines(bid_lines)
-                bid_lines = []
-    if bid_fh:
-        bid_fh.writelines(bid_lines)
-        bid_fh.close()
+            if len(bid_lines[f]) >= 100000:
+                bid_files[f].writelines(bid_lines[f])
+                bid_lines[f] = []
+    for fh, lines in zip(bid_files, bid_lines):
+        fh.writelines(lines)
+        fh.close()
     person.close()
     auction.close()
     print(f"wrote {persons} persons, {auctions} auctions, {bids} bids to {out}")

@@ -132,6 +132,10 @@ pub enum SourceEvent {
         /// The rows.
         batch: ChangeBatch,
     },
+    /// Split `split` will be read: until its rows allow more, it holds
+    /// the subtask's watermark back (a split that has sent nothing yet may
+    /// still send anything).
+    SplitStart(usize),
     /// Split `split` was read to its end.
     SplitEnd(usize),
     /// Nothing more will come (bounded source finished).

@@ -219,6 +219,10 @@ async fn run_source_task(
                 }
                 splits.observe(split, wm)
             }
+            SourceEvent::SplitStart(split) => {
+                splits.start_split(split);
+                None
+            }
             SourceEvent::SplitEnd(split) => splits.end_split(split),
             SourceEvent::End => {
                 finish(&mut stages, &mut output, MIN_WATERMARK).await?;

@@ -104,6 +104,12 @@ impl SplitWatermarks {
         self.advance()
     }
 
+    /// Split `split` is being read; it holds the watermark back until its
+    /// rows allow more.
+    pub fn start_split(&mut self, split: usize) {
+        self.active.entry(split).or_insert(MIN_WATERMARK);
+    }
+
     /// Split `split` ended; returns the new watermark if it advanced.
     pub fn end_split(&mut self, split: usize) -> Option<i64> {
         self.active.remove(&split);
@@ -123,6 +129,16 @@ impl SplitWatermarks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_started_split_holds_the_watermark_until_its_rows_allow_more() {
+        let mut w = SplitWatermarks::default();
+        w.start_split(0);
+        w.start_split(1);
+        assert_eq!(w.observe(0, Some(100)), None);
+        assert_eq!(w.observe(1, Some(40)), Some(40));
+        assert_eq!(w.end_split(1), Some(100));
+    }
 
     #[test]
     fn watermark_is_min_over_active_splits_and_monotonic() {

@@ -1,7 +1,10 @@
 //! Reading files: each file is a split; files are spread over the source
-//! subtasks; each subtask reads its files one after another, line by line.
+//! subtasks; each subtask reads its files interleaved, a batch from each in
+//! turn (up to [`MAX_OPEN_FILES`] at once), so its watermark, the minimum
+//! over the open files, follows all of them: files that each span the
+//! whole time range (like the partitions of a topic) give no late rows.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufRead, BufReader};
@@ -17,6 +20,9 @@ use crate::format::{Decoder, Format, Origin};
 
 /// Rows per batch a file source emits.
 const BATCH_ROWS: usize = 8192;
+
+/// Files a subtask reads at once; the rest wait for one to end.
+const MAX_OPEN_FILES: usize = 64;
 
 /// Creates the readers of a filesystem table.
 pub struct FileSourceFactory {
@@ -90,10 +96,10 @@ impl SourceFactory for FileSourceFactory {
             parallelism: subtask.parallelism,
             seen: HashSet::new(),
             pending: vec![],
-            current: None,
+            open: VecDeque::new(),
+            announce: VecDeque::new(),
             next_split: 0,
             listed: false,
-            line: Vec::new(),
         }))
     }
 }
@@ -104,7 +110,10 @@ struct OpenFile {
     reader: BufReader<File>,
     /// Lines read so far.
     line_no: u64,
-    /// The line where the record in `FileSource::line` starts.
+    /// A record not complete yet: it spans buffer fills, or a quoted CSV
+    /// field holds a line break.
+    partial: Vec<u8>,
+    /// The line where the record in `partial` starts.
     pending_line: u64,
 }
 
@@ -118,11 +127,14 @@ struct FileSource {
     subtask: usize,
     parallelism: usize,
     seen: HashSet<PathBuf>,
+    /// Files assigned to this subtask and not opened yet (last first).
     pending: Vec<PathBuf>,
-    current: Option<OpenFile>,
+    /// Files being read, the next to read a batch from first.
+    open: VecDeque<OpenFile>,
+    /// Splits opened and not yet announced to the runtime.
+    announce: VecDeque<usize>,
     next_split: usize,
     listed: bool,
-    line: Vec<u8>,
 }
 
 /// Files under `root` (itself if a file), sorted, hidden ones skipped.
@@ -198,28 +210,27 @@ impl FileSource {
             context: format!("opening {}", path.display()),
             source,
         })?;
-        self.current = Some(OpenFile {
+        self.open.push_back(OpenFile {
             split: self.next_split,
             name: path.display().to_string(),
             reader: BufReader::with_capacity(1 << 20, file),
             line_no: 0,
+            partial: Vec::new(),
             pending_line: 1,
         });
+        self.announce.push_back(self.next_split);
         self.next_split += 1;
         Ok(true)
     }
 
-    /// Reads up to a batch of rows from the open file; `None` at its end.
+    /// Reads up to a batch of rows from file `f`; `None` at its end.
     ///
     /// Records are decoded in place from the reader's buffer; only a record
     /// that spans two buffer fills (or a quoted CSV field spanning lines) is
-    /// copied into `pending`.
-    fn read_batch(&mut self) -> Result<Option<ChangeBatch>> {
-        let Some(f) = self.current.as_mut() else {
-            return Ok(None);
-        };
+    /// copied into the file's `partial`.
+    fn read_batch(&mut self, f: &mut OpenFile) -> Result<Option<ChangeBatch>> {
         let quote = self.csv_quote.and_then(|q| q.is_ascii().then_some(q as u8));
-        let pending = &mut self.line;
+        let pending = &mut f.partial;
         while self.decoder.buffered_rows() < BATCH_ROWS {
             let buf = f.reader.fill_buf().map_err(|source| EngineError::Io {
                 context: format!("reading {}", f.name),
@@ -301,22 +312,21 @@ impl Source for FileSource {
 
     async fn next(&mut self, ctx: &mut Context) -> Result<SourceEvent> {
         loop {
-            if let Some(f) = &self.current {
-                let split = f.split;
-                let batch = self.read_batch()?;
-                ctx.metrics.add_skipped(self.decoder.take_skipped());
-                match batch {
-                    Some(batch) if batch.num_rows() > 0 => {
-                        return Ok(SourceEvent::Batch { split, batch });
-                    }
-                    _ => {
-                        self.current = None;
-                        return Ok(SourceEvent::SplitEnd(split));
-                    }
-                }
+            while self.open.len() < MAX_OPEN_FILES && self.open_next()? {}
+            if let Some(split) = self.announce.pop_front() {
+                return Ok(SourceEvent::SplitStart(split));
             }
-            if self.open_next()? {
-                continue;
+            if let Some(mut f) = self.open.pop_front() {
+                let batch = self.read_batch(&mut f)?;
+                ctx.metrics.add_skipped(self.decoder.take_skipped());
+                return Ok(match batch {
+                    Some(batch) if batch.num_rows() > 0 => {
+                        let split = f.split;
+                        self.open.push_back(f);
+                        SourceEvent::Batch { split, batch }
+                    }
+                    _ => SourceEvent::SplitEnd(f.split),
+                });
             }
             match self.monitor {
                 None if self.listed => return Ok(SourceEvent::End),
