@@ -97,6 +97,23 @@ pub trait Operator: Send + 'static {
         out.emit_watermark(watermark).await
     }
 
+    /// How often the operator wants [`Operator::on_processing_time`]
+    /// (processing-time windows); `None`, the default: never.
+    fn processing_timer(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// The wall clock reached `now` (milliseconds since the epoch). Called
+    /// every [`Operator::processing_timer`] while input is open.
+    async fn on_processing_time(
+        &mut self,
+        _now: i64,
+        _ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// A checkpoint barrier was aligned: write state, do not commit.
     async fn snapshot(&mut self, _checkpoint: u64, _ctx: &mut Context) -> Result<()> {
         Ok(())

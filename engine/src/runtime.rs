@@ -106,6 +106,8 @@ struct Stage {
 enum Step {
     Batch(usize, ChangeBatch),
     Watermark(i64),
+    /// The wall clock (ms); every stage sees it.
+    ProcessingTime(i64),
     Close,
 }
 
@@ -117,7 +119,7 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
         return match step {
             Step::Batch(_, batch) => output.emit(batch).await,
             Step::Watermark(w) => output.emit_watermark(w).await,
-            Step::Close => Ok(()),
+            Step::ProcessingTime(_) | Step::Close => Ok(()),
         };
     }
     let mut steps = vec![step];
@@ -127,6 +129,7 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
         let before = output.rows_out;
         let emitter: &mut dyn Emitter = if k == last { output } else { &mut buffer };
         let mut closed = false;
+        let mut clock = None;
         for step in steps.drain(..) {
             match step {
                 Step::Batch(input, batch) => {
@@ -143,6 +146,13 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
                 Step::Watermark(w) => {
                     stage.ctx.metrics.watermark.store(w, RELAXED);
                     stage.op.on_watermark(w, &mut stage.ctx, emitter).await?;
+                }
+                Step::ProcessingTime(now) => {
+                    stage
+                        .op
+                        .on_processing_time(now, &mut stage.ctx, emitter)
+                        .await?;
+                    clock = Some(now);
                 }
                 Step::Close => {
                     stage.op.close(&mut stage.ctx, emitter).await?;
@@ -170,6 +180,9 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
                 }
                 Emitted::Watermark(w) => Step::Watermark(w),
             });
+        }
+        if let Some(now) = clock {
+            steps.push(Step::ProcessingTime(now));
         }
         if closed {
             steps.push(Step::Close);
@@ -253,7 +266,32 @@ async fn run_operator_task(
         s.op.open(&mut s.ctx).await?;
     }
     let mut watermark = MIN_WATERMARK;
-    while let Some(event) = gate.next().await? {
+    // Processing-time timers, if a stage wants them.
+    let mut timer = stages
+        .iter()
+        .filter_map(|s| s.op.processing_timer())
+        .min()
+        .map(|every| {
+            let mut t = tokio::time::interval(every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            t
+        });
+    loop {
+        // The gate's wait is cancel-safe: a tick loses no message.
+        let event = match timer.as_mut() {
+            None => gate.next().await?,
+            Some(t) => tokio::select! {
+                ev = gate.next() => ev?,
+                _ = t.tick() => {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    drive(&mut stages, Step::ProcessingTime(now), &mut output).await?;
+                    continue;
+                }
+            },
+        };
+        let Some(event) = event else {
+            break;
+        };
         match event {
             GateEvent::Batch { input, batch } => {
                 drive(&mut stages, Step::Batch(input, batch), &mut output).await?
@@ -268,7 +306,10 @@ async fn run_operator_task(
                 }
                 output.broadcast(Message::Barrier(id)).await?;
             }
-            GateEvent::End => finish(&mut stages, &mut output, watermark).await?,
+            GateEvent::End => {
+                finish(&mut stages, &mut output, watermark).await?;
+                break;
+            }
         }
     }
     Ok(())

@@ -36,6 +36,31 @@ impl TableEntry {
             .iter()
             .any(|c| !matches!(c.kind, ColumnKind::Physical(_)))
     }
+
+    /// Whether column `name` is a processing-time attribute
+    /// (`name AS PROCTIME()`).
+    pub fn is_proctime(&self, name: &str) -> bool {
+        self.def.columns.iter().any(|c| {
+            c.name == name && matches!(&c.kind, ColumnKind::Computed(e) if is_proctime_call(e))
+        })
+    }
+}
+
+/// Whether `e` is `PROCTIME()`.
+pub fn is_proctime_call(e: &datafusion::sql::sqlparser::ast::Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::{Expr as Ast, FunctionArguments};
+    match e {
+        Ast::Function(f) => {
+            f.name.to_string().eq_ignore_ascii_case("PROCTIME")
+                && match &f.args {
+                    FunctionArguments::None => true,
+                    FunctionArguments::List(l) => l.args.is_empty(),
+                    FunctionArguments::Subquery(_) => false,
+                }
+        }
+        Ast::Nested(e) => is_proctime_call(e),
+        _ => false,
+    }
 }
 
 /// A schema-only table for DataFusion's planner; never executed by it.

@@ -388,7 +388,8 @@ impl Session {
                         c.name.clone(),
                         format!("AS {}", crate::rewrite::quoted(ast)),
                     );
-                    Field::new(&c.name, dt, true)
+                    // The processing time is never NULL.
+                    Field::new(&c.name, dt, !crate::catalog::is_proctime_call(ast))
                 }
             };
             fields.push(field);
@@ -568,6 +569,8 @@ impl Session {
                     let mut ty = flink_type_name(f.data_type());
                     if is_rowtime {
                         ty.push_str(" *ROWTIME*");
+                    } else if t.is_proctime(f.name()) {
+                        ty.push_str(" *PROCTIME*");
                     }
                     let extra = t.extras.get(f.name()).cloned().unwrap_or_default();
                     vec![

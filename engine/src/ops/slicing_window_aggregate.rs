@@ -99,6 +99,13 @@ impl Slicing {
     }
 }
 
+/// How long after its end a processing-time window fires: rows stamped
+/// with the processing time at the source reach the window a little later.
+pub const PROCESSING_GRACE_MS: i64 = 1000;
+
+/// How often processing-time windows check the clock.
+const PROCESSING_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Configuration of a slicing window aggregation (the factory).
 #[derive(Clone)]
 pub struct SlicingWindowAggregate {
@@ -108,6 +115,10 @@ pub struct SlicingWindowAggregate {
     pub windows: WindowColumns,
     /// The window kind.
     pub slicing: Slicing,
+    /// Windows of processing time: they fire by the wall clock (less
+    /// [`PROCESSING_GRACE_MS`]), not by watermarks, and not at the end of
+    /// input (as in Flink).
+    pub processing_time: bool,
     /// The aggregates, in output order after the keys.
     pub calls: Vec<AggregateCall>,
     /// Output: the keys, then one column per aggregate.
@@ -526,12 +537,33 @@ impl Operator for SlicingOperator {
         accumulator_state::snapshot_to_store(self, checkpoint, ctx)
     }
 
+    fn processing_timer(&self) -> Option<std::time::Duration> {
+        self.config.processing_time.then_some(PROCESSING_TICK)
+    }
+
+    async fn on_processing_time(
+        &mut self,
+        now: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        let previous = self.watermark;
+        self.watermark = previous.max(now - PROCESSING_GRACE_MS);
+        if let Some(batch) = self.fire(previous, self.watermark)? {
+            out.emit(ChangeBatch::inserts(batch)).await?;
+        }
+        Ok(())
+    }
+
     async fn on_watermark(
         &mut self,
         watermark: i64,
         _ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
+        if self.config.processing_time {
+            return out.emit_watermark(watermark).await;
+        }
         let previous = self.watermark;
         self.watermark = previous.max(watermark);
         if let Some(batch) = self.fire(previous, self.watermark)? {
@@ -584,6 +616,7 @@ mod tests {
                 time: None,
             },
             slicing,
+            processing_time: false,
             calls: vec![AggregateCall {
                 function: Arc::new(sum),
                 filter: None,

@@ -8,7 +8,7 @@ mod decimal;
 
 pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
-pub use window::{CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, SESSION_END, SLICE_END};
+pub use window::{CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
 mod string;
 mod window;
@@ -83,6 +83,13 @@ impl FlinkFunction {
             constant_parameters: false,
             kernel,
         }
+    }
+
+    /// Gives a new value at every call (not folded into a constant when
+    /// planning), like the current time.
+    fn volatile(mut self) -> Self {
+        self.signature = Signature::user_defined(Volatility::Volatile);
+        self
     }
 
     /// Passes constant arguments after the first as one-row arrays.

@@ -34,10 +34,19 @@ pub const SLICE_END: &str = "flink_slice_end";
 /// row).
 pub const PLUS_MILLIS: &str = "flink_plus_millis";
 
+/// `PROCTIME()`: the processing time, the wall clock when the row is
+/// read, as a `TIMESTAMP_LTZ(3)`.
+pub const PROCTIME: &str = "proctime";
+
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::Int64;
     let list = DataType::List(Arc::new(Field::new("item", TS, true)));
+    let ltz = DataType::Timestamp(
+        datafusion::arrow::datatypes::TimeUnit::Millisecond,
+        Some(crate::types::LTZ_ZONE.into()),
+    );
     vec![
+        FlinkFunction::new(PROCTIME, vec![vec![]], ltz, proctime).volatile(),
         FlinkFunction::new(SESSION_END, vec![vec![TS, Int64]], TS, session_end)
             .with_constant_parameters(),
         FlinkFunction::new(
@@ -64,6 +73,14 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
         FlinkFunction::new(PLUS_MILLIS, vec![vec![TS, Int64]], TS, plus_millis)
             .with_constant_parameters(),
     ]
+}
+
+fn proctime(_args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(Arc::new(
+        datafusion::arrow::array::TimestampMillisecondArray::from(vec![now; rows])
+            .with_timezone(crate::types::LTZ_ZONE),
+    ))
 }
 
 /// Argument `i` (a milliseconds count) of each row.

@@ -12,7 +12,9 @@ use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate
 use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
-use super::window_columns::{WindowColumn, session_gap, sliced_input, window_column};
+use super::window_columns::{
+    WindowColumn, on_processing_time, session_gap, sliced_input, window_column,
+};
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::{Result, SqlError};
@@ -39,6 +41,13 @@ impl StreamPlanner<'_> {
             });
         };
         let gap = session_gap(&a.input, &a.group_expr[window_end]);
+        let tables = self.tables;
+        let processing_time = on_processing_time(&a.input, &|table, column| {
+            tables.get(table).is_some_and(|t| t.is_proctime(column))
+        });
+        if processing_time && gap.is_some() {
+            return Err(self.not_supported("SESSION windows on processing time"));
+        }
         let sliced = match (
             gap,
             self.state
@@ -155,6 +164,7 @@ impl StreamPlanner<'_> {
                         time: position(WindowColumn::Time),
                     },
                     slicing,
+                    processing_time,
                     calls,
                     schema: schema.clone(),
                     description: format!(
@@ -182,6 +192,7 @@ impl StreamPlanner<'_> {
                         time: None,
                     },
                     slicing: Slicing::Given,
+                    processing_time,
                     calls,
                     schema: schema.clone(),
                     description: format!(

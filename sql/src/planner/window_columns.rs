@@ -317,3 +317,97 @@ fn literal_i64(e: &Expr) -> Option<i64> {
         _ => None,
     }
 }
+
+/// Whether the windows aggregated over `input` are of processing time: the
+/// time column of its window table function is a `PROCTIME()` column.
+/// `is_proctime(table, column)` tells the columns of tables.
+pub(crate) fn on_processing_time(
+    input: &LogicalPlan,
+    is_proctime: &dyn Fn(&str, &str) -> bool,
+) -> bool {
+    time_argument(input)
+        .is_some_and(|(plan, column)| traces_to_proctime(plan, &column, is_proctime))
+}
+
+/// The time column a window function (TUMBLE's, HOP's, CUMULATE's or
+/// SESSION's) is called on in `plan`, with the plan it is a column of.
+fn time_argument(plan: &LogicalPlan) -> Option<(&LogicalPlan, String)> {
+    const WINDOW_FUNCTIONS: [&str; 4] = [
+        crate::functions::SLICE_END,
+        crate::functions::HOP_STARTS,
+        crate::functions::CUMULATE_ENDS,
+        crate::functions::SESSION_END,
+    ];
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let mut found = None;
+            for e in &p.expr {
+                let _ = e.apply(|e| {
+                    if let Expr::ScalarFunction(f) = e
+                        && WINDOW_FUNCTIONS.contains(&f.name())
+                        && let Some(Expr::Column(c)) = f.args.first().map(uncast)
+                    {
+                        found = Some(c.name);
+                        return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+                    }
+                    Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+                });
+                if found.is_some() {
+                    break;
+                }
+            }
+            match found {
+                Some(name) => Some((p.input.as_ref(), name)),
+                None => time_argument(&p.input),
+            }
+        }
+        LogicalPlan::Filter(f) => time_argument(&f.input),
+        LogicalPlan::SubqueryAlias(a) => time_argument(&a.input),
+        LogicalPlan::Unnest(u) => time_argument(&u.input),
+        _ => None,
+    }
+}
+
+/// Whether column `name` of `plan` is a `PROCTIME()` column of a table,
+/// through projections, filters, aliases and views.
+fn traces_to_proctime(
+    plan: &LogicalPlan,
+    name: &str,
+    is_proctime: &dyn Fn(&str, &str) -> bool,
+) -> bool {
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let Some(i) = p.schema.fields().iter().position(|f| f.name() == name) else {
+                return false;
+            };
+            match uncast(&p.expr[i]) {
+                Expr::Column(c) => traces_to_proctime(&p.input, &c.name, is_proctime),
+                Expr::ScalarFunction(f) => f.name() == crate::functions::PROCTIME,
+                _ => false,
+            }
+        }
+        LogicalPlan::Filter(f) => traces_to_proctime(&f.input, name, is_proctime),
+        LogicalPlan::SubqueryAlias(a) => traces_to_proctime(&a.input, name, is_proctime),
+        LogicalPlan::TableScan(scan) => {
+            let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source) else {
+                return false;
+            };
+            match (provider.as_ref() as &dyn std::any::Any)
+                .downcast_ref::<datafusion::datasource::ViewTable>()
+            {
+                Some(view) => traces_to_proctime(view.logical_plan(), name, is_proctime),
+                None => is_proctime(scan.table_name.table(), name),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `e` without aliases and casts around it.
+fn uncast(e: &Expr) -> Expr {
+    match e.clone().unalias() {
+        Expr::Cast(c) => uncast(&c.expr),
+        Expr::TryCast(c) => uncast(&c.expr),
+        e => e,
+    }
+}
