@@ -124,6 +124,8 @@ pub fn hash_split(
 pub struct Output {
     /// Outgoing edges (none for a sink).
     pub edges: Vec<OutEdge>,
+    /// Edges to the job's late-row sink.
+    pub late_edges: Vec<OutEdge>,
     /// Rows emitted, for metrics.
     pub rows_out: u64,
 }
@@ -131,7 +133,7 @@ pub struct Output {
 impl Output {
     /// Sends a non-data message on every edge to every downstream subtask.
     pub async fn broadcast(&self, msg: Message) -> Result<()> {
-        for e in &self.edges {
+        for e in self.edges.iter().chain(&self.late_edges) {
             e.broadcast(msg.clone()).await?;
         }
         Ok(())
@@ -157,6 +159,17 @@ impl Emitter for Output {
 
     async fn emit_watermark(&mut self, watermark: i64) -> Result<()> {
         self.broadcast(Message::Watermark(watermark)).await
+    }
+
+    fn wants_late_rows(&self) -> bool {
+        !self.late_edges.is_empty()
+    }
+
+    async fn emit_late_rows(&mut self, rows: ChangeBatch) -> Result<()> {
+        for e in self.late_edges.iter_mut() {
+            e.send_batch(rows.clone()).await?;
+        }
+        Ok(())
     }
 }
 

@@ -107,6 +107,19 @@ pub struct JobGraph {
     /// An input channel that sends nothing for this long stops holding back
     /// the watermark until it sends again (`table.exec.source.idle-timeout`).
     pub idle_timeout: Option<std::time::Duration>,
+    /// Where window operators send late rows instead of dropping them
+    /// (`table.exec.late-data.sink`): every edge into this node carries
+    /// late rows of its upstream node, not its results.
+    pub late_rows: Option<LateRows>,
+}
+
+/// The late-row side output of a job.
+#[derive(Debug, Clone)]
+pub struct LateRows {
+    /// The sink node.
+    pub sink: NodeId,
+    /// The table it writes, for messages.
+    pub table: String,
 }
 
 impl JobGraph {
@@ -116,6 +129,7 @@ impl JobGraph {
             name: name.into(),
             nodes: vec![],
             idle_timeout: None,
+            late_rows: None,
         }
     }
 
@@ -176,13 +190,22 @@ impl JobGraph {
         self.nodes
             .iter()
             .filter(|n| n.inputs.iter().any(|e| e.from == id))
+            .filter(|n| Some(n.id) != self.late_rows_sink())
             .map(|n| n.id)
             .collect()
+    }
+
+    /// The node late rows go to, if any.
+    pub fn late_rows_sink(&self) -> Option<NodeId> {
+        self.late_rows.as_ref().map(|l| l.sink)
     }
 
     /// Whether node `id` runs in the same task as its single input: a
     /// forward edge from a node it alone consumes.
     pub fn is_chained(&self, id: NodeId) -> bool {
+        if Some(id) == self.late_rows_sink() {
+            return false;
+        }
         let node = &self.nodes[id];
         match node.inputs.as_slice() {
             [e] => e.partitioning == Partitioning::Forward && self.consumers(e.from).len() == 1,

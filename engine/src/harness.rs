@@ -47,6 +47,13 @@ pub fn lines(out: &BufferEmitter) -> Vec<String> {
                 }
             }
             Emitted::Watermark(w) => v.push(format!("watermark {w}")),
+            Emitted::LateRows(b) => {
+                for row in 0..b.num_rows() {
+                    let mut s = String::from("late ");
+                    write_row(&mut s, b.kind(row), b.data.columns(), row);
+                    v.push(s);
+                }
+            }
         }
     }
     v

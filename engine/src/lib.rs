@@ -22,6 +22,7 @@ pub mod graph;
 #[cfg(test)]
 pub mod harness;
 pub mod input;
+pub mod late;
 pub mod message;
 pub mod metrics;
 pub mod operator;

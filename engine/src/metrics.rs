@@ -61,8 +61,10 @@ pub struct JobStats {
     pub rows_read: u64,
     /// Rows skipped as unparseable, per operator name.
     pub skipped: Vec<(String, u64)>,
-    /// Late rows dropped, per operator name.
+    /// Late rows, per operator name: dropped, or sent to `late_table`.
     pub late: Vec<(String, u64)>,
+    /// The table late rows went to (`table.exec.late-data.sink`), if any.
+    pub late_table: Option<String>,
 }
 
 impl JobMetrics {

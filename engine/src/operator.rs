@@ -57,6 +57,15 @@ pub trait Emitter: Send {
     async fn emit(&mut self, batch: ChangeBatch) -> Result<()>;
     /// Sends a watermark downstream. Watermarks MUST not decrease.
     async fn emit_watermark(&mut self, watermark: i64) -> Result<()>;
+    /// Whether late rows are wanted (the job has a late-row sink); when
+    /// not, an operator only counts them.
+    fn wants_late_rows(&self) -> bool {
+        false
+    }
+    /// Sends late rows (see [`crate::late`]) to the job's late-row sink.
+    async fn emit_late_rows(&mut self, _rows: ChangeBatch) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A node of the dataflow that consumes inputs.
@@ -189,6 +198,8 @@ pub trait SourceFactory: Send + Sync {
 pub struct BufferEmitter {
     /// Events in the order they were emitted.
     pub events: Vec<Emitted>,
+    /// Whether to keep late rows.
+    pub keep_late_rows: bool,
 }
 
 /// One event kept by a [`BufferEmitter`].
@@ -198,6 +209,8 @@ pub enum Emitted {
     Batch(ChangeBatch),
     /// A watermark.
     Watermark(i64),
+    /// Late rows, for the late-row sink.
+    LateRows(ChangeBatch),
 }
 
 #[async_trait]
@@ -210,6 +223,15 @@ impl Emitter for BufferEmitter {
     }
     async fn emit_watermark(&mut self, watermark: i64) -> Result<()> {
         self.events.push(Emitted::Watermark(watermark));
+        Ok(())
+    }
+    fn wants_late_rows(&self) -> bool {
+        self.keep_late_rows
+    }
+    async fn emit_late_rows(&mut self, rows: ChangeBatch) -> Result<()> {
+        if self.keep_late_rows && rows.num_rows() > 0 {
+            self.events.push(Emitted::LateRows(rows));
+        }
         Ok(())
     }
 }

@@ -36,6 +36,8 @@ const CHANNEL_CAPACITY: usize = 8;
 /// A running job.
 pub struct JobHandle {
     name: String,
+    /// The table late rows go to, if any.
+    late_table: Option<String>,
     tasks: JoinSet<Result<()>>,
     metrics: JobMetrics,
     cancel_tx: watch::Sender<bool>,
@@ -74,7 +76,11 @@ impl JobHandle {
         loop {
             tokio::select! {
                 next = self.tasks.join_next() => match next {
-                    None => return Ok(self.metrics.stats()),
+                    None => {
+                        let mut stats = self.metrics.stats();
+                        stats.late_table = self.late_table.clone();
+                        return Ok(stats);
+                    }
                     Some(Ok(Ok(()))) => {}
                     Some(Ok(Err(e))) => {
                         self.tasks.abort_all();
@@ -125,7 +131,10 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
     let mut steps = vec![step];
     let last = stages.len().saturating_sub(1);
     for (k, stage) in stages.iter_mut().enumerate() {
-        let mut buffer = BufferEmitter::default();
+        let mut buffer = BufferEmitter {
+            keep_late_rows: output.wants_late_rows(),
+            ..BufferEmitter::default()
+        };
         let before = output.rows_out;
         let emitter: &mut dyn Emitter = if k == last { output } else { &mut buffer };
         let mut closed = false;
@@ -179,6 +188,10 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
                     Step::Batch(0, b)
                 }
                 Emitted::Watermark(w) => Step::Watermark(w),
+                Emitted::LateRows(rows) => {
+                    output.emit_late_rows(rows).await?;
+                    continue;
+                }
             });
         }
         if let Some(now) = clock {
@@ -373,9 +386,8 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
     let mut tasks = JoinSet::new();
     for chain in &chains {
         let head = &graph.nodes[chain.nodes[0]];
-        let tail = *chain.nodes.last().unwrap_or(&head.id);
         for i in 0..head.parallelism {
-            let output = output_of(graph, tail, i, &chain_of, &inboxes, &channel_index);
+            let output = output_of(graph, chain, i, &chain_of, &inboxes, &channel_index);
             let stages_from = if head.inputs.is_empty() { 1 } else { 0 };
             let stages = chain.nodes[stages_from..]
                 .iter()
@@ -431,6 +443,7 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
     }
     Ok(JobHandle {
         name: graph.name.clone(),
+        late_table: graph.late_rows.as_ref().map(|l| l.table.clone()),
         tasks,
         metrics,
         cancel_tx,
@@ -453,23 +466,22 @@ fn subtask_info(
     }
 }
 
-/// The outgoing edges of subtask `i` of node `tail`.
+/// The outgoing edges of subtask `i` of a chain: those of its last node,
+/// and those of any of its nodes to the late-row sink.
 fn output_of(
     graph: &JobGraph,
-    tail: NodeId,
+    chain: &Chain,
     i: usize,
     chain_of: &HashMap<NodeId, usize>,
     inboxes: &HashMap<(NodeId, usize), mpsc::Sender<crate::exchange::Envelope>>,
     channel_index: &HashMap<(NodeId, usize, usize, usize), usize>,
 ) -> Output {
     let mut output = Output::default();
-    for c in graph.consumers(tail) {
-        if chain_of.get(&c) == chain_of.get(&tail) {
-            continue;
-        }
+    let edges_to = |c: NodeId, from: NodeId| -> Vec<OutEdge> {
         let consumer = &graph.nodes[c];
+        let mut edges = vec![];
         for (e_idx, e) in consumer.inputs.iter().enumerate() {
-            if e.from != tail {
+            if e.from != from {
                 continue;
             }
             let targets = (0..consumer.parallelism)
@@ -479,9 +491,21 @@ fn output_of(
                     Some(Target { tx, channel })
                 })
                 .collect();
-            output
-                .edges
-                .push(OutEdge::new(e.partitioning.clone(), targets));
+            edges.push(OutEdge::new(e.partitioning.clone(), targets));
+        }
+        edges
+    };
+    let Some(&tail) = chain.nodes.last() else {
+        return output;
+    };
+    for c in graph.consumers(tail) {
+        if chain_of.get(&c) != chain_of.get(&tail) {
+            output.edges.extend(edges_to(c, tail));
+        }
+    }
+    if let Some(sink) = graph.late_rows_sink() {
+        for n in &chain.nodes {
+            output.late_edges.extend(edges_to(sink, *n));
         }
     }
     output

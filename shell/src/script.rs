@@ -111,7 +111,12 @@ fn report_job(name: &str, outcome: Result<JobStats, EngineError>) -> Result<(), 
                 eprintln!("[WARN] Job '{name}': {op} skipped {n} unparseable row(s)");
             }
             for (op, n) in stats.late {
-                eprintln!("[WARN] Job '{name}': {op} dropped {n} late row(s)");
+                match &stats.late_table {
+                    None => eprintln!("[WARN] Job '{name}': {op} dropped {n} late row(s)"),
+                    Some(t) => {
+                        eprintln!("[WARN] Job '{name}': {op} sent {n} late row(s) to '{t}'")
+                    }
+                }
             }
             Ok(())
         }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::{ViewTable, source_as_provider};
@@ -51,6 +51,8 @@ pub struct StreamPlanner<'a> {
     /// Sources already planned, by table and columns read: a table scanned
     /// twice with the same columns is read once (as Flink reuses sources).
     scans: HashMap<(String, Option<Vec<usize>>), Stream>,
+    /// The window operators planned, which may receive late rows.
+    pub(crate) window_nodes: Vec<NodeId>,
 }
 
 impl<'a> StreamPlanner<'a> {
@@ -71,6 +73,7 @@ impl<'a> StreamPlanner<'a> {
             parallelism: parallelism.max(1),
             location,
             scans: HashMap::new(),
+            window_nodes: vec![],
         }
     }
 
@@ -459,6 +462,57 @@ impl<'a> StreamPlanner<'a> {
             self.parallelism,
             entry.physical_schema.clone(),
         )
+    }
+
+    /// Sends the late rows of every window operator to catalog table
+    /// `table` (`table.exec.late-data.sink`), whose columns must be those
+    /// of [`eddy_engine::late::schema`].
+    pub fn add_late_rows_sink(&mut self, table: &str) -> Result<()> {
+        if self.window_nodes.is_empty() {
+            return Ok(());
+        }
+        let entry = self.tables.get(table).ok_or_else(|| {
+            self.plan_error(format!(
+                "table.exec.late-data.sink: table '{table}' not found"
+            ))
+        })?;
+        let want = eddy_engine::late::schema();
+        let have = &entry.physical_schema;
+        let fits = have.fields().len() == want.fields().len()
+            && have.fields().iter().zip(want.fields()).all(|(h, w)| {
+                match (h.data_type(), w.data_type()) {
+                    (DataType::Timestamp(_, _), DataType::Timestamp(_, _)) => true,
+                    (h, w) => h == w,
+                }
+            });
+        if !fits {
+            return Err(self.plan_error(format!(
+                "table.exec.late-data.sink: table '{table}' must have the columns (operator STRING, window_end TIMESTAMP(3), watermark TIMESTAMP(3), `row` STRING), not ({})",
+                have.fields()
+                    .iter()
+                    .map(|f| format!("{} {}", f.name(), crate::types::flink_type_name(f.data_type())))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let request = table_request(entry)?;
+        let connector = self.connectors.get(request.options.connector())?;
+        let factory = connector.create_sink(request)?;
+        let inputs = self
+            .window_nodes
+            .iter()
+            .map(|n| Edge {
+                from: *n,
+                input: 0,
+                partitioning: Partitioning::Single,
+            })
+            .collect();
+        let sink = self.graph.add_operator(factory, 1, inputs, have.clone())?;
+        self.graph.late_rows = Some(eddy_engine::graph::LateRows {
+            sink,
+            table: table.to_string(),
+        });
+        Ok(())
     }
 
     /// Adds a sink operator consuming `stream`.

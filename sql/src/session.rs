@@ -60,6 +60,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     ("parallelism.default", "1"),
     ("pipeline.name", ""),
     ("table.exec.source.idle-timeout", "0 ms"),
+    ("table.exec.late-data.sink", ""),
     ("table.exec.state.ttl", "0 ms"),
     ("execution.runtime-mode", "streaming"),
     ("sql-client.execution.result-mode", "tableau"),
@@ -237,6 +238,12 @@ impl Session {
                     });
                 }
             }
+        }
+        if let Some(table) = self
+            .config("table.exec.late-data.sink")
+            .filter(|t| !t.is_empty())
+        {
+            planner.add_late_rows_sink(table)?;
         }
         planner.graph.idle_timeout = match self.config("table.exec.source.idle-timeout") {
             None => None,

@@ -24,6 +24,7 @@ use super::aggregate::{
 use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
 use crate::error::Result;
+use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 
@@ -231,7 +232,7 @@ impl Operator for SessionAggregateOperator {
         _input: usize,
         batch: ChangeBatch,
         ctx: &mut Context,
-        _out: &mut dyn Emitter,
+        out: &mut dyn Emitter,
     ) -> Result<()> {
         batch.ensure_append_only("a session window aggregation")?;
         let data = &batch.data;
@@ -248,18 +249,18 @@ impl Operator for SessionAggregateOperator {
         // The batch's rows per key, in time order; rows whose sessions touch
         // are aggregated together before meeting the stored sessions.
         let mut per_key: HashMap<datafusion::arrow::row::Row<'_>, Vec<(i64, u32)>> = HashMap::new();
-        let mut late = 0;
+        let mut late = Late::default();
         for (i, time) in times.iter().enumerate() {
             match time {
                 Some(t) if !fired(t.saturating_add(self.config.gap_ms), self.watermark) => {
                     per_key.entry(rows.row(i)).or_default().push((*t, i as u32))
                 }
-                _ => late += 1,
+                _ => late.push(i, time.map(|t| t.saturating_add(self.config.gap_ms))),
             }
         }
-        if late > 0 {
-            ctx.metrics.add_late(late);
-        }
+        let values = &data.columns()[self.config.key_count..];
+        late.report(&self.config.description, values, self.watermark, ctx, out)
+            .await?;
         let arguments = BatchArguments::evaluate(&self.config.calls, data)?;
         let mut keyed: Vec<_> = per_key.into_iter().collect();
         keyed.sort_unstable_by_key(|(_, members)| members[0].1);

@@ -33,6 +33,7 @@ use super::aggregate::{
 use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
 use crate::error::Result;
+use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 
@@ -484,7 +485,7 @@ impl Operator for SlicingOperator {
         _input: usize,
         batch: ChangeBatch,
         ctx: &mut Context,
-        _out: &mut dyn Emitter,
+        out: &mut dyn Emitter,
     ) -> Result<()> {
         batch.ensure_append_only("a window aggregation")?;
         let data = &batch.data;
@@ -501,20 +502,21 @@ impl Operator for SlicingOperator {
         let slicing = self.config.slicing;
         // The batch's rows per slice (usually one or two slices).
         let mut per_slice: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-        let mut late = 0u64;
+        let mut late = Late::default();
         for (i, end) in slice_ends.iter().enumerate() {
             match end {
                 Some(e) if !fired(slicing.last_window_end(*e), self.watermark) => {
                     per_slice.entry(*e).or_default().push(i as u32)
                 }
-                _ => late += 1,
+                _ => late.push(i, *end),
             }
         }
-        if late > 0 {
-            ctx.metrics.add_late(late);
-        }
+        let whole = per_slice.len() == 1 && late.is_empty();
+        // The row's values: the input after the group keys.
+        let values = &data.columns()[self.config.key_count..];
+        late.report(&self.config.description, values, self.watermark, ctx, out)
+            .await?;
         let arguments = BatchArguments::evaluate(&self.config.calls, data)?;
-        let whole = per_slice.len() == 1 && late == 0;
         for (end, members) in per_slice {
             let slice = self.slices.entry(end).or_default();
             let groups: Vec<usize> = members

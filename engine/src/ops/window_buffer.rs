@@ -11,6 +11,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::batch::ChangeBatch;
 use crate::error::Result;
+use crate::late::Late;
 
 /// A window has fired once the watermark reached its last millisecond.
 pub fn fired(window_end: i64, watermark: i64) -> bool {
@@ -35,17 +36,17 @@ pub struct WindowBuffer {
 impl WindowBuffer {
     /// Holds the rows of `batch` under the window end in column
     /// `window_end`; rows of a window that already fired (or with no window)
-    /// are not held. Returns how many were not.
-    pub fn hold(&mut self, batch: &ChangeBatch, window_end: usize, watermark: i64) -> Result<u64> {
+    /// are not held. Returns those.
+    pub fn hold(&mut self, batch: &ChangeBatch, window_end: usize, watermark: i64) -> Result<Late> {
         let ends = millis(batch.data.column(window_end))?;
         let mut per_window: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-        let mut late = 0;
+        let mut late = Late::default();
         for (i, end) in ends.iter().enumerate() {
             match end {
                 Some(e) if !fired(*e, watermark) => {
                     per_window.entry(*e).or_default().push(i as u32)
                 }
-                _ => late += 1,
+                _ => late.push(i, *end),
             }
         }
         for (end, indices) in per_window {

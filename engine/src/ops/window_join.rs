@@ -323,15 +323,19 @@ impl Operator for WindowJoinOperator {
         input: usize,
         batch: ChangeBatch,
         ctx: &mut Context,
-        _out: &mut dyn Emitter,
+        out: &mut dyn Emitter,
     ) -> Result<()> {
         batch.ensure_append_only("a window join")?;
         let side = input.min(1);
         let late = self.held[side].hold(&batch, self.side(side).window_end, self.watermark)?;
-        if late > 0 {
-            ctx.metrics.add_late(late);
-        }
-        Ok(())
+        late.report(
+            &self.config.description,
+            batch.data.columns(),
+            self.watermark,
+            ctx,
+            out,
+        )
+        .await
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {

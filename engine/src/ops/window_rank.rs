@@ -134,16 +134,20 @@ impl Operator for WindowRankOperator {
         _input: usize,
         batch: ChangeBatch,
         ctx: &mut Context,
-        _out: &mut dyn Emitter,
+        out: &mut dyn Emitter,
     ) -> Result<()> {
         batch.ensure_append_only("a window ranking")?;
         let late = self
             .windows
             .hold(&batch, self.config.window_end, self.watermark)?;
-        if late > 0 {
-            ctx.metrics.add_late(late);
-        }
-        Ok(())
+        late.report(
+            &self.config.description,
+            batch.data.columns(),
+            self.watermark,
+            ctx,
+            out,
+        )
+        .await
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {

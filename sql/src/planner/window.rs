@@ -217,6 +217,7 @@ impl StreamPlanner<'_> {
             }],
             schema,
         )?;
+        self.window_nodes.push(node);
         Ok(Stream {
             node,
             parallelism: self.parallelism,
@@ -299,6 +300,7 @@ impl StreamPlanner<'_> {
             }],
             schema,
         )?;
+        self.window_nodes.push(node);
         Ok(Stream {
             node,
             parallelism: self.parallelism,
@@ -407,6 +409,7 @@ impl StreamPlanner<'_> {
             ],
             schema,
         )?;
+        self.window_nodes.push(node);
         Ok(Stream {
             node,
             parallelism: self.parallelism,
