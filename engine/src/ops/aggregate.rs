@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, TimestampMillisecondArray};
 use datafusion::arrow::compute::{cast, filter, prep_null_mask_filter, take};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Accumulator, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
@@ -285,5 +286,65 @@ impl FiredWindows {
             columns.push(cast(&array, schema.field(key_count + c).data_type())?);
         }
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}
+
+/// The group keys of a window aggregation other than the window columns,
+/// as row bytes. With no such key, every row has one constant key.
+pub struct GroupKeys {
+    columns: Vec<usize>,
+    converter: RowConverter,
+}
+
+impl GroupKeys {
+    /// Keys from input columns `columns` of `schema` (the keys precede the
+    /// other columns, so output and input positions agree).
+    pub fn new(schema: &Schema, columns: Vec<usize>) -> Result<Self> {
+        let mut fields: Vec<SortField> = columns
+            .iter()
+            .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+            .collect();
+        if fields.is_empty() {
+            fields.push(SortField::new(DataType::Boolean));
+        }
+        Ok(Self {
+            columns,
+            converter: RowConverter::new(fields)?,
+        })
+    }
+
+    /// Whether there are no keys (one constant key).
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// The key of every row of `data`.
+    pub fn rows(&self, data: &RecordBatch) -> Result<Rows> {
+        let keys: Vec<ArrayRef> = if self.columns.is_empty() {
+            vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
+        } else {
+            self.columns
+                .iter()
+                .map(|i| data.column(*i).clone())
+                .collect()
+        };
+        Ok(self.converter.convert_columns(&keys)?)
+    }
+
+    /// The key columns of the rows `keys` (row bytes), none when there are
+    /// no keys.
+    pub fn columns<'a>(&self, keys: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<ArrayRef>> {
+        if self.columns.is_empty() {
+            return Ok(vec![]);
+        }
+        let parser = self.converter.parser();
+        Ok(self
+            .converter
+            .convert_rows(keys.into_iter().map(|k| parser.parse(k)))?)
+    }
+
+    /// Parses key bytes (from a snapshot) into an owned row.
+    pub fn owned(&self, key: &[u8]) -> OwnedRow {
+        self.converter.parser().parse(key).owned()
     }
 }

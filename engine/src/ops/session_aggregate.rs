@@ -8,18 +8,17 @@
 //! partition the sessions.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::arrow::row::OwnedRow;
 use datafusion::logical_expr::Accumulator;
 
 use super::accumulator_state;
 use super::aggregate::{
-    AggregateCall, BatchArguments, FiredWindows, WindowColumns, new_accumulators,
+    AggregateCall, BatchArguments, FiredWindows, GroupKeys, WindowColumns, new_accumulators,
 };
 use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
@@ -61,19 +60,9 @@ impl OperatorFactory for SessionAggregate {
     }
 
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
-        let mut fields: Vec<SortField> = self
-            .partition_columns()
-            .iter()
-            .map(|i| SortField::new(self.schema.field(*i).data_type().clone()))
-            .collect();
-        if fields.is_empty() {
-            // One session list for all rows: keyed by a constant.
-            fields.push(SortField::new(DataType::Boolean));
-        }
         Ok(Box::new(SessionAggregateOperator {
             config: self.clone(),
-            partition: self.partition_columns(),
-            converter: RowConverter::new(fields)?,
+            keys: GroupKeys::new(&self.schema, self.partition_columns())?,
             sessions: HashMap::new(),
             watermark: MIN_WATERMARK,
         }))
@@ -88,8 +77,8 @@ struct Session {
 
 struct SessionAggregateOperator {
     config: SessionAggregate,
-    partition: Vec<usize>,
-    converter: RowConverter,
+    /// The keys partitioning the sessions.
+    keys: GroupKeys,
     sessions: HashMap<OwnedRow, Vec<Session>>,
     watermark: i64,
 }
@@ -148,18 +137,13 @@ impl SessionAggregateOperator {
             return Ok(None);
         }
         done.sort_by(|a, b| (a.1.end, &a.0).cmp(&(b.1.end, &b.0)));
-        let partition = self
-            .converter
-            .convert_rows(done.iter().map(|(k, _)| k.row()))?;
+        let others = self
+            .keys
+            .columns(done.iter().map(|(k, _)| k.row().data()))?;
         let mut fired_windows = FiredWindows::default();
         for (_, session) in done.iter_mut() {
             fired_windows.push(session.start, session.end, &mut session.accumulators)?;
         }
-        let others = if self.partition.is_empty() {
-            vec![]
-        } else {
-            partition
-        };
         Ok(Some(fired_windows.into_batch(
             &self.config.schema,
             self.config.key_count,
@@ -189,20 +173,17 @@ impl accumulator_state::AggregationState for SessionAggregateOperator {
 
     /// Adds the sessions of a state batch written by `state_batch`.
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let parser = self.converter.parser();
+        let keys = &self.keys;
         let sessions = &mut self.sessions;
         accumulator_state::restore(
             batch,
             &self.config.calls,
             |key, start, end, accumulators| {
-                sessions
-                    .entry(parser.parse(key).owned())
-                    .or_default()
-                    .push(Session {
-                        start,
-                        end,
-                        accumulators,
-                    });
+                sessions.entry(keys.owned(key)).or_default().push(Session {
+                    start,
+                    end,
+                    accumulators,
+                });
                 Ok(())
             },
         )
@@ -237,15 +218,7 @@ impl Operator for SessionAggregateOperator {
         batch.ensure_append_only("a session window aggregation")?;
         let data = &batch.data;
         let times = millis(data.column(self.config.row_time))?;
-        let keys: Vec<ArrayRef> = if self.partition.is_empty() {
-            vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
-        } else {
-            self.partition
-                .iter()
-                .map(|i| data.column(*i).clone())
-                .collect()
-        };
-        let rows = self.converter.convert_columns(&keys)?;
+        let rows = self.keys.rows(data)?;
         // The batch's rows per key, in time order; rows whose sessions touch
         // are aggregated together before meeting the stored sessions.
         let mut per_key: HashMap<datafusion::arrow::row::Row<'_>, Vec<(i64, u32)>> = HashMap::new();
@@ -317,8 +290,10 @@ impl Operator for SessionAggregateOperator {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
-    use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use datafusion::physical_expr::aggregate::AggregateExprBuilder;
     use datafusion::physical_expr::expressions::col;
 

@@ -16,19 +16,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Int64Array, UInt32Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, Int64Array, UInt32Array};
 use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use foldhash::fast::RandomState;
 
 use super::accumulator_state;
 use super::aggregate::{
-    AggregateCall, BatchArguments, FiredWindows, WindowColumns, new_groups_accumulators,
+    AggregateCall, BatchArguments, FiredWindows, GroupKeys, WindowColumns, new_groups_accumulators,
 };
 use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
@@ -142,21 +139,9 @@ impl OperatorFactory for SlicingWindowAggregate {
     }
 
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
-        let others = self.other_keys();
-        let mut fields: Vec<SortField> = others
-            .iter()
-            .map(|i| SortField::new(self.schema.field(*i).data_type().clone()))
-            .collect();
-        if fields.is_empty() {
-            // No key but the window: one constant key.
-            fields.push(SortField::new(
-                datafusion::arrow::datatypes::DataType::Boolean,
-            ));
-        }
         Ok(Box::new(SlicingOperator {
             config: self.clone(),
-            others,
-            converter: RowConverter::new(fields)?,
+            keys: GroupKeys::new(&self.schema, self.other_keys())?,
             slices: BTreeMap::new(),
             watermark: MIN_WATERMARK,
         }))
@@ -227,9 +212,8 @@ fn settled_rows(states: &[Vec<ArrayRef>]) -> usize {
 
 struct SlicingOperator {
     config: SlicingWindowAggregate,
-    /// The key columns that are not window columns.
-    others: Vec<usize>,
-    converter: RowConverter,
+    /// The keys that are not window columns.
+    keys: GroupKeys,
     /// Slices by end.
     slices: BTreeMap<i64, Slice>,
     watermark: i64,
@@ -253,7 +237,7 @@ impl SlicingOperator {
                 .map(|acc| acc.evaluate(EmitTo::All))
                 .collect::<Result<Vec<_>, _>>()?;
             let keys: Vec<&[u8]> = only.keys.iter().map(|k| k.as_ref()).collect();
-            return out.add(&self.converter, start, end, &keys, values);
+            return out.add(&self.keys, start, end, &keys, values);
         }
         for (_, slice) in self.slices.range_mut(start + 1..=end) {
             slice.settle()?;
@@ -291,7 +275,7 @@ impl SlicingOperator {
             .iter_mut()
             .map(|acc| acc.evaluate(EmitTo::All))
             .collect::<Result<Vec<_>, _>>()?;
-        out.add(&self.converter, start, end, &keys, values)
+        out.add(&self.keys, start, end, &keys, values)
     }
 
     /// Emits every window whose end `watermark` passed and `previous` had
@@ -317,7 +301,7 @@ impl SlicingOperator {
             }
         }
         let mut out = Results {
-            with_keys: !self.others.is_empty(),
+            with_keys: !self.keys.is_empty(),
             ..Results::default()
         };
         for end in ends {
@@ -368,7 +352,7 @@ impl Results {
     /// Adds one window's results, ordered by key.
     fn add(
         &mut self,
-        converter: &RowConverter,
+        group_keys: &GroupKeys,
         start: i64,
         end: i64,
         keys: &[&[u8]],
@@ -377,9 +361,7 @@ impl Results {
         let mut order: Vec<u32> = (0..keys.len() as u32).collect();
         order.sort_unstable_by(|a, b| keys[*a as usize].cmp(keys[*b as usize]));
         if self.with_keys {
-            let parser = converter.parser();
-            let columns =
-                converter.convert_rows(order.iter().map(|i| parser.parse(keys[*i as usize])))?;
+            let columns = group_keys.columns(order.iter().map(|i| keys[*i as usize]))?;
             if self.keys.is_empty() {
                 self.keys.resize_with(columns.len(), Vec::new);
             }
@@ -490,15 +472,7 @@ impl Operator for SlicingOperator {
         batch.ensure_append_only("a window aggregation")?;
         let data = &batch.data;
         let slice_ends = millis(data.column(self.config.windows.end))?;
-        let keys: Vec<ArrayRef> = if self.others.is_empty() {
-            vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
-        } else {
-            self.others
-                .iter()
-                .map(|i| data.column(*i).clone())
-                .collect()
-        };
-        let rows = self.converter.convert_columns(&keys)?;
+        let rows = self.keys.rows(data)?;
         let slicing = self.config.slicing;
         // The batch's rows per slice (usually one or two slices).
         let mut per_slice: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
