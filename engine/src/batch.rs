@@ -10,6 +10,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
 
+/// The time zone of `TIMESTAMP_LTZ` arrays throughout Eddy: the values are
+/// instants, kept and shown in UTC.
+pub const LTZ_ZONE: &str = "UTC";
+
 /// The kind of change a row carries, as Flink's `RowKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i8)]

@@ -9,8 +9,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 use crate::error::Result;
 use crate::tokens::Cursor;
 
-/// The time zone given to `TIMESTAMP_LTZ` values (instants, shown in UTC).
-pub const LTZ_ZONE: &str = "UTC";
+pub use eddy_engine::batch::LTZ_ZONE;
 
 /// A parsed type and whether it admits NULL.
 #[derive(Debug, Clone, PartialEq)]

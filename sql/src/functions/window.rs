@@ -43,7 +43,7 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
     let list = DataType::List(Arc::new(Field::new("item", TS, true)));
     let ltz = DataType::Timestamp(
         datafusion::arrow::datatypes::TimeUnit::Millisecond,
-        Some(crate::types::LTZ_ZONE.into()),
+        Some(eddy_engine::batch::LTZ_ZONE.into()),
     );
     vec![
         FlinkFunction::new(PROCTIME, vec![vec![]], ltz, proctime).volatile(),
@@ -79,7 +79,7 @@ fn proctime(_args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let now = chrono::Utc::now().timestamp_millis();
     Ok(Arc::new(
         datafusion::arrow::array::TimestampMillisecondArray::from(vec![now; rows])
-            .with_timezone(crate::types::LTZ_ZONE),
+            .with_timezone(eddy_engine::batch::LTZ_ZONE),
     ))
 }
 
