@@ -11,6 +11,7 @@ pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 pub use window::{CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
 mod string;
+mod variance;
 mod window;
 
 use std::hash::{Hash, Hasher};
@@ -194,5 +195,8 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     state.register_udaf(Arc::new(
         datafusion::logical_expr::AggregateUDF::new_from_impl(avg::FlinkAvg::new()),
     ))?;
+    for f in variance::functions() {
+        state.register_udaf(Arc::new(f))?;
+    }
     Ok(())
 }

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT window_start, STDDEV_POP(qty) AS a, STDDEV_SAMP(qty) AS b, VAR_POP(qty) AS c, VAR_SAMP(qty) AS d, VARIANCE(qty) AS e, STDDEV(price) AS f, VAR_POP(price) AS g, STDDEV_POP(id * 100000) AS h FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' HOUR)) GROUP BY window_start, window_end;
