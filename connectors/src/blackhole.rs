@@ -16,6 +16,10 @@ impl ConnectorFactory for BlackholeConnector {
         "blackhole"
     }
 
+    fn sink_accepts_updates(&self) -> bool {
+        true
+    }
+
     fn create_sink(&self, req: TableRequest) -> Result<Arc<dyn OperatorFactory>> {
         req.options.finish(&[])?;
         Ok(Arc::new(BlackholeSink))

@@ -21,6 +21,10 @@ impl ConnectorFactory for PrintConnector {
         "print"
     }
 
+    fn sink_accepts_updates(&self) -> bool {
+        true
+    }
+
     fn create_sink(&self, mut req: TableRequest) -> Result<Arc<dyn OperatorFactory>> {
         let identifier = req.options.take("print-identifier");
         let stderr = req.options.take_bool("standard-error")?.unwrap_or(false);

@@ -214,6 +214,12 @@ pub trait ConnectorFactory: Send + Sync {
         )))
     }
 
+    /// Whether its sinks take updates (`-U`, `+U`, `-D`); an append-only
+    /// sink rejects an updating query before it starts.
+    fn sink_accepts_updates(&self) -> bool {
+        false
+    }
+
     /// Builds a sink writing the table. Consumes its options.
     fn create_sink(&self, request: TableRequest) -> Result<Arc<dyn OperatorFactory>> {
         Err(EngineError::Plan(format!(

@@ -81,6 +81,8 @@ pub struct Node {
     pub inputs: Vec<Edge>,
     /// Schema of the rows it emits.
     pub schema: SchemaRef,
+    /// Whether it emits updates (`-U`, `+U`, `-D`), not only inserts.
+    pub updating: bool,
 }
 
 impl Node {
@@ -148,6 +150,7 @@ impl JobGraph {
             parallelism,
             inputs: vec![],
             schema,
+            updating: false,
         });
         id
     }
@@ -181,6 +184,7 @@ impl JobGraph {
             parallelism,
             inputs,
             schema,
+            updating: false,
         });
         Ok(id)
     }
@@ -230,7 +234,14 @@ impl fmt::Display for JobGraph {
                     }
                 })
                 .collect();
-            write!(f, "#{} {} [parallelism={}]", n.id, n.name(), n.parallelism)?;
+            let mode = if n.updating { "I,UB,UA,D" } else { "I" };
+            write!(
+                f,
+                "#{} {} [parallelism={}, changelogMode=[{mode}]]",
+                n.id,
+                n.name(),
+                n.parallelism
+            )?;
             if !inputs.is_empty() {
                 write!(f, " <- {}", inputs.join(", "))?;
             }

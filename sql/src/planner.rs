@@ -27,6 +27,7 @@ use crate::catalog::{TableEntry, nullable_schema};
 use crate::error::{Location, Result, SqlError};
 use crate::statement::ColumnKind;
 
+mod aggregate;
 mod window;
 mod window_columns;
 
@@ -114,6 +115,33 @@ impl<'a> StreamPlanner<'a> {
         self.add_forward(input, Arc::new(calc), schema)
     }
 
+    /// Whether `s` carries updates.
+    pub(crate) fn is_updating(&self, s: Stream) -> bool {
+        self.graph.nodes[s.node].updating
+    }
+
+    /// The node that makes `s` an updating stream: `s` itself or the
+    /// nearest node above it that emits updates of its own.
+    fn update_origin(&self, s: Stream) -> String {
+        let mut node = &self.graph.nodes[s.node];
+        while let [e] = node.inputs.as_slice() {
+            let up = &self.graph.nodes[e.from];
+            if !up.updating {
+                break;
+            }
+            node = up;
+        }
+        node.name()
+    }
+
+    /// The error for `what`, which takes no updates, over updating `input`.
+    pub(crate) fn updating_input_error(&self, what: &str, input: Stream) -> SqlError {
+        self.not_supported(&format!(
+            "{what} over an updating input, which {} produces",
+            self.update_origin(input)
+        ))
+    }
+
     /// Adds a stateless operator fed row for row by `input` (chained).
     fn add_forward(
         &mut self,
@@ -131,6 +159,7 @@ impl<'a> StreamPlanner<'a> {
             }],
             schema,
         )?;
+        self.graph.nodes[node].updating = self.is_updating(input);
         Ok(Stream {
             node,
             parallelism: input.parallelism,
@@ -281,6 +310,7 @@ impl<'a> StreamPlanner<'a> {
                     edges,
                     schema,
                 )?;
+                self.graph.nodes[node].updating = inputs.iter().any(|s| self.is_updating(*s));
                 Ok(Stream {
                     node,
                     parallelism: self.parallelism,
@@ -455,6 +485,12 @@ impl<'a> StreamPlanner<'a> {
             .ok_or_else(|| self.plan_error(format!("Object '{table}' not found")))?;
         let request = table_request(entry)?;
         let connector = self.connectors.get(request.options.connector())?;
+        if self.is_updating(stream) && !connector.sink_accepts_updates() {
+            return Err(self.plan_error(format!(
+                "Table sink 'default_catalog.default_database.{table}' doesn't support consuming update changes which is produced by node {}",
+                self.update_origin(stream)
+            )));
+        }
         let factory = connector.create_sink(request)?;
         self.add_sink(
             stream,

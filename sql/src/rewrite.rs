@@ -306,6 +306,23 @@ fn rewrite_one(e: &mut Expr) {
                     span: id.span,
                 });
             }
+            // LISTAGG(x [, sep]) is STRING_AGG(x, sep), ',' by default;
+            // FILTER and DISTINCT stay.
+            if name == "LISTAGG"
+                && let FunctionArguments::List(list) = &mut f.args
+                && matches!(list.args.len(), 1 | 2)
+            {
+                if list.args.len() == 1 {
+                    list.args
+                        .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(
+                            ValueWithSpan {
+                                value: Value::SingleQuotedString(",".into()),
+                                span: ast::Spanned::span(&f.name),
+                            },
+                        ))));
+                }
+                f.name = ast::ObjectName::from(vec![ast::Ident::new("string_agg")]);
+            }
         }
         Expr::Cast {
             data_type, expr, ..

@@ -99,24 +99,34 @@ impl BatchArguments {
         indices: &datafusion::arrow::array::UInt32Array,
     ) -> Result<()> {
         for (c, acc) in accumulators.iter_mut().enumerate() {
-            let mut values = self.args[c]
-                .iter()
-                .map(|a| take(a.as_ref(), indices, None))
-                .collect::<Result<Vec<_>, _>>()?;
-            if let Some(mask) = &self.masks[c] {
-                let mask = take(mask, indices, None)?;
-                let mask = mask
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .ok_or_else(|| EngineError::Internal("filter mask".into()))?;
-                values = values
-                    .iter()
-                    .map(|v| filter(v.as_ref(), mask))
-                    .collect::<Result<Vec<_>, _>>()?;
-            }
-            acc.update_batch(&values)?;
+            acc.update_batch(&self.values(c, indices)?)?;
         }
         Ok(())
+    }
+
+    /// The arguments of call `c` at rows `indices`, less the rows its
+    /// filter drops.
+    pub fn values(
+        &self,
+        c: usize,
+        indices: &datafusion::arrow::array::UInt32Array,
+    ) -> Result<Vec<ArrayRef>> {
+        let mut values = self.args[c]
+            .iter()
+            .map(|a| take(a.as_ref(), indices, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(mask) = &self.masks[c] {
+            let mask = take(mask, indices, None)?;
+            let mask = mask
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(|| EngineError::Internal("filter mask".into()))?;
+            values = values
+                .iter()
+                .map(|v| filter(v.as_ref(), mask))
+                .collect::<Result<Vec<_>, _>>()?;
+        }
+        Ok(values)
     }
 }
 

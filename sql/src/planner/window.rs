@@ -6,23 +6,25 @@ use std::sync::Arc;
 
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_engine::graph::{Edge, Partitioning};
-use eddy_engine::ops::aggregate::{AggregateCall, WindowColumns};
+use eddy_engine::ops::aggregate::WindowColumns;
 use eddy_engine::ops::session_aggregate::SessionAggregate;
 use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate};
 use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
+use super::aggregate::KeyedInput;
 use super::window_columns::{
     WindowColumn, on_processing_time, session_gap, sliced_input, window_column,
 };
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
-use crate::error::{Result, SqlError};
+use crate::error::Result;
 
 impl StreamPlanner<'_> {
     /// `GROUP BY window_start, window_end, ..` over a window table function:
     /// a Calc computing the group keys first, a hash exchange on them, then
-    /// a [`SlicingWindowAggregate`] (or a [`SessionAggregate`]).
+    /// a [`SlicingWindowAggregate`] (or a [`SessionAggregate`]). Without
+    /// the window columns, an unbounded group aggregation.
     pub(crate) fn plan_window_aggregate(
         &mut self,
         a: &datafusion::logical_expr::Aggregate,
@@ -35,10 +37,7 @@ impl StreamPlanner<'_> {
         let position = |role| roles.iter().position(|r| *r == Some(role));
         let is_window = |i: &usize| roles[*i].is_some();
         let Some(window_end) = position(WindowColumn::End) else {
-            return Err(SqlError::NotSupported {
-                location: self.location,
-                message: "GROUP BY without window_start and window_end of a window table function (unbounded aggregation) is not supported in streaming queries yet".into(),
-            });
+            return self.plan_group_aggregate(a);
         };
         let gap = session_gap(&a.input, &a.group_expr[window_end]);
         let tables = self.tables;
@@ -61,62 +60,15 @@ impl StreamPlanner<'_> {
             Some((_, plan)) => plan.clone(),
             None => a.input.clone(),
         };
-        let input = self.plan(&input_plan)?;
-        let input_schema = input_plan.schema();
-        // Keys first, then every input column, so aggregate arguments
-        // resolve against the same names.
-        let mut exprs: Vec<Expr> = a
-            .group_expr
-            .iter()
-            .enumerate()
-            .map(|(i, e)| e.clone().alias(format!("__key{i}")))
-            .collect();
-        exprs.extend(
-            input_schema
-                .iter()
-                .map(|(q, f)| Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()))),
-        );
-        let keyed =
-            datafusion::logical_expr::Projection::try_new(exprs.clone(), input_plan.clone())
-                .map_err(|e| self.plan_error(e.to_string()))?;
-        let physical = exprs
-            .iter()
-            .map(|e| self.physical(e, input_schema))
-            .collect::<Result<Vec<_>>>()?;
-        let keyed_schema = nullable_schema(keyed.schema.as_arrow());
-        let keys_text: Vec<String> = a.group_expr.iter().map(|e| e.to_string()).collect();
-        let calc = self.add_calc(
-            input,
-            None,
-            Some(physical),
-            keyed_schema.clone(),
-            format!("Calc(keys=[{}])", keys_text.join(", ")),
-        )?;
-        let props = self.state.execution_props();
-        let calls = a
-            .aggr_expr
-            .iter()
-            .map(|e| {
-                let planning = datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default();
-                let lowered = datafusion::physical_expr::aggregate::LoweredAggregateBuilder::new(
-                    e,
-                    &keyed.schema,
-                    keyed.schema.as_arrow(),
-                    props,
-                    &planning,
-                )
-                .build()
-                .map_err(|e| self.plan_error(e.to_string()))?;
-                if !lowered.order_bys.is_empty() {
-                    return Err(self.not_supported("ORDER BY inside an aggregate call"));
-                }
-                Ok(AggregateCall {
-                    function: lowered.aggregate,
-                    filter: lowered.filter,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let aggs_text: Vec<String> = a.aggr_expr.iter().map(|e| e.to_string()).collect();
+        let KeyedInput {
+            calc,
+            calls,
+            keys_text,
+            aggs_text,
+        } = self.keyed_input(a, &input_plan)?;
+        if self.is_updating(calc) {
+            return Err(self.updating_input_error("a window aggregation", calc));
+        }
         let schema = nullable_schema(a.schema.as_arrow());
         let (op, partitioning): (
             Arc<dyn eddy_engine::operator::OperatorFactory>,
@@ -257,6 +209,9 @@ impl StreamPlanner<'_> {
             return Err(over_windows());
         };
         let input = self.plan(&w.input)?;
+        if self.is_updating(input) {
+            return Err(self.updating_input_error("a window ranking", input));
+        }
         let partition_by = params
             .partition_by
             .iter()
@@ -343,6 +298,11 @@ impl StreamPlanner<'_> {
         };
         let left = self.plan(&j.left)?;
         let right = self.plan(&j.right)?;
+        for side in [left, right] {
+            if self.is_updating(side) {
+                return Err(self.updating_input_error("a window join", side));
+            }
+        }
         let side =
             |this: &Self, plan: &LogicalPlan, keys: Vec<&Expr>, end: usize| -> Result<JoinSide> {
                 Ok(JoinSide {

@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT channel, COUNT(*) AS n, COUNT(DISTINCT bidder) AS bidders, MAX(price) AS top, SUM(price) FILTER (WHERE price < 1000) AS small FROM bid WHERE auction < 1100 GROUP BY channel;

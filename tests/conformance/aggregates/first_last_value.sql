@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT bidder, MIN(price) AS lo, MAX(price) AS hi, FIRST_VALUE(channel) AS first_channel, LAST_VALUE(channel) AS last_channel FROM bid WHERE bidder < 1010 GROUP BY bidder;

@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT most, COUNT(*) AS channels FROM (SELECT channel, MAX(price) AS most FROM (SELECT channel, price FROM bid WHERE price < 500000 UNION ALL SELECT channel, price FROM bid) GROUP BY channel) GROUP BY most HAVING COUNT(*) >= 1;
