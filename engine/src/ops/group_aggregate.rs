@@ -6,24 +6,26 @@
 //! changes at most once per batch, however many of its rows the batch has.
 //!
 //! Input: columns `0..key_count` are the group keys; rows may be updates
-//! (`-U`/`-D` retract). Aggregates whose DataFusion accumulator can retract
-//! (`COUNT`, `SUM`, `AVG`, ..) retract; the others (`MIN`, `MAX`,
-//! `COUNT(DISTINCT ..)`, ..) keep, over an updating input, the multiset of
-//! their arguments per key and are recomputed from it, so a retracted
-//! maximum gives the next largest.
+//! (`-U`/`-D` retract). Keys have dense indices; each call keeps its state
+//! for all keys ([`super::group_state`]): typed vectors for `COUNT`, `SUM`,
+//! `AVG`, `MIN`, `MAX` of numbers, updated for the whole batch at once;
+//! otherwise DataFusion accumulators per key, or, where they must retract
+//! and cannot (`MIN`, `MAX`, `COUNT(DISTINCT ..)` over updates), the
+//! multiset of their arguments, so a retracted maximum gives the next
+//! largest. Results are compared as row bytes.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, Int8Array, UInt32Array};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Int8Array, UInt32Array};
+use datafusion::arrow::compute::{cast, interleave};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::Accumulator;
 use foldhash::fast::RandomState;
-use std::collections::{BTreeMap, HashMap};
 
-use super::aggregate::{AggregateCall, BatchArguments, GroupKeys, new_accumulators};
+use super::aggregate::{AggregateCall, BatchArguments, GroupKeys};
+use super::group_state::{GroupState, group_state, kept_rows};
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::Result;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
@@ -51,112 +53,79 @@ impl OperatorFactory for GroupAggregate {
     }
 
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
-        // Over an updating input, a call whose accumulator cannot retract
-        // keeps the multiset of its arguments.
-        let mut multiset = vec![];
-        for call in &self.calls {
-            let retracts = call.function.create_accumulator()?.supports_retract_batch();
-            multiset.push(if self.updating_input && !retracts {
-                let fields = call
-                    .function
-                    .expressions()
-                    .iter()
-                    .map(|e| Ok(SortField::new(e.data_type(&self.input_schema)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                Some(RowConverter::new(fields)?)
-            } else {
-                None
-            });
+        let states = self
+            .calls
+            .iter()
+            .map(|c| group_state(c, &self.input_schema, self.updating_input))
+            .collect::<Result<Vec<_>>>()?;
+        let mut fields: Vec<SortField> = self.schema.fields()[self.key_count..]
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect();
+        if fields.is_empty() {
+            fields.push(SortField::new(
+                datafusion::arrow::datatypes::DataType::Boolean,
+            ));
         }
+        let values = RowConverter::new(fields)?;
         Ok(Box::new(GroupAggregateOperator {
             keys: GroupKeys::new(&self.schema, (0..self.key_count).collect())?,
-            multiset,
-            groups: HashMap::default(),
+            index: HashMap::default(),
+            free: vec![],
+            key_of: vec![],
+            rows: vec![],
+            emitted: vec![],
+            seen: vec![],
+            batch_no: 0,
+            states,
+            values,
             config: self.clone(),
         }))
     }
 }
 
-/// One call's state for one key.
-enum CallState {
-    /// The accumulator (it retracts, or the input never does).
-    Accumulator(Box<dyn Accumulator>),
-    /// The arguments (row bytes) and how many times each is held.
-    Multiset(BTreeMap<OwnedRow, i64>),
-}
-
-/// One key's state.
-struct Group {
-    /// Rows added less rows retracted.
-    rows: i64,
-    calls: Vec<CallState>,
-    /// The results last emitted, if the key is in the output.
-    emitted: Option<Vec<ScalarValue>>,
-}
-
 struct GroupAggregateOperator {
     config: GroupAggregate,
     keys: GroupKeys,
-    /// Per call, the converter of its arguments when it keeps a multiset.
-    multiset: Vec<Option<RowConverter>>,
-    groups: HashMap<Box<[u8]>, Group, RandomState>,
+    /// Key bytes to dense group index.
+    index: HashMap<Box<[u8]>, usize, RandomState>,
+    /// Group indices of deleted keys, to reuse.
+    free: Vec<usize>,
+    /// Per group: its key, its rows added less retracted, the results it
+    /// last emitted (as row bytes), the batch that last touched it.
+    key_of: Vec<Box<[u8]>>,
+    rows: Vec<i64>,
+    emitted: Vec<Option<OwnedRow>>,
+    seen: Vec<u64>,
+    batch_no: u64,
+    /// Per call, its state for all groups.
+    states: Vec<Box<dyn GroupState>>,
+    /// Encodes result rows, to compare them and keep the emitted ones.
+    values: RowConverter,
 }
 
 impl GroupAggregateOperator {
-    fn new_group(&self) -> Result<Group> {
-        let accumulators = new_accumulators(&self.config.calls)?;
-        let calls = accumulators
-            .into_iter()
-            .zip(&self.multiset)
-            .map(|(acc, m)| match m {
-                Some(_) => CallState::Multiset(BTreeMap::new()),
-                None => CallState::Accumulator(acc),
-            })
-            .collect();
-        Ok(Group {
-            rows: 0,
-            calls,
-            emitted: None,
-        })
-    }
-
-    /// The key's current results.
-    fn evaluate(&self, group: &mut Group) -> Result<Vec<ScalarValue>> {
-        let mut values = Vec::with_capacity(group.calls.len());
-        for (c, state) in group.calls.iter_mut().enumerate() {
-            values.push(match state {
-                CallState::Accumulator(acc) => acc.evaluate()?,
-                CallState::Multiset(held) => {
-                    let mut acc = self.config.calls[c].function.create_accumulator()?;
-                    if let (false, Some(converter)) = (held.is_empty(), &self.multiset[c]) {
-                        let args = converter.convert_rows(held.keys().map(|r| r.row()))?;
-                        // Each argument as many times as it is held.
-                        let repeat: Vec<u32> = held
-                            .values()
-                            .enumerate()
-                            .flat_map(|(i, n)| std::iter::repeat_n(i as u32, (*n).max(0) as usize))
-                            .collect();
-                        let repeat = UInt32Array::from(repeat);
-                        let args = args
-                            .iter()
-                            .map(|a| datafusion::arrow::compute::take(a.as_ref(), &repeat, None))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        acc.update_batch(&args)?;
-                    }
-                    acc.evaluate()?
-                }
-            });
+    /// The group of `key`, added if new.
+    fn group(&mut self, key: &[u8]) -> usize {
+        if let Some(g) = self.index.get(key) {
+            return *g;
         }
-        Ok(values)
+        let g = match self.free.pop() {
+            Some(g) => {
+                self.key_of[g] = key.into();
+                g
+            }
+            None => {
+                self.key_of.push(key.into());
+                self.rows.push(0);
+                self.emitted.push(None);
+                self.seen.push(0);
+                self.key_of.len() - 1
+            }
+        };
+        self.index.insert(key.into(), g);
+        g
     }
-}
-
-/// The rows of one key in a batch: added and retracted.
-#[derive(Default)]
-struct Members {
-    first: usize,
-    added: Vec<u32>,
-    retracted: Vec<u32>,
 }
 
 #[async_trait]
@@ -173,143 +142,152 @@ impl Operator for GroupAggregateOperator {
         out: &mut dyn Emitter,
     ) -> Result<()> {
         let data = &batch.data;
-        let rows = self.keys.rows(data)?;
-        let mut members: HashMap<&[u8], Members, RandomState> = HashMap::default();
-        for i in 0..data.num_rows() {
-            let m = members
-                .entry(rows.row(i).data())
-                .or_insert_with(|| Members {
-                    first: i,
-                    ..Members::default()
-                });
-            if batch.kind(i).is_addition() {
-                m.added.push(i as u32);
-            } else {
-                m.retracted.push(i as u32);
+        let n = data.num_rows();
+        self.batch_no += 1;
+        let key_rows = self.keys.rows(data)?;
+        let mut groups = Vec::with_capacity(n);
+        let mut signs = Vec::with_capacity(n);
+        // The keys the batch touched, in order of first appearance.
+        let mut touched = vec![];
+        for i in 0..n {
+            let g = self.group(key_rows.row(i).data());
+            let sign: i8 = if batch.kind(i).is_addition() { 1 } else { -1 };
+            self.rows[g] += i64::from(sign);
+            if self.seen[g] != self.batch_no {
+                self.seen[g] = self.batch_no;
+                touched.push(g);
             }
+            groups.push(g);
+            signs.push(sign);
         }
-        let mut touched: Vec<(&[u8], Members)> = members.into_iter().collect();
-        touched.sort_unstable_by_key(|(_, m)| m.first);
+        let total = self.key_of.len();
         let arguments = BatchArguments::evaluate(&self.config.calls, data)?;
-        let mut changes = Changes::default();
-        for (key, m) in touched {
-            let mut group = match self.groups.remove(key) {
-                Some(g) => g,
-                None => self.new_group()?,
-            };
-            group.rows += m.added.len() as i64 - m.retracted.len() as i64;
-            let (added, retracted) = (UInt32Array::from(m.added), UInt32Array::from(m.retracted));
-            for (c, state) in group.calls.iter_mut().enumerate() {
-                match state {
-                    CallState::Accumulator(acc) => {
-                        if !added.is_empty() {
-                            acc.update_batch(&arguments.values(c, &added)?)?;
-                        }
-                        if !retracted.is_empty() {
-                            acc.retract_batch(&arguments.values(c, &retracted)?)?;
-                        }
-                    }
-                    CallState::Multiset(held) => {
-                        let Some(converter) = &self.multiset[c] else {
-                            continue;
-                        };
-                        for (indices, delta) in [(&added, 1), (&retracted, -1)] {
-                            if indices.is_empty() {
-                                continue;
-                            }
-                            let args = converter.convert_columns(&arguments.values(c, indices)?)?;
-                            for r in args.iter() {
-                                let n = held.entry(r.owned()).or_insert(0);
-                                *n += delta;
-                                if *n <= 0 {
-                                    held.remove(&r.owned());
-                                }
-                            }
-                        }
-                    }
-                }
+        for (c, state) in self.states.iter_mut().enumerate() {
+            let (args, mask) = arguments.of(c);
+            if mask.is_none_or(|m| m.true_count() == n) {
+                state.update(args, &groups, &signs, total)?;
+                continue;
             }
-            let now = if group.rows > 0 {
-                Some(self.evaluate(&mut group)?)
+            let kept = kept_rows(mask, n);
+            let rows = UInt32Array::from(kept.clone());
+            let args = args
+                .iter()
+                .map(|a| datafusion::arrow::compute::take(a.as_ref(), &rows, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            let kept_groups: Vec<usize> = kept.iter().map(|i| groups[*i as usize]).collect();
+            let kept_signs: Vec<i8> = kept.iter().map(|i| signs[*i as usize]).collect();
+            state.update(&args, &kept_groups, &kept_signs, total)?;
+        }
+        // The results of the keys that still have rows.
+        let live: Vec<usize> = touched
+            .iter()
+            .copied()
+            .filter(|g| self.rows[*g] > 0)
+            .collect();
+        let results = self
+            .states
+            .iter_mut()
+            .map(|s| s.evaluate(&live))
+            .collect::<Result<Vec<_>>>()?;
+        // With no aggregate (SELECT DISTINCT), a constant stands for the result.
+        let encoded = if results.is_empty() {
+            vec![
+                std::sync::Arc::new(datafusion::arrow::array::BooleanArray::from(vec![
+                    true;
+                    live.len()
+                ])) as datafusion::arrow::array::ArrayRef,
+            ]
+        } else {
+            results.clone()
+        };
+        let new_rows = self.values.convert_columns(&encoded)?;
+        // Output rows: (kind, group, old result or new result i).
+        let mut out_rows: Vec<(RowKind, usize, Source)> = vec![];
+        let mut next_live = 0;
+        for &g in &touched {
+            let new = if self.rows[g] > 0 {
+                next_live += 1;
+                Some(next_live - 1)
             } else {
                 None
             };
-            match (group.emitted.take(), now) {
-                (None, Some(new)) => {
-                    changes.push(key, RowKind::Insert, new.clone(), &mut group, Some(new))
+            match (&self.emitted[g], new) {
+                (None, Some(i)) => out_rows.push((RowKind::Insert, g, Source::New(i))),
+                (Some(_), None) => out_rows.push((RowKind::Delete, g, Source::Old)),
+                (Some(old), Some(i)) if old.row() != new_rows.row(i) => {
+                    out_rows.push((RowKind::UpdateBefore, g, Source::Old));
+                    out_rows.push((RowKind::UpdateAfter, g, Source::New(i)));
                 }
-                (Some(old), None) => changes.push(key, RowKind::Delete, old, &mut group, None),
-                (Some(old), Some(new)) if old != new => {
-                    changes.push(key, RowKind::UpdateBefore, old, &mut group, None);
-                    changes.push(
-                        key,
-                        RowKind::UpdateAfter,
-                        new.clone(),
-                        &mut group,
-                        Some(new),
-                    );
-                }
-                (old, _) => group.emitted = old,
-            }
-            if group.rows > 0 || group.emitted.is_some() {
-                self.groups.insert(key.into(), group);
+                _ => {}
             }
         }
-        if let Some(batch) = changes.into_batch(&self.keys, &self.config)? {
-            out.emit(batch).await?;
+        if !out_rows.is_empty() {
+            // Old results (emitted rows) as columns, then each output row
+            // picked from them or the new results.
+            let olds: Vec<usize> = out_rows
+                .iter()
+                .filter(|(_, _, s)| matches!(s, Source::Old))
+                .map(|(_, g, _)| *g)
+                .collect();
+            let old_columns = self.values.convert_rows(
+                olds.iter()
+                    .filter_map(|g| self.emitted[*g].as_ref().map(|r| r.row())),
+            )?;
+            let mut next_old = 0;
+            let picks: Vec<(usize, usize)> = out_rows
+                .iter()
+                .map(|(_, _, s)| match s {
+                    Source::New(i) => (1, *i),
+                    Source::Old => {
+                        next_old += 1;
+                        (0, next_old - 1)
+                    }
+                })
+                .collect();
+            let mut columns = self
+                .keys
+                .columns(out_rows.iter().map(|(_, g, _)| self.key_of[*g].as_ref()))?;
+            for (c, new) in results.iter().enumerate() {
+                let column = interleave(&[old_columns[c].as_ref(), new.as_ref()], &picks)?;
+                let field = self.config.schema.field(self.config.key_count + c);
+                columns.push(cast(&column, field.data_type())?);
+            }
+            let kinds = Int8Array::from_iter_values(out_rows.iter().map(|(k, _, _)| *k as i8));
+            let data = RecordBatch::try_new(self.config.schema.clone(), columns)?;
+            out.emit(ChangeBatch::with_kinds(data, kinds)).await?;
+        }
+        // Remember what was emitted; forget emptied keys.
+        for (kind, g, source) in out_rows {
+            match (kind, source) {
+                (RowKind::Delete, _) => {
+                    self.emitted[g] = None;
+                }
+                (_, Source::New(i)) => self.emitted[g] = Some(new_rows.row(i).owned()),
+                _ => {}
+            }
+        }
+        for g in touched {
+            if self.rows[g] <= 0 && self.emitted[g].is_none() {
+                let key = std::mem::take(&mut self.key_of[g]);
+                self.index.remove(&key);
+                self.rows[g] = 0;
+                for s in self.states.iter_mut() {
+                    s.reset(g)?;
+                }
+                self.free.push(g);
+            }
         }
         Ok(())
     }
 }
 
-/// Output rows being gathered.
-#[derive(Default)]
-struct Changes {
-    keys: Vec<Box<[u8]>>,
-    kinds: Vec<i8>,
-    values: Vec<Vec<ScalarValue>>,
-}
-
-impl Changes {
-    /// Adds a row of `kind` with `values` for `key`, and records what the
-    /// key's output is after it.
-    fn push(
-        &mut self,
-        key: &[u8],
-        kind: RowKind,
-        values: Vec<ScalarValue>,
-        group: &mut Group,
-        emitted: Option<Vec<ScalarValue>>,
-    ) {
-        self.keys.push(key.into());
-        self.kinds.push(kind as i8);
-        if self.values.len() < values.len() {
-            self.values.resize_with(values.len(), Vec::new);
-        }
-        for (c, v) in values.into_iter().enumerate() {
-            self.values[c].push(v);
-        }
-        group.emitted = emitted;
-    }
-
-    fn into_batch(self, keys: &GroupKeys, config: &GroupAggregate) -> Result<Option<ChangeBatch>> {
-        if self.kinds.is_empty() {
-            return Ok(None);
-        }
-        let mut columns: Vec<ArrayRef> = keys.columns(self.keys.iter().map(|k| k.as_ref()))?;
-        for (c, values) in self.values.into_iter().enumerate() {
-            let field = config.schema.field(config.key_count + c);
-            columns.push(cast(
-                &ScalarValue::iter_to_array(values)?,
-                field.data_type(),
-            )?);
-        }
-        let data = RecordBatch::try_new(config.schema.clone(), columns)?;
-        Ok(Some(ChangeBatch::with_kinds(
-            data,
-            Int8Array::from(self.kinds),
-        )))
-    }
+/// Where an output row's results come from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The results the key emitted before.
+    Old,
+    /// Row `i` of the new results.
+    New(usize),
 }
 
 #[cfg(test)]

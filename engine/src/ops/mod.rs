@@ -4,6 +4,7 @@ pub mod accumulator_state;
 pub mod aggregate;
 pub mod calc;
 pub mod group_aggregate;
+pub mod group_state;
 pub mod session_aggregate;
 pub mod slicing_window_aggregate;
 pub mod union;

@@ -1,0 +1,519 @@
+//! The state of one aggregate call for every key of a group aggregation,
+//! by dense group index. `COUNT`, `SUM`, `AVG`, and (over append-only
+//! input) `MIN` and `MAX` of numbers keep typed vectors, updated for a
+//! whole batch at once and read for the keys a batch touched without
+//! consuming anything (DataFusion's `GroupsAccumulator` can only be read by
+//! emptying it). Other calls keep DataFusion `Accumulator`s per key, or a
+//! multiset of their arguments when they must retract and cannot.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, PrimitiveArray, UInt32Array,
+};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Float64Type, Int32Type, Int64Type,
+};
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+
+use super::aggregate::AggregateCall;
+use crate::error::{EngineError, Result};
+
+/// One call's state for all keys.
+pub trait GroupState: Send {
+    /// Adds (`sign` +1) or retracts (`sign` -1) the argument rows `values`
+    /// (already filtered), row `i` to group `groups[i]`; `total` groups exist.
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        total: usize,
+    ) -> Result<()>;
+    /// The current results of `groups`, in that order.
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef>;
+    /// Forgets group `g` (its index will be reused).
+    fn reset(&mut self, g: usize) -> Result<()>;
+}
+
+/// The state for `call`, over an input that retracts if `updating`.
+pub fn group_state(
+    call: &AggregateCall,
+    input: &datafusion::arrow::datatypes::Schema,
+    updating: bool,
+) -> Result<Box<dyn GroupState>> {
+    let f = &call.function;
+    let out = f.field().data_type().clone();
+    let args: Vec<DataType> = f
+        .expressions()
+        .iter()
+        .map(|e| e.data_type(input))
+        .collect::<Result<_, _>>()?;
+    if !f.is_distinct() && args.len() == 1 {
+        let name = f.fun().name();
+        match (name, &args[0], &out) {
+            ("count", _, DataType::Int64) => return Ok(Box::new(Count::default())),
+            ("sum", DataType::Int64, DataType::Int64) => {
+                return Ok(Box::new(Sum::<Int64Type>::default()));
+            }
+            ("sum", DataType::Float64, DataType::Float64) => {
+                return Ok(Box::new(Sum::<Float64Type>::default()));
+            }
+            ("avg", DataType::Int64 | DataType::Int32, o) if o == &args[0] => {
+                return Ok(Box::new(IntegerAvg {
+                    sums: vec![],
+                    counts: vec![],
+                    out: o.clone(),
+                }));
+            }
+            ("avg", DataType::Float64, DataType::Float64) => {
+                return Ok(Box::new(FloatAvg::default()));
+            }
+            ("min" | "max", t, o) if !updating && t == o => {
+                let max = name == "max";
+                match t {
+                    DataType::Int64 => return Ok(Box::new(MinMax::<Int64Type>::new(max))),
+                    DataType::Int32 => return Ok(Box::new(MinMax::<Int32Type>::new(max))),
+                    DataType::Float64 => return Ok(Box::new(MinMax::<Float64Type>::new(max))),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let retracts = f.create_accumulator()?.supports_retract_batch();
+    let multiset = if updating && !retracts {
+        Some(RowConverter::new(
+            args.into_iter().map(SortField::new).collect(),
+        )?)
+    } else {
+        None
+    };
+    Ok(Box::new(PerKey {
+        call: call.clone(),
+        multiset,
+        keys: vec![],
+    }))
+}
+
+fn grow<T: Clone>(v: &mut Vec<T>, total: usize, fill: T) {
+    if v.len() < total {
+        v.resize(total, fill);
+    }
+}
+
+/// `COUNT(x)`: non-NULL rows.
+#[derive(Default)]
+struct Count {
+    counts: Vec<i64>,
+}
+
+impl GroupState for Count {
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        total: usize,
+    ) -> Result<()> {
+        grow(&mut self.counts, total, 0);
+        let v = &values[0];
+        for (i, g) in groups.iter().enumerate() {
+            if v.is_valid(i) {
+                self.counts[*g] += i64::from(signs[i]);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef> {
+        Ok(std::sync::Arc::new(Int64Array::from_iter_values(
+            groups
+                .iter()
+                .map(|g| self.counts.get(*g).copied().unwrap_or(0)),
+        )))
+    }
+    fn reset(&mut self, g: usize) -> Result<()> {
+        if let Some(c) = self.counts.get_mut(g) {
+            *c = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Numbers a typed state can add and subtract.
+trait Number: Copy + Default + Send + PartialOrd + 'static {
+    fn add(self, other: Self) -> Self;
+    fn sub(self, other: Self) -> Self;
+}
+impl Number for i64 {
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn sub(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+}
+impl Number for i32 {
+    fn add(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    fn sub(self, o: Self) -> Self {
+        self.wrapping_sub(o)
+    }
+}
+impl Number for f64 {
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+}
+
+fn primitive<T: ArrowPrimitiveType>(a: &ArrayRef) -> Result<&PrimitiveArray<T>> {
+    a.as_primitive_opt::<T>().ok_or_else(|| {
+        EngineError::Internal(format!("aggregate argument of type {}", a.data_type()))
+    })
+}
+
+/// `SUM(x)`: the sum and how many values it holds (none: NULL).
+struct Sum<T: ArrowPrimitiveType> {
+    sums: Vec<T::Native>,
+    counts: Vec<i64>,
+}
+
+impl<T: ArrowPrimitiveType> Default for Sum<T> {
+    fn default() -> Self {
+        Self {
+            sums: vec![],
+            counts: vec![],
+        }
+    }
+}
+
+impl<T> GroupState for Sum<T>
+where
+    T: ArrowPrimitiveType,
+    T::Native: Number,
+{
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        total: usize,
+    ) -> Result<()> {
+        grow(&mut self.sums, total, T::Native::default());
+        grow(&mut self.counts, total, 0);
+        let v = primitive::<T>(&values[0])?;
+        for (i, g) in groups.iter().enumerate() {
+            if v.is_valid(i) {
+                let x = v.value(i);
+                let s = &mut self.sums[*g];
+                *s = if signs[i] > 0 { s.add(x) } else { s.sub(x) };
+                self.counts[*g] += i64::from(signs[i]);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef> {
+        Ok(std::sync::Arc::new(PrimitiveArray::<T>::from_iter(
+            groups
+                .iter()
+                .map(|g| (self.counts.get(*g).copied().unwrap_or(0) > 0).then(|| self.sums[*g])),
+        )))
+    }
+    fn reset(&mut self, g: usize) -> Result<()> {
+        if g < self.sums.len() {
+            self.sums[g] = T::Native::default();
+            self.counts[g] = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Flink's `AVG` of integers: the sum over the count, truncated, in the
+/// argument's type.
+struct IntegerAvg {
+    sums: Vec<i128>,
+    counts: Vec<i64>,
+    out: DataType,
+}
+
+impl GroupState for IntegerAvg {
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        total: usize,
+    ) -> Result<()> {
+        grow(&mut self.sums, total, 0);
+        grow(&mut self.counts, total, 0);
+        let v = cast(&values[0], &DataType::Int64)?;
+        let v = v.as_primitive::<Int64Type>();
+        for (i, g) in groups.iter().enumerate() {
+            if v.is_valid(i) {
+                self.sums[*g] += i128::from(v.value(i)) * i128::from(signs[i]);
+                self.counts[*g] += i64::from(signs[i]);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef> {
+        let avg = Int64Array::from_iter(groups.iter().map(|g| {
+            let n = self.counts.get(*g).copied().unwrap_or(0);
+            (n > 0).then(|| (self.sums[*g] / i128::from(n)) as i64)
+        }));
+        Ok(cast(&avg, &self.out)?)
+    }
+    fn reset(&mut self, g: usize) -> Result<()> {
+        if g < self.sums.len() {
+            self.sums[g] = 0;
+            self.counts[g] = 0;
+        }
+        Ok(())
+    }
+}
+
+/// `AVG` of doubles.
+#[derive(Default)]
+struct FloatAvg {
+    sums: Vec<f64>,
+    counts: Vec<i64>,
+}
+
+impl GroupState for FloatAvg {
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        total: usize,
+    ) -> Result<()> {
+        grow(&mut self.sums, total, 0.0);
+        grow(&mut self.counts, total, 0);
+        let v = primitive::<Float64Type>(&values[0])?;
+        for (i, g) in groups.iter().enumerate() {
+            if v.is_valid(i) {
+                self.sums[*g] += v.value(i) * f64::from(signs[i]);
+                self.counts[*g] += i64::from(signs[i]);
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef> {
+        Ok(std::sync::Arc::new(Float64Array::from_iter(
+            groups.iter().map(|g| {
+                let n = self.counts.get(*g).copied().unwrap_or(0);
+                (n > 0).then(|| self.sums[*g] / n as f64)
+            }),
+        )))
+    }
+    fn reset(&mut self, g: usize) -> Result<()> {
+        if g < self.sums.len() {
+            self.sums[g] = 0.0;
+            self.counts[g] = 0;
+        }
+        Ok(())
+    }
+}
+
+/// `MIN(x)` / `MAX(x)` over an input that never retracts.
+struct MinMax<T: ArrowPrimitiveType> {
+    max: bool,
+    values: Vec<Option<T::Native>>,
+}
+
+impl<T: ArrowPrimitiveType> MinMax<T> {
+    fn new(max: bool) -> Self {
+        Self {
+            max,
+            values: vec![],
+        }
+    }
+}
+
+impl<T> GroupState for MinMax<T>
+where
+    T: ArrowPrimitiveType,
+    T::Native: Number,
+{
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        total: usize,
+    ) -> Result<()> {
+        if signs.iter().any(|s| *s < 0) {
+            return Err(EngineError::Internal("MIN/MAX state cannot retract".into()));
+        }
+        grow(&mut self.values, total, None);
+        let v = primitive::<T>(&values[0])?;
+        for (i, g) in groups.iter().enumerate() {
+            if v.is_valid(i) {
+                let x = v.value(i);
+                let cur = &mut self.values[*g];
+                let better = match cur {
+                    None => true,
+                    Some(c) if self.max => x > *c,
+                    Some(c) => x < *c,
+                };
+                if better {
+                    *cur = Some(x);
+                }
+            }
+        }
+        Ok(())
+    }
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef> {
+        Ok(std::sync::Arc::new(PrimitiveArray::<T>::from_iter(
+            groups
+                .iter()
+                .map(|g| self.values.get(*g).copied().flatten()),
+        )))
+    }
+    fn reset(&mut self, g: usize) -> Result<()> {
+        if let Some(v) = self.values.get_mut(g) {
+            *v = None;
+        }
+        Ok(())
+    }
+}
+
+/// Any other call: a DataFusion `Accumulator` per key, or, when it must
+/// retract and cannot, the multiset of its arguments per key.
+struct PerKey {
+    call: AggregateCall,
+    /// The converter of the arguments, when keeping multisets.
+    multiset: Option<RowConverter>,
+    keys: Vec<Option<KeyState>>,
+}
+
+enum KeyState {
+    Accumulator(Box<dyn Accumulator>),
+    Multiset(BTreeMap<OwnedRow, i64>),
+}
+
+impl PerKey {
+    fn state(&mut self, g: usize) -> Result<&mut KeyState> {
+        if self.keys.len() <= g {
+            self.keys.resize_with(g + 1, || None);
+        }
+        if self.keys[g].is_none() {
+            self.keys[g] = Some(match self.multiset {
+                Some(_) => KeyState::Multiset(BTreeMap::new()),
+                None => KeyState::Accumulator(self.call.function.create_accumulator()?),
+            });
+        }
+        self.keys[g]
+            .as_mut()
+            .ok_or_else(|| EngineError::Internal("aggregate state".into()))
+    }
+}
+
+impl GroupState for PerKey {
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        signs: &[i8],
+        _total: usize,
+    ) -> Result<()> {
+        // Rows per (group, sign), in order.
+        let mut runs: Vec<((usize, i8), Vec<u32>)> = vec![];
+        let mut index: std::collections::HashMap<(usize, i8), usize> = Default::default();
+        for (i, g) in groups.iter().enumerate() {
+            let k = (*g, signs[i]);
+            let r = *index.entry(k).or_insert_with(|| {
+                runs.push((k, vec![]));
+                runs.len() - 1
+            });
+            runs[r].1.push(i as u32);
+        }
+        for ((g, sign), rows) in runs {
+            let rows = UInt32Array::from(rows);
+            let args = values
+                .iter()
+                .map(|a| take(a.as_ref(), &rows, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            let converter = self
+                .multiset
+                .as_ref()
+                .map(|c| c.convert_columns(&args))
+                .transpose()?;
+            match self.state(g)? {
+                KeyState::Accumulator(acc) if sign > 0 => acc.update_batch(&args)?,
+                KeyState::Accumulator(acc) => acc.retract_batch(&args)?,
+                KeyState::Multiset(held) => {
+                    for r in converter.iter().flat_map(|rows| rows.iter()) {
+                        let n = held.entry(r.owned()).or_insert(0);
+                        *n += i64::from(sign);
+                        if *n <= 0 {
+                            held.remove(&r.owned());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef> {
+        let mut values = Vec::with_capacity(groups.len());
+        for g in groups {
+            let value = match self.state(*g)? {
+                KeyState::Accumulator(acc) => acc.evaluate()?,
+                KeyState::Multiset(held) => {
+                    let held: Vec<(OwnedRow, i64)> =
+                        held.iter().map(|(r, n)| (r.clone(), *n)).collect();
+                    let mut acc = self.call.function.create_accumulator()?;
+                    if let (false, Some(converter)) = (held.is_empty(), &self.multiset) {
+                        let args = converter.convert_rows(held.iter().map(|(r, _)| r.row()))?;
+                        // Each argument as many times as it is held.
+                        let repeat =
+                            UInt32Array::from_iter_values(held.iter().enumerate().flat_map(
+                                |(i, (_, n))| std::iter::repeat_n(i as u32, (*n).max(0) as usize),
+                            ));
+                        let args = args
+                            .iter()
+                            .map(|a| take(a.as_ref(), &repeat, None))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        acc.update_batch(&args)?;
+                    }
+                    acc.evaluate()?
+                }
+            };
+            values.push(value);
+        }
+        let out = self.call.function.field().data_type().clone();
+        if values.is_empty() {
+            return Ok(datafusion::arrow::array::new_empty_array(&out));
+        }
+        let array = ScalarValue::iter_to_array(values)?;
+        Ok(if array.data_type() == &out {
+            array
+        } else {
+            cast(&array, &out)?
+        })
+    }
+
+    fn reset(&mut self, g: usize) -> Result<()> {
+        if let Some(k) = self.keys.get_mut(g) {
+            *k = None;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of `mask` that are true (all when there is no mask).
+pub fn kept_rows(mask: Option<&BooleanArray>, rows: usize) -> Vec<u32> {
+    match mask {
+        None => (0..rows as u32).collect(),
+        Some(m) => (0..rows as u32).filter(|i| m.value(*i as usize)).collect(),
+    }
+}
