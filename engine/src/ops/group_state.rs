@@ -18,6 +18,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
+use foldhash::fast::RandomState;
 
 use super::aggregate::AggregateCall;
 use crate::error::{EngineError, Result};
@@ -424,23 +425,39 @@ impl GroupState for PerKey {
         signs: &[i8],
         _total: usize,
     ) -> Result<()> {
-        // Rows per (group, sign), in order.
-        let mut runs: Vec<((usize, i8), Vec<u32>)> = vec![];
-        let mut index: std::collections::HashMap<(usize, i8), usize> = Default::default();
-        for (i, g) in groups.iter().enumerate() {
-            let k = (*g, signs[i]);
-            let r = *index.entry(k).or_insert_with(|| {
-                runs.push((k, vec![]));
-                runs.len() - 1
-            });
-            runs[r].1.push(i as u32);
+        // Rows per (group, sign), in order; all of them when the batch has
+        // one key and no retraction.
+        let single = groups.first().is_some_and(|g0| {
+            groups.iter().all(|g| g == g0) && signs.iter().all(|s| *s == signs[0])
+        });
+        let mut runs: Vec<((usize, i8), Option<Vec<u32>>)> = vec![];
+        if single {
+            runs.push(((groups[0], signs[0]), None));
+        } else {
+            let mut index: std::collections::HashMap<(usize, i8), usize, RandomState> =
+                Default::default();
+            for (i, g) in groups.iter().enumerate() {
+                let k = (*g, signs[i]);
+                let r = *index.entry(k).or_insert_with(|| {
+                    runs.push((k, Some(vec![])));
+                    runs.len() - 1
+                });
+                if let Some(rows) = runs[r].1.as_mut() {
+                    rows.push(i as u32);
+                }
+            }
         }
         for ((g, sign), rows) in runs {
-            let rows = UInt32Array::from(rows);
-            let args = values
-                .iter()
-                .map(|a| take(a.as_ref(), &rows, None))
-                .collect::<Result<Vec<_>, _>>()?;
+            let args = match rows {
+                None => values.to_vec(),
+                Some(rows) => {
+                    let rows = UInt32Array::from(rows);
+                    values
+                        .iter()
+                        .map(|a| take(a.as_ref(), &rows, None))
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
             let converter = self
                 .multiset
                 .as_ref()

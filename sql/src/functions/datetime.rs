@@ -149,17 +149,35 @@ fn date_format(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let fmt = cast(&args[1], &DataType::Utf8)?;
     let fmt = fmt.as_string::<i32>();
     let mut out = StringBuilder::new();
-    let mut cache: Option<(String, String)> = None;
+    // The pattern in chrono's terms, and whether it shows only the date.
+    let mut pattern: Option<(String, String, bool)> = None;
+    // The last text made, by the instant (or the day, for a date-only
+    // pattern) it was made for: neighbouring rows mostly share it.
+    let mut last: Option<(i64, String)> = None;
     for (i, t) in ts.iter().enumerate().take(rows) {
         let (Some(t), false) = (*t, fmt.is_null(i)) else {
             out.append_null();
             continue;
         };
         let p = fmt.value(i);
-        if cache.as_ref().is_none_or(|(j, _)| j != p) {
-            cache = Some((p.to_string(), java_to_chrono(p)));
+        if pattern.as_ref().is_none_or(|(j, _, _)| j != p) {
+            pattern = Some((p.to_string(), java_to_chrono(p), date_only(p)));
+            last = None;
         }
-        let chrono_fmt = cache.as_ref().map(|(_, c)| c.as_str()).unwrap_or("");
+        let Some((_, chrono_fmt, date_only)) = pattern.as_ref() else {
+            continue;
+        };
+        let key = if *date_only {
+            t.div_euclid(86_400_000)
+        } else {
+            t
+        };
+        if let Some((k, text)) = &last
+            && *k == key
+        {
+            out.append_value(text);
+            continue;
+        }
         match DateTime::from_timestamp_millis(t) {
             Some(d) => {
                 let mut s = String::new();
@@ -167,12 +185,32 @@ fn date_format(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                 if write!(s, "{}", d.naive_utc().format(chrono_fmt)).is_err() {
                     return exec_err!("DATE_FORMAT: unsupported pattern '{p}'");
                 }
-                out.append_value(s);
+                out.append_value(&s);
+                last = Some((key, s));
             }
             None => out.append_null(),
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// Whether a Java date pattern shows no time of day (no hour, minute,
+/// second, fraction or am/pm letter outside quotes).
+fn date_only(pattern: &str) -> bool {
+    let mut quoted = false;
+    for c in pattern.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            'H' | 'h' | 'k' | 'K' | 'm' | 's' | 'S' | 'a' | 'n' | 'A' | 'N' | 'X' | 'x' | 'Z'
+            | 'z' | 'O' | 'V' | 'v'
+                if !quoted =>
+            {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// `TO_TIMESTAMP(s [, pattern])`: NULL when `s` does not parse.
