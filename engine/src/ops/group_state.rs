@@ -386,6 +386,9 @@ where
     }
 }
 
+/// A group and whether its rows add (1) or retract (-1).
+type Run = (usize, i8);
+
 /// Any other call: a DataFusion `Accumulator` per key, or, when it must
 /// retract and cannot, the multiset of its arguments per key.
 struct PerKey {
@@ -430,7 +433,7 @@ impl GroupState for PerKey {
         let single = groups.first().is_some_and(|g0| {
             groups.iter().all(|g| g == g0) && signs.iter().all(|s| *s == signs[0])
         });
-        let mut runs: Vec<((usize, i8), Option<Vec<u32>>)> = vec![];
+        let mut runs: Vec<(Run, Option<Vec<u32>>)> = vec![];
         if single {
             runs.push(((groups[0], signs[0]), None));
         } else {
