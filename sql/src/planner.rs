@@ -28,6 +28,7 @@ use crate::error::{Location, Result, SqlError};
 use crate::statement::ColumnKind;
 
 mod aggregate;
+mod rank;
 mod window;
 mod window_columns;
 
@@ -214,7 +215,22 @@ impl<'a> StreamPlanner<'a> {
                 )
             }
             LogicalPlan::Filter(f) => {
-                let input = self.plan(&f.input)?;
+                // `WHERE rn <= N` over an unbounded ROW_NUMBER(): a Top-N.
+                let input = match f.input.as_ref() {
+                    LogicalPlan::Window(w) if !self.is_window_rank(w) => {
+                        let Some(wf) = rank::row_number(w) else {
+                            return Err(self.not_supported("OVER aggregations"));
+                        };
+                        let rn = w.schema.field(w.schema.fields().len() - 1).name().clone();
+                        let Some(limit) = rank::rank_limit(&f.predicate, &rn) else {
+                            return Err(self.not_supported(
+                                "ROW_NUMBER() without a rank limit (WHERE rn <= N)",
+                            ));
+                        };
+                        self.plan_rank(w, &wf, limit)?
+                    }
+                    _ => self.plan(&f.input)?,
+                };
                 let predicate = self.physical(&f.predicate, f.input.schema())?;
                 let schema = nullable_schema(f.input.schema().as_arrow());
                 self.add_calc(

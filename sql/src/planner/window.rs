@@ -176,6 +176,16 @@ impl StreamPlanner<'_> {
         })
     }
 
+    /// Whether `w` is a window ranking: partitioned by a `window_end`.
+    pub(crate) fn is_window_rank(&self, w: &datafusion::logical_expr::Window) -> bool {
+        super::rank::row_number(w).is_some_and(|wf| {
+            wf.params
+                .partition_by
+                .iter()
+                .any(|e| window_column(&w.input, e) == Some(WindowColumn::End))
+        })
+    }
+
     /// `ROW_NUMBER() OVER (PARTITION BY window_start, window_end, ..
     /// ORDER BY ..)` over window results: a [`WindowRank`] (Flink's window
     /// Top-N and deduplication, with `rn <= N` as a Calc after it).

@@ -326,7 +326,7 @@ pub(crate) fn on_processing_time(
     is_proctime: &dyn Fn(&str, &str) -> bool,
 ) -> bool {
     time_argument(input)
-        .is_some_and(|(plan, column)| traces_to_proctime(plan, &column, is_proctime))
+        .is_some_and(|(plan, column)| traces_to_table_column(plan, &column, is_proctime))
 }
 
 /// The time column a window function (TUMBLE's, HOP's, CUMULATE's or
@@ -368,12 +368,13 @@ fn time_argument(plan: &LogicalPlan) -> Option<(&LogicalPlan, String)> {
     }
 }
 
-/// Whether column `name` of `plan` is a `PROCTIME()` column of a table,
-/// through projections, filters, aliases and views.
-fn traces_to_proctime(
+/// Whether column `name` of `plan` is a column of a table for which
+/// `is_wanted(table, column)` holds (or a `PROCTIME()` call), through
+/// projections, filters, aliases and views.
+pub(crate) fn traces_to_table_column(
     plan: &LogicalPlan,
     name: &str,
-    is_proctime: &dyn Fn(&str, &str) -> bool,
+    is_wanted: &dyn Fn(&str, &str) -> bool,
 ) -> bool {
     match plan {
         LogicalPlan::Projection(p) => {
@@ -381,13 +382,13 @@ fn traces_to_proctime(
                 return false;
             };
             match uncast(&p.expr[i]) {
-                Expr::Column(c) => traces_to_proctime(&p.input, &c.name, is_proctime),
+                Expr::Column(c) => traces_to_table_column(&p.input, &c.name, is_wanted),
                 Expr::ScalarFunction(f) => f.name() == crate::functions::PROCTIME,
                 _ => false,
             }
         }
-        LogicalPlan::Filter(f) => traces_to_proctime(&f.input, name, is_proctime),
-        LogicalPlan::SubqueryAlias(a) => traces_to_proctime(&a.input, name, is_proctime),
+        LogicalPlan::Filter(f) => traces_to_table_column(&f.input, name, is_wanted),
+        LogicalPlan::SubqueryAlias(a) => traces_to_table_column(&a.input, name, is_wanted),
         LogicalPlan::TableScan(scan) => {
             let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source) else {
                 return false;
@@ -395,8 +396,8 @@ fn traces_to_proctime(
             match (provider.as_ref() as &dyn std::any::Any)
                 .downcast_ref::<datafusion::datasource::ViewTable>()
             {
-                Some(view) => traces_to_proctime(view.logical_plan(), name, is_proctime),
-                None => is_proctime(scan.table_name.table(), name),
+                Some(view) => traces_to_table_column(view.logical_plan(), name, is_wanted),
+                None => is_wanted(scan.table_name.table(), name),
             }
         }
         _ => false,

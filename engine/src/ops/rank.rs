@@ -1,0 +1,332 @@
+//! `Rank`: unbounded Top-N and deduplication (Flink's rank operators):
+//! `ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) .. WHERE rn <= N`.
+//!
+//! Per partition the rows are kept in order (only the top N when the input
+//! never retracts; all of them otherwise, so a retracted row's successor is
+//! known). After each batch, the partitions it touched compare their top N
+//! before and after, rank by rank: a rank whose row changed emits `-U` of
+//! the old row and `+U` of the new (`+I` for a rank newly filled, `-D` for a
+//! rank emptied). Rows of equal order keys rank in arrival order, or the
+//! newest first for keep-last deduplication.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, Int8Array, UInt64Array};
+use datafusion::arrow::compute::{SortOptions, cast};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::physical_expr::PhysicalExpr;
+use foldhash::fast::RandomState;
+
+use crate::batch::{ChangeBatch, RowKind};
+use crate::error::Result;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+
+/// Configuration of a rank (the factory).
+#[derive(Clone)]
+pub struct Rank {
+    /// The partition keys, over the input.
+    pub partition_by: Vec<Arc<dyn PhysicalExpr>>,
+    /// The order, over the input.
+    pub order_by: Vec<(Arc<dyn PhysicalExpr>, SortOptions)>,
+    /// N: ranks above it are not emitted.
+    pub limit: usize,
+    /// Rows of equal order keys rank the newest first (keep-last
+    /// deduplication) rather than the oldest.
+    pub newest_first_on_ties: bool,
+    /// Whether the input may retract rows.
+    pub updating_input: bool,
+    /// The input's schema.
+    pub input_schema: SchemaRef,
+    /// Output: the input columns, then the rank.
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl OperatorFactory for Rank {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        let types = |exprs: Vec<(&Arc<dyn PhysicalExpr>, SortOptions)>| -> Result<RowConverter> {
+            let mut fields = exprs
+                .into_iter()
+                .map(|(e, o)| {
+                    Ok(SortField::new_with_options(
+                        e.data_type(&self.input_schema)?,
+                        o,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if fields.is_empty() {
+                fields.push(SortField::new(
+                    datafusion::arrow::datatypes::DataType::Boolean,
+                ));
+            }
+            Ok(RowConverter::new(fields)?)
+        };
+        Ok(Box::new(RankOperator {
+            partitions: types(
+                self.partition_by
+                    .iter()
+                    .map(|e| (e, SortOptions::default()))
+                    .collect(),
+            )?,
+            order: types(self.order_by.iter().map(|(e, o)| (e, *o)).collect())?,
+            rows: RowConverter::new(
+                self.input_schema
+                    .fields()
+                    .iter()
+                    .map(|f| SortField::new(f.data_type().clone()))
+                    .collect(),
+            )?,
+            state: HashMap::default(),
+            config: self.clone(),
+        }))
+    }
+}
+
+/// A row held by a partition.
+struct Held {
+    order: OwnedRow,
+    row: OwnedRow,
+}
+
+struct RankOperator {
+    config: Rank,
+    partitions: RowConverter,
+    order: RowConverter,
+    rows: RowConverter,
+    /// Per partition, its rows in rank order.
+    state: HashMap<Box<[u8]>, Vec<Held>, RandomState>,
+}
+
+impl RankOperator {
+    /// Evaluates `exprs` on `data` and encodes them with `converter`.
+    fn encode(
+        converter: &RowConverter,
+        exprs: &[&Arc<dyn PhysicalExpr>],
+        data: &RecordBatch,
+    ) -> Result<datafusion::arrow::row::Rows> {
+        let n = data.num_rows();
+        let columns: Vec<ArrayRef> = if exprs.is_empty() {
+            vec![Arc::new(datafusion::arrow::array::BooleanArray::from(
+                vec![true; n],
+            ))]
+        } else {
+            exprs
+                .iter()
+                .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(converter.convert_columns(&columns)?)
+    }
+}
+
+#[async_trait]
+impl Operator for RankOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        let data = &batch.data;
+        let partition_exprs: Vec<_> = self.config.partition_by.iter().collect();
+        let order_exprs: Vec<_> = self.config.order_by.iter().map(|(e, _)| e).collect();
+        let keys = Self::encode(&self.partitions, &partition_exprs, data)?;
+        let orders = Self::encode(&self.order, &order_exprs, data)?;
+        let rows = self.rows.convert_columns(data.columns())?;
+        // The top N of each touched partition before the batch.
+        let limit = self.config.limit;
+        let mut before: Vec<(Box<[u8]>, Vec<OwnedRow>)> = vec![];
+        let mut seen: HashMap<&[u8], (), RandomState> = HashMap::default();
+        for i in 0..data.num_rows() {
+            let key = keys.row(i).data();
+            if seen.insert(key, ()).is_none() {
+                let top = self
+                    .state
+                    .get(key)
+                    .map(|held| held.iter().take(limit).map(|h| h.row.clone()).collect())
+                    .unwrap_or_default();
+                before.push((key.into(), top));
+            }
+        }
+        for i in 0..data.num_rows() {
+            let key = keys.row(i).data();
+            let row = rows.row(i);
+            if batch.kind(i).is_addition() {
+                let held = Held {
+                    order: orders.row(i).owned(),
+                    row: row.owned(),
+                };
+                let list = self.state.entry(key.into()).or_default();
+                let at = list.partition_point(|h| match h.order.row().cmp(&held.order.row()) {
+                    std::cmp::Ordering::Equal => !self.config.newest_first_on_ties,
+                    o => o.is_lt(),
+                });
+                if at < limit || self.config.updating_input {
+                    list.insert(at, held);
+                    if !self.config.updating_input {
+                        list.truncate(limit);
+                    }
+                }
+            } else if let Some(list) = self.state.get_mut(key)
+                && let Some(at) = list.iter().position(|h| h.row.row() == row)
+            {
+                list.remove(at);
+            }
+        }
+        // Rank by rank, what changed.
+        let mut changes: Vec<(RowKind, OwnedRow, u64)> = vec![];
+        for (key, old) in before {
+            let new: Vec<OwnedRow> = self
+                .state
+                .get(&key)
+                .map(|held| held.iter().take(limit).map(|h| h.row.clone()).collect())
+                .unwrap_or_default();
+            for r in 0..old.len().max(new.len()) {
+                let rank = r as u64 + 1;
+                match (old.get(r), new.get(r)) {
+                    (Some(o), Some(n)) if o.row() != n.row() => {
+                        changes.push((RowKind::UpdateBefore, o.clone(), rank));
+                        changes.push((RowKind::UpdateAfter, n.clone(), rank));
+                    }
+                    (Some(o), None) => changes.push((RowKind::Delete, o.clone(), rank)),
+                    (None, Some(n)) => changes.push((RowKind::Insert, n.clone(), rank)),
+                    _ => {}
+                }
+            }
+            if self.state.get(&key).is_some_and(|l| l.is_empty()) {
+                self.state.remove(&key);
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut columns = self
+            .rows
+            .convert_rows(changes.iter().map(|(_, r, _)| r.row()))?;
+        columns.push(Arc::new(UInt64Array::from_iter_values(
+            changes.iter().map(|(_, _, rank)| *rank),
+        )));
+        let columns = columns
+            .into_iter()
+            .zip(self.config.schema.fields())
+            .map(|(c, f)| cast(&c, f.data_type()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kinds = Int8Array::from_iter_values(changes.iter().map(|(k, _, _)| *k as i8));
+        let data = RecordBatch::try_new(self.config.schema.clone(), columns)?;
+        out.emit(ChangeBatch::with_kinds(data, kinds)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::harness::{Step, run};
+
+    fn input() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("v", DataType::Int64, true),
+        ]))
+    }
+
+    fn factory(limit: usize, updating_input: bool) -> Rank {
+        let schema = input();
+        Rank {
+            partition_by: vec![col("k", &schema).expect("k")],
+            order_by: vec![(
+                col("v", &schema).expect("v"),
+                SortOptions {
+                    descending: true,
+                    nulls_first: false,
+                },
+            )],
+            limit,
+            newest_first_on_ties: false,
+            updating_input,
+            input_schema: schema,
+            schema: Arc::new(Schema::new(vec![
+                Field::new("k", DataType::Int64, true),
+                Field::new("v", DataType::Int64, true),
+                Field::new("rn", DataType::UInt64, true),
+            ])),
+            description: "Rank".into(),
+        }
+    }
+
+    fn batch(rows: &[(RowKind, i64, i64)]) -> Step {
+        let data = RecordBatch::try_new(
+            input(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .expect("batch");
+        let kinds = Int8Array::from_iter_values(rows.iter().map(|r| r.0 as i8));
+        Step::Batch(ChangeBatch::with_kinds(data, kinds))
+    }
+
+    #[tokio::test]
+    async fn a_better_row_shifts_the_ranks_below_it() {
+        use RowKind::*;
+        let steps = vec![
+            batch(&[(Insert, 1, 5), (Insert, 1, 3)]),
+            // 9 takes rank 1; 5 moves to 2; 3 drops out; 1 never enters.
+            batch(&[(Insert, 1, 9), (Insert, 1, 1)]),
+        ];
+        let out = run(&factory(2, false), &steps).await;
+        assert_eq!(
+            out,
+            [
+                "+I[1, 5, 1]",
+                "+I[1, 3, 2]",
+                "-U[1, 5, 1]",
+                "+U[1, 9, 1]",
+                "-U[1, 3, 2]",
+                "+U[1, 5, 2]",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retracted_top_row_lets_the_next_one_up() {
+        use RowKind::*;
+        let steps = vec![
+            batch(&[(Insert, 1, 5), (Insert, 1, 3), (Insert, 1, 7)]),
+            batch(&[(Delete, 1, 7)]),
+            batch(&[(Delete, 1, 5), (Delete, 1, 3)]),
+        ];
+        let out = run(&factory(2, true), &steps).await;
+        assert_eq!(
+            out,
+            [
+                "+I[1, 7, 1]",
+                "+I[1, 5, 2]",
+                "-U[1, 7, 1]",
+                "+U[1, 5, 1]",
+                "-U[1, 5, 2]",
+                "+U[1, 3, 2]",
+                "-D[1, 5, 1]",
+                "-D[1, 3, 2]",
+            ]
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The streaming planner's unbounded Top-N and deduplication:
+//! `ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn .. WHERE rn <= N`.
+
+use std::sync::Arc;
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator};
+use eddy_engine::graph::{Edge, Partitioning};
+use eddy_engine::ops::rank::Rank;
+
+use super::{Stream, StreamPlanner};
+use crate::catalog::nullable_schema;
+use crate::error::Result;
+
+/// The `ROW_NUMBER()` of a Window node not partitioned by window columns
+/// (those are window Top-N): its parameters.
+pub(crate) fn row_number(w: &datafusion::logical_expr::Window) -> Option<Box<WindowFunction>> {
+    let [expr] = w.window_expr.as_slice() else {
+        return None;
+    };
+    let Expr::WindowFunction(wf) = expr.clone().unalias() else {
+        return None;
+    };
+    matches!(&wf.fun, WindowFunctionDefinition::WindowUDF(u) if u.name() == "row_number")
+        .then_some(wf)
+}
+
+/// The largest rank `predicate` keeps, when it bounds column `rn`
+/// (`rn <= N`, `rn < N`, `rn = N`, also reversed, in a conjunction).
+pub(crate) fn rank_limit(predicate: &Expr, rn: &str) -> Option<usize> {
+    let is_rn = |e: &Expr| matches!(e, Expr::Column(c) if c.name == rn);
+    let number = |e: &Expr| match e {
+        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+            Ok(ScalarValue::Int64(Some(n))) => Some(n),
+            _ => None,
+        },
+        Expr::Cast(c) => match c.expr.as_ref() {
+            Expr::Literal(v, _) => {
+                match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+                    Ok(ScalarValue::Int64(Some(n))) => Some(n),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let strip = |e: &Expr| match e {
+        Expr::Cast(c) => c.expr.as_ref().clone(),
+        e => e.clone(),
+    };
+    match predicate {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (l, r) = (strip(left), strip(right));
+            let bound = match op {
+                Operator::And => {
+                    return match (rank_limit(left, rn), rank_limit(right, rn)) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Operator::LtEq if is_rn(&l) => number(right),
+                Operator::Lt if is_rn(&l) => number(right).map(|n| n - 1),
+                Operator::Eq if is_rn(&l) => number(right),
+                Operator::GtEq if is_rn(&r) => number(left),
+                Operator::Gt if is_rn(&r) => number(left).map(|n| n - 1),
+                Operator::Eq if is_rn(&r) => number(left),
+                _ => None,
+            }?;
+            usize::try_from(bound).ok().filter(|n| *n >= 1)
+        }
+        _ => None,
+    }
+}
+
+impl StreamPlanner<'_> {
+    /// Unbounded Top-N over `w`, keeping ranks up to `limit`: a hash
+    /// exchange on the partition keys and a [`Rank`]. Keep-last
+    /// deduplication (`ORDER BY` a time attribute `DESC`, `rn = 1`) ranks
+    /// the newest row first among equal times.
+    pub(crate) fn plan_rank(
+        &mut self,
+        w: &datafusion::logical_expr::Window,
+        wf: &WindowFunction,
+        limit: usize,
+    ) -> Result<Stream> {
+        let params = &wf.params;
+        let input_schema = w.input.schema();
+        let input = self.plan(&w.input)?;
+        let partition_by = params
+            .partition_by
+            .iter()
+            .map(|e| self.physical(e, input_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let order_by = params
+            .order_by
+            .iter()
+            .map(|s| {
+                let options = datafusion::arrow::compute::SortOptions {
+                    descending: !s.asc,
+                    nulls_first: s.nulls_first,
+                };
+                Ok((self.physical(&s.expr, input_schema)?, options))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Option<Vec<usize>> = params
+            .partition_by
+            .iter()
+            .map(|e| match e {
+                Expr::Column(c) => input_schema.index_of_column(c).ok(),
+                _ => None,
+            })
+            .collect();
+        let partitioning = match keys {
+            Some(k) if !k.is_empty() => Partitioning::Hash(k),
+            _ if params.partition_by.is_empty() => Partitioning::Single,
+            _ => return Err(self.not_supported("PARTITION BY an expression (use a column)")),
+        };
+        let newest_first_on_ties = limit == 1
+            && matches!(params.order_by.as_slice(), [s] if !s.asc && self.is_time_attribute(&w.input, &s.expr));
+        let schema = nullable_schema(w.schema.as_arrow());
+        let op = Rank {
+            partition_by,
+            order_by,
+            limit,
+            newest_first_on_ties,
+            updating_input: self.is_updating(input),
+            input_schema: nullable_schema(input_schema.as_arrow()),
+            schema: schema.clone(),
+            description: format!(
+                "Rank(rankRange=[rankStart=1, rankEnd={limit}], partitionBy=[{}], orderBy=[{}])",
+                params
+                    .partition_by
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                params
+                    .order_by
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let node = self.graph.add_operator(
+            Arc::new(op),
+            self.parallelism,
+            vec![Edge {
+                from: input.node,
+                input: 0,
+                partitioning,
+            }],
+            schema,
+        )?;
+        self.graph.nodes[node].updating = true;
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
+    }
+
+    /// Whether `e` is a time attribute of `plan`: a table's watermarked
+    /// (rowtime) or `PROCTIME()` column.
+    fn is_time_attribute(&self, plan: &LogicalPlan, e: &Expr) -> bool {
+        let Expr::Column(c) = e else {
+            return false;
+        };
+        let tables = self.tables;
+        super::window_columns::traces_to_table_column(plan, &c.name, &|table, column| {
+            tables.get(table).is_some_and(|t| {
+                t.is_proctime(column)
+                    || t.def.watermark.as_ref().is_some_and(|w| w.column == column)
+            })
+        })
+    }
+}
