@@ -17,7 +17,7 @@ use datafusion::arrow::array::{ArrayRef, Int8Array, UInt64Array};
 use datafusion::arrow::compute::{SortOptions, cast};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 use foldhash::fast::RandomState;
 
@@ -86,6 +86,7 @@ impl OperatorFactory for Rank {
                     .collect(),
             )?,
             state: HashMap::default(),
+            next_id: 0,
             config: self.clone(),
         }))
     }
@@ -93,8 +94,18 @@ impl OperatorFactory for Rank {
 
 /// A row held by a partition.
 struct Held {
-    order: OwnedRow,
-    row: OwnedRow,
+    /// Identity: the same row keeps it while it stays.
+    id: u64,
+    order: Box<[u8]>,
+    row: Slot,
+}
+
+/// A held row's values (row bytes), or, while the batch that brought it is
+/// processed, its index there: rows that a later row of the same batch
+/// pushes out of the top N are never encoded.
+enum Slot {
+    Pending(u32),
+    Stored(Arc<[u8]>),
 }
 
 struct RankOperator {
@@ -104,6 +115,7 @@ struct RankOperator {
     rows: RowConverter,
     /// Per partition, its rows in rank order.
     state: HashMap<Box<[u8]>, Vec<Held>, RandomState>,
+    next_id: u64,
 }
 
 impl RankOperator {
@@ -126,6 +138,22 @@ impl RankOperator {
         };
         Ok(converter.convert_columns(&columns)?)
     }
+
+    /// The top N of a partition: ids and row bytes (all stored).
+    fn top(&self, key: &[u8]) -> Vec<(u64, Arc<[u8]>)> {
+        self.state
+            .get(key)
+            .map(|held| {
+                held.iter()
+                    .take(self.config.limit)
+                    .filter_map(|h| match &h.row {
+                        Slot::Stored(r) => Some((h.id, r.clone())),
+                        Slot::Pending(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -146,77 +174,121 @@ impl Operator for RankOperator {
         let order_exprs: Vec<_> = self.config.order_by.iter().map(|(e, _)| e).collect();
         let keys = Self::encode(&self.partitions, &partition_exprs, data)?;
         let orders = Self::encode(&self.order, &order_exprs, data)?;
-        let rows = self.rows.convert_columns(data.columns())?;
+        // Retractions match held rows by value: over an updating input every
+        // row is encoded at once.
+        let encoded = if self.config.updating_input {
+            Some(self.rows.convert_columns(data.columns())?)
+        } else {
+            None
+        };
         // The top N of each touched partition before the batch.
         let limit = self.config.limit;
-        let mut before: Vec<(Box<[u8]>, Vec<OwnedRow>)> = vec![];
+        let mut before: Vec<(&[u8], Vec<(u64, Arc<[u8]>)>)> = vec![];
         let mut seen: HashMap<&[u8], (), RandomState> = HashMap::default();
         for i in 0..data.num_rows() {
             let key = keys.row(i).data();
             if seen.insert(key, ()).is_none() {
-                let top = self
-                    .state
-                    .get(key)
-                    .map(|held| held.iter().take(limit).map(|h| h.row.clone()).collect())
-                    .unwrap_or_default();
-                before.push((key.into(), top));
+                before.push((key, self.top(key)));
             }
         }
         for i in 0..data.num_rows() {
             let key = keys.row(i).data();
-            let row = rows.row(i);
             if batch.kind(i).is_addition() {
-                let held = Held {
-                    order: orders.row(i).owned(),
-                    row: row.owned(),
-                };
+                let order = orders.row(i).data();
+                let newest_first = self.config.newest_first_on_ties;
                 let list = self.state.entry(key.into()).or_default();
-                let at = list.partition_point(|h| match h.order.row().cmp(&held.order.row()) {
-                    std::cmp::Ordering::Equal => !self.config.newest_first_on_ties,
+                let at = list.partition_point(|h| match h.order.as_ref().cmp(order) {
+                    std::cmp::Ordering::Equal => !newest_first,
                     o => o.is_lt(),
                 });
                 if at < limit || self.config.updating_input {
-                    list.insert(at, held);
+                    self.next_id += 1;
+                    let row = match &encoded {
+                        Some(rows) => Slot::Stored(Arc::from(rows.row(i).data())),
+                        None => Slot::Pending(i as u32),
+                    };
+                    list.insert(
+                        at,
+                        Held {
+                            id: self.next_id,
+                            order: order.into(),
+                            row,
+                        },
+                    );
                     if !self.config.updating_input {
                         list.truncate(limit);
                     }
                 }
-            } else if let Some(list) = self.state.get_mut(key)
-                && let Some(at) = list.iter().position(|h| h.row.row() == row)
-            {
-                list.remove(at);
+            } else if let (Some(list), Some(rows)) = (self.state.get_mut(key), &encoded) {
+                let row = rows.row(i).data();
+                if let Some(at) = list
+                    .iter()
+                    .position(|h| matches!(&h.row, Slot::Stored(r) if r.as_ref() == row))
+                {
+                    list.remove(at);
+                }
+            }
+        }
+        // Encode the rows of this batch that stayed.
+        let mut pending: Vec<u32> = vec![];
+        for (key, _) in &before {
+            if let Some(list) = self.state.get(*key) {
+                pending.extend(list.iter().filter_map(|h| match h.row {
+                    Slot::Pending(i) => Some(i),
+                    Slot::Stored(_) => None,
+                }));
+            }
+        }
+        if !pending.is_empty() {
+            let taken = datafusion::arrow::compute::take_record_batch(
+                data,
+                &datafusion::arrow::array::UInt32Array::from(pending.clone()),
+            )?;
+            let rows = self.rows.convert_columns(taken.columns())?;
+            let stored: HashMap<u32, Arc<[u8]>, RandomState> = pending
+                .iter()
+                .enumerate()
+                .map(|(j, i)| (*i, Arc::from(rows.row(j).data())))
+                .collect();
+            for (key, _) in &before {
+                if let Some(list) = self.state.get_mut(*key) {
+                    for h in list.iter_mut() {
+                        if let Slot::Pending(i) = h.row
+                            && let Some(r) = stored.get(&i)
+                        {
+                            h.row = Slot::Stored(r.clone());
+                        }
+                    }
+                }
             }
         }
         // Rank by rank, what changed.
-        let mut changes: Vec<(RowKind, OwnedRow, u64)> = vec![];
+        let mut changes: Vec<(RowKind, Arc<[u8]>, u64)> = vec![];
         for (key, old) in before {
-            let new: Vec<OwnedRow> = self
-                .state
-                .get(&key)
-                .map(|held| held.iter().take(limit).map(|h| h.row.clone()).collect())
-                .unwrap_or_default();
+            let new = self.top(key);
             for r in 0..old.len().max(new.len()) {
                 let rank = r as u64 + 1;
                 match (old.get(r), new.get(r)) {
-                    (Some(o), Some(n)) if o.row() != n.row() => {
-                        changes.push((RowKind::UpdateBefore, o.clone(), rank));
-                        changes.push((RowKind::UpdateAfter, n.clone(), rank));
+                    (Some(o), Some(n)) if o.0 != n.0 => {
+                        changes.push((RowKind::UpdateBefore, o.1.clone(), rank));
+                        changes.push((RowKind::UpdateAfter, n.1.clone(), rank));
                     }
-                    (Some(o), None) => changes.push((RowKind::Delete, o.clone(), rank)),
-                    (None, Some(n)) => changes.push((RowKind::Insert, n.clone(), rank)),
+                    (Some(o), None) => changes.push((RowKind::Delete, o.1.clone(), rank)),
+                    (None, Some(n)) => changes.push((RowKind::Insert, n.1.clone(), rank)),
                     _ => {}
                 }
             }
-            if self.state.get(&key).is_some_and(|l| l.is_empty()) {
-                self.state.remove(&key);
+            if self.state.get(key).is_some_and(|l| l.is_empty()) {
+                self.state.remove(key);
             }
         }
         if changes.is_empty() {
             return Ok(());
         }
+        let parser = self.rows.parser();
         let mut columns = self
             .rows
-            .convert_rows(changes.iter().map(|(_, r, _)| r.row()))?;
+            .convert_rows(changes.iter().map(|(_, r, _)| parser.parse(r)))?;
         columns.push(Arc::new(UInt64Array::from_iter_values(
             changes.iter().map(|(_, _, rank)| *rank),
         )));
