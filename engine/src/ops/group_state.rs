@@ -400,7 +400,40 @@ struct PerKey {
 
 enum KeyState {
     Accumulator(Box<dyn Accumulator>),
-    Multiset(BTreeMap<OwnedRow, i64>),
+    Multiset(Multiset),
+}
+
+/// Arguments and how many times each is held, in the order they first
+/// came (LISTAGG and FIRST_VALUE over updates keep arrival order, as in
+/// Flink).
+#[derive(Default)]
+struct Multiset {
+    values: BTreeMap<u64, (OwnedRow, i64)>,
+    seq_of: std::collections::HashMap<OwnedRow, u64, RandomState>,
+    next: u64,
+}
+
+impl Multiset {
+    /// Adds `delta` (+1 or -1) to the count of `value`.
+    fn add(&mut self, value: OwnedRow, delta: i64) {
+        let seq = match self.seq_of.get(&value) {
+            Some(s) => *s,
+            None if delta <= 0 => return,
+            None => {
+                self.next += 1;
+                self.seq_of.insert(value.clone(), self.next);
+                self.values.insert(self.next, (value.clone(), 0));
+                self.next
+            }
+        };
+        if let Some((_, n)) = self.values.get_mut(&seq) {
+            *n += delta;
+            if *n <= 0 {
+                self.values.remove(&seq);
+                self.seq_of.remove(&value);
+            }
+        }
+    }
 }
 
 impl PerKey {
@@ -410,7 +443,7 @@ impl PerKey {
         }
         if self.keys[g].is_none() {
             self.keys[g] = Some(match self.multiset {
-                Some(_) => KeyState::Multiset(BTreeMap::new()),
+                Some(_) => KeyState::Multiset(Multiset::default()),
                 None => KeyState::Accumulator(self.call.function.create_accumulator()?),
             });
         }
@@ -471,11 +504,7 @@ impl GroupState for PerKey {
                 KeyState::Accumulator(acc) => acc.retract_batch(&args)?,
                 KeyState::Multiset(held) => {
                     for r in converter.iter().flat_map(|rows| rows.iter()) {
-                        let n = held.entry(r.owned()).or_insert(0);
-                        *n += i64::from(sign);
-                        if *n <= 0 {
-                            held.remove(&r.owned());
-                        }
+                        held.add(r.owned(), i64::from(sign));
                     }
                 }
             }
@@ -489,8 +518,7 @@ impl GroupState for PerKey {
             let value = match self.state(*g)? {
                 KeyState::Accumulator(acc) => acc.evaluate()?,
                 KeyState::Multiset(held) => {
-                    let held: Vec<(OwnedRow, i64)> =
-                        held.iter().map(|(r, n)| (r.clone(), *n)).collect();
+                    let held: Vec<(OwnedRow, i64)> = held.values.values().cloned().collect();
                     let mut acc = self.call.function.create_accumulator()?;
                     if let (false, Some(converter)) = (held.is_empty(), &self.multiset) {
                         let args = converter.convert_rows(held.iter().map(|(r, _)| r.row()))?;

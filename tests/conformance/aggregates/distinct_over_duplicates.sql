@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT n, COUNT(*) AS bidders FROM (SELECT bidder, COUNT(DISTINCT auction) AS n FROM (SELECT bidder, auction FROM bid WHERE auction < 1050 UNION ALL SELECT bidder, auction FROM bid WHERE auction < 1050 AND price > 1000) GROUP BY bidder) GROUP BY n;

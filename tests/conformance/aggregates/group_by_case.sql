@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT CASE WHEN price < 100 THEN 'low' WHEN price < 10000 THEN 'mid' ELSE 'high' END AS band, COUNT(*) AS n, COUNT(DISTINCT channel) AS channels, MIN(auction) AS first_auction FROM bid GROUP BY CASE WHEN price < 100 THEN 'low' WHEN price < 10000 THEN 'mid' ELSE 'high' END;

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT status, SUM(price) AS p, SUM(amount) AS a, AVG(price) AS ap, AVG(amount) AS aa, MIN(amount) AS lo, MAX(ts) AS latest FROM orders GROUP BY status;

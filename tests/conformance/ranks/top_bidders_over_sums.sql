@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT * FROM (SELECT bidder, total, ROW_NUMBER() OVER (ORDER BY total DESC, bidder) AS rn FROM (SELECT bidder, SUM(price) AS total FROM bid GROUP BY bidder)) WHERE rn <= 5;
