@@ -17,9 +17,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Int8Array, UInt32Array};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, Int8Array, Int64Array, StructArray, UInt32Array,
+};
 use datafusion::arrow::compute::{cast, interleave};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Field, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use foldhash::fast::RandomState;
@@ -27,7 +32,7 @@ use foldhash::fast::RandomState;
 use super::aggregate::{AggregateCall, BatchArguments, GroupKeys};
 use super::group_state::{GroupState, group_state, kept_rows};
 use crate::batch::{ChangeBatch, RowKind};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 
 /// Configuration of a group aggregation (the factory).
@@ -132,6 +137,23 @@ impl GroupAggregateOperator {
 impl Operator for GroupAggregateOperator {
     fn name(&self) -> String {
         self.config.description.clone()
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        if let Some(store) = &ctx.state {
+            for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
+                self.restore_batch(&batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
+        let batches = self.state_batch()?.into_iter().collect();
+        store.write(checkpoint, &ctx.state_key(), batches)
     }
 
     async fn process(
@@ -281,6 +303,73 @@ impl Operator for GroupAggregateOperator {
     }
 }
 
+impl GroupAggregateOperator {
+    /// Every key's state as one batch: key bytes, rows, the emitted results
+    /// (row bytes), then one struct column per call.
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let mut groups: Vec<usize> = self.index.values().copied().collect();
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        groups.sort_unstable();
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(BinaryArray::from_iter_values(
+                groups.iter().map(|g| self.key_of[*g].as_ref()),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                groups.iter().map(|g| self.rows[*g]),
+            )),
+            Arc::new(BinaryArray::from_iter(groups.iter().map(|g| {
+                self.emitted[*g].as_ref().map(|r| r.row().data().to_vec())
+            }))),
+        ];
+        for state in self.states.iter_mut() {
+            let parts = state.snapshot(&groups)?;
+            let fields: Vec<Field> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| Field::new(format!("s{i}"), a.data_type().clone(), true))
+                .collect();
+            columns.push(Arc::new(if parts.is_empty() {
+                StructArray::new_empty_fields(groups.len(), None)
+            } else {
+                StructArray::try_new(fields.into(), parts, None)?
+            }));
+        }
+        Ok(Some(super::accumulator_state::state_batch(columns)?))
+    }
+
+    /// Adds the keys of a batch written by `state_batch`.
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let bad = || EngineError::State("group aggregation state has an unexpected layout".into());
+        if batch.num_columns() != 3 + self.states.len() {
+            return Err(bad());
+        }
+        let keys = batch.column(0).as_binary_opt::<i32>().ok_or_else(bad)?;
+        let rows = batch
+            .column(1)
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(bad)?;
+        let emitted = batch.column(2).as_binary_opt::<i32>().ok_or_else(bad)?;
+        let parser = self.values.parser();
+        let mut groups = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let g = self.group(keys.value(i));
+            self.rows[g] = rows.value(i);
+            self.emitted[g] = emitted
+                .is_valid(i)
+                .then(|| parser.parse(emitted.value(i)).owned());
+            groups.push(g);
+        }
+        let total = self.key_of.len();
+        for (c, state) in self.states.iter_mut().enumerate() {
+            let parts = batch.column(3 + c).as_struct_opt().ok_or_else(bad)?;
+            state.restore(parts.columns(), &groups, total)?;
+        }
+        Ok(())
+    }
+}
+
 /// Where an output row's results come from.
 #[derive(Clone, Copy)]
 enum Source {
@@ -300,7 +389,7 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, run};
+    use crate::harness::{Step, assert_snapshot_restore, run};
 
     fn input() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -391,5 +480,64 @@ mod tests {
                 "-D[1, 5, 5]",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn restored_state_gives_the_output_of_an_uninterrupted_run() {
+        use RowKind::*;
+        let steps = vec![
+            batch(&[(Insert, 1, 5), (Insert, 1, 9), (Insert, 2, 3)]),
+            batch(&[(Insert, 2, 4), (Insert, 3, 1)]),
+            batch(&[(UpdateBefore, 1, 9), (Insert, 1, 2)]),
+            batch(&[(Delete, 2, 3), (Delete, 3, 1), (Insert, 4, 4)]),
+        ];
+        for updating in [false, true] {
+            // Without updates in the input, the retractions are dropped.
+            let steps: Vec<Step> = if updating {
+                steps.clone()
+            } else {
+                steps[..2].to_vec()
+            };
+            for split in 0..=steps.len() {
+                assert_snapshot_restore(&factory(updating), &steps, split).await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn restored_accumulators_per_key_continue() {
+        use RowKind::*;
+        let schema = input();
+        let distinct = AggregateExprBuilder::new(
+            datafusion::functions_aggregate::count::count_udaf(),
+            vec![col("v", &schema).expect("column")],
+        )
+        .schema(schema.clone())
+        .alias("d")
+        .distinct()
+        .build()
+        .expect("count distinct");
+        let factory = GroupAggregate {
+            key_count: 1,
+            calls: vec![AggregateCall {
+                function: Arc::new(distinct),
+                filter: None,
+            }],
+            updating_input: false,
+            input_schema: schema,
+            schema: Arc::new(Schema::new(vec![
+                Field::new("k", DataType::Int64, true),
+                Field::new("d", DataType::Int64, true),
+            ])),
+            description: "GroupAggregate".into(),
+        };
+        let steps = vec![
+            batch(&[(Insert, 1, 5), (Insert, 1, 5), (Insert, 2, 3)]),
+            batch(&[(Insert, 1, 6), (Insert, 2, 3)]),
+            batch(&[(Insert, 1, 5), (Insert, 1, 7)]),
+        ];
+        for split in 0..=steps.len() {
+            assert_snapshot_restore(&factory, &steps, split).await;
+        }
     }
 }

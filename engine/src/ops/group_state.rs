@@ -38,6 +38,31 @@ pub trait GroupState: Send {
     fn evaluate(&mut self, groups: &[usize]) -> Result<ArrayRef>;
     /// Forgets group `g` (its index will be reused).
     fn reset(&mut self, g: usize) -> Result<()>;
+    /// The state of `groups` as columns, one row per group (a snapshot).
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>>;
+    /// Sets the state of `groups` (of `total`) from columns written by
+    /// `snapshot`.
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], total: usize) -> Result<()>;
+}
+
+/// Values `v` at `groups`, as a column.
+fn at<T: ArrowPrimitiveType>(v: &[T::Native], groups: &[usize]) -> ArrayRef
+where
+    T::Native: Default,
+{
+    std::sync::Arc::new(PrimitiveArray::<T>::from_iter_values(
+        groups
+            .iter()
+            .map(|g| v.get(*g).copied().unwrap_or_default()),
+    ))
+}
+
+/// Column `i` of a snapshot as `T`.
+fn column<T: ArrowPrimitiveType>(columns: &[ArrayRef], i: usize) -> Result<&PrimitiveArray<T>> {
+    columns
+        .get(i)
+        .and_then(|c| c.as_primitive_opt::<T>())
+        .ok_or_else(|| EngineError::State("aggregate state has an unexpected layout".into()))
 }
 
 /// The state for `call`, over an input that retracts if `updating`.
@@ -142,6 +167,17 @@ impl GroupState for Count {
         }
         Ok(())
     }
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![at::<Int64Type>(&self.counts, groups)])
+    }
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        grow(&mut self.counts, total, 0);
+        let counts = column::<Int64Type>(columns, 0)?;
+        for (i, g) in groups.iter().enumerate() {
+            self.counts[*g] = counts.value(i);
+        }
+        Ok(())
+    }
 }
 
 /// Numbers a typed state can add and subtract.
@@ -234,6 +270,22 @@ where
         }
         Ok(())
     }
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![
+            at::<T>(&self.sums, groups),
+            at::<Int64Type>(&self.counts, groups),
+        ])
+    }
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        grow(&mut self.sums, total, T::Native::default());
+        grow(&mut self.counts, total, 0);
+        let (sums, counts) = (column::<T>(columns, 0)?, column::<Int64Type>(columns, 1)?);
+        for (i, g) in groups.iter().enumerate() {
+            self.sums[*g] = sums.value(i);
+            self.counts[*g] = counts.value(i);
+        }
+        Ok(())
+    }
 }
 
 /// Flink's `AVG` of integers: the sum over the count, truncated, in the
@@ -278,6 +330,28 @@ impl GroupState for IntegerAvg {
         }
         Ok(())
     }
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>> {
+        let sums = datafusion::arrow::array::Decimal128Array::from_iter_values(
+            groups
+                .iter()
+                .map(|g| self.sums.get(*g).copied().unwrap_or(0)),
+        );
+        Ok(vec![
+            std::sync::Arc::new(sums),
+            at::<Int64Type>(&self.counts, groups),
+        ])
+    }
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        grow(&mut self.sums, total, 0);
+        grow(&mut self.counts, total, 0);
+        let sums = column::<datafusion::arrow::datatypes::Decimal128Type>(columns, 0)?;
+        let counts = column::<Int64Type>(columns, 1)?;
+        for (i, g) in groups.iter().enumerate() {
+            self.sums[*g] = sums.value(i);
+            self.counts[*g] = counts.value(i);
+        }
+        Ok(())
+    }
 }
 
 /// `AVG` of doubles.
@@ -318,6 +392,23 @@ impl GroupState for FloatAvg {
         if g < self.sums.len() {
             self.sums[g] = 0.0;
             self.counts[g] = 0;
+        }
+        Ok(())
+    }
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>> {
+        Ok(vec![
+            at::<Float64Type>(&self.sums, groups),
+            at::<Int64Type>(&self.counts, groups),
+        ])
+    }
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        grow(&mut self.sums, total, 0.0);
+        grow(&mut self.counts, total, 0);
+        let sums = column::<Float64Type>(columns, 0)?;
+        let counts = column::<Int64Type>(columns, 1)?;
+        for (i, g) in groups.iter().enumerate() {
+            self.sums[*g] = sums.value(i);
+            self.counts[*g] = counts.value(i);
         }
         Ok(())
     }
@@ -381,6 +472,17 @@ where
     fn reset(&mut self, g: usize) -> Result<()> {
         if let Some(v) = self.values.get_mut(g) {
             *v = None;
+        }
+        Ok(())
+    }
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>> {
+        self.evaluate(groups).map(|a| vec![a])
+    }
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        grow(&mut self.values, total, None);
+        let values = column::<T>(columns, 0)?;
+        for (i, g) in groups.iter().enumerate() {
+            self.values[*g] = values.is_valid(i).then(|| values.value(i));
         }
         Ok(())
     }
@@ -553,6 +655,83 @@ impl GroupState for PerKey {
     fn reset(&mut self, g: usize) -> Result<()> {
         if let Some(k) = self.keys.get_mut(g) {
             *k = None;
+        }
+        Ok(())
+    }
+
+    /// An accumulator's state (`Accumulator::state`, which consumes it, so
+    /// the key continues from a copy merged from that state), or a
+    /// multiset as one binary value: (length, argument bytes, count)*.
+    fn snapshot(&mut self, groups: &[usize]) -> Result<Vec<ArrayRef>> {
+        if self.multiset.is_some() {
+            let mut values = Vec::with_capacity(groups.len());
+            for g in groups {
+                let mut bytes = vec![];
+                if let KeyState::Multiset(held) = self.state(*g)? {
+                    for (row, n) in held.values.values() {
+                        let data = row.row().data();
+                        bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                        bytes.extend_from_slice(data);
+                        bytes.extend_from_slice(&n.to_le_bytes());
+                    }
+                }
+                values.push(bytes);
+            }
+            return Ok(vec![std::sync::Arc::new(
+                datafusion::arrow::array::BinaryArray::from_iter_values(values),
+            )]);
+        }
+        let mut states: Vec<Vec<ScalarValue>> = vec![];
+        let function = self.call.function.clone();
+        for g in groups {
+            let KeyState::Accumulator(acc) = self.state(*g)? else {
+                continue;
+            };
+            let state = acc.state()?;
+            let arrays = state
+                .iter()
+                .map(|v| v.to_array())
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut fresh = function.create_accumulator()?;
+            fresh.merge_batch(&arrays)?;
+            *acc = fresh;
+            if states.len() < state.len() {
+                states.resize_with(state.len(), Vec::new);
+            }
+            for (c, v) in state.into_iter().enumerate() {
+                states[c].push(v);
+            }
+        }
+        states
+            .into_iter()
+            .map(|v| Ok(ScalarValue::iter_to_array(v)?))
+            .collect()
+    }
+
+    fn restore(&mut self, columns: &[ArrayRef], groups: &[usize], _total: usize) -> Result<()> {
+        let bad = || EngineError::State("aggregate state has an unexpected layout".into());
+        let parser = self.multiset.as_ref().map(|c| c.parser());
+        for (i, g) in groups.iter().enumerate() {
+            match self.state(*g)? {
+                KeyState::Multiset(held) => {
+                    let column = columns.first().and_then(|c| c.as_binary_opt::<i32>());
+                    let mut bytes = column.ok_or_else(bad)?.value(i);
+                    while bytes.len() >= 4 {
+                        let len =
+                            u32::from_le_bytes(bytes[..4].try_into().map_err(|_| bad())?) as usize;
+                        let (data, rest) = bytes[4..].split_at_checked(len).ok_or_else(bad)?;
+                        let (n, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
+                        let n = i64::from_le_bytes(n.try_into().map_err(|_| bad())?);
+                        let parser = parser.as_ref().ok_or_else(bad)?;
+                        held.add(parser.parse(data).owned(), n);
+                        bytes = rest;
+                    }
+                }
+                KeyState::Accumulator(acc) => {
+                    let state: Vec<ArrayRef> = columns.iter().map(|c| c.slice(i, 1)).collect();
+                    acc.merge_batch(&state)?;
+                }
+            }
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, Int8Array, UInt64Array};
+use datafusion::arrow::array::{ArrayRef, AsArray, BinaryArray, Int8Array, UInt64Array};
 use datafusion::arrow::compute::{SortOptions, cast};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -22,7 +22,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use foldhash::fast::RandomState;
 
 use crate::batch::{ChangeBatch, RowKind};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 
 /// Configuration of a rank (the factory).
@@ -156,10 +156,78 @@ impl RankOperator {
     }
 }
 
+impl RankOperator {
+    /// Every partition's held rows, in rank order: partition key, order
+    /// key and row bytes.
+    fn state_batch(&self) -> Result<Option<RecordBatch>> {
+        let (mut keys, mut orders, mut rows) = (vec![], vec![], vec![]);
+        for (key, held) in &self.state {
+            for h in held {
+                if let Slot::Stored(r) = &h.row {
+                    keys.push(key.as_ref());
+                    orders.push(h.order.as_ref());
+                    rows.push(r.as_ref());
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(BinaryArray::from_iter_values(keys)),
+            Arc::new(BinaryArray::from_iter_values(orders)),
+            Arc::new(BinaryArray::from_iter_values(rows)),
+        ];
+        Ok(Some(super::accumulator_state::state_batch(columns)?))
+    }
+
+    /// Appends the rows of a batch written by `state_batch`.
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let bad = || EngineError::State("rank state has an unexpected layout".into());
+        let column = |i: usize| {
+            batch
+                .columns()
+                .get(i)
+                .and_then(|c| c.as_binary_opt::<i32>())
+                .ok_or_else(bad)
+        };
+        let (keys, orders, rows) = (column(0)?, column(1)?, column(2)?);
+        for i in 0..batch.num_rows() {
+            self.next_id += 1;
+            self.state
+                .entry(keys.value(i).into())
+                .or_default()
+                .push(Held {
+                    id: self.next_id,
+                    order: orders.value(i).into(),
+                    row: Slot::Stored(Arc::from(rows.value(i))),
+                });
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Operator for RankOperator {
     fn name(&self) -> String {
         self.config.description.clone()
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        if let Some(store) = &ctx.state {
+            for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
+                self.restore_batch(&batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
+        let batches = self.state_batch()?.into_iter().collect();
+        store.write(checkpoint, &ctx.state_key(), batches)
     }
 
     async fn process(
@@ -310,7 +378,7 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, run};
+    use crate::harness::{Step, assert_snapshot_restore, run};
 
     fn input() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -400,5 +468,25 @@ mod tests {
                 "-D[1, 3, 2]",
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn restored_partitions_give_the_output_of_an_uninterrupted_run() {
+        use RowKind::*;
+        let steps = vec![
+            batch(&[(Insert, 1, 5), (Insert, 1, 3), (Insert, 2, 1)]),
+            batch(&[(Insert, 1, 9), (Insert, 2, 4)]),
+            batch(&[(Delete, 1, 9), (Insert, 1, 4)]),
+        ];
+        for updating in [false, true] {
+            let steps: Vec<Step> = if updating {
+                steps.clone()
+            } else {
+                steps[..2].to_vec()
+            };
+            for split in 0..=steps.len() {
+                assert_snapshot_restore(&factory(2, updating), &steps, split).await;
+            }
+        }
     }
 }
