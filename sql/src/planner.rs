@@ -28,6 +28,7 @@ use crate::error::{Location, Result, SqlError};
 use crate::statement::ColumnKind;
 
 mod aggregate;
+mod over;
 mod rank;
 mod window;
 mod window_columns;
@@ -378,6 +379,8 @@ impl<'a> StreamPlanner<'a> {
             LogicalPlan::Join(j) => self.plan_window_join(j),
             LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
             LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
+            LogicalPlan::Window(w) if self.is_window_rank(w) => self.plan_window_rank(w),
+            LogicalPlan::Window(w) if rank::row_number(w).is_none() => self.plan_over(w),
             LogicalPlan::Window(w) => self.plan_window_rank(w),
             LogicalPlan::Distinct(_) => Err(self.not_supported("DISTINCT")),
             other => Err(self.not_supported(&format!("the plan node {}", other.display()))),

@@ -163,7 +163,7 @@ impl StreamPlanner<'_> {
 
     /// Whether `e` is a time attribute of `plan`: a table's watermarked
     /// (rowtime) or `PROCTIME()` column.
-    fn is_time_attribute(&self, plan: &LogicalPlan, e: &Expr) -> bool {
+    pub(crate) fn is_time_attribute(&self, plan: &LogicalPlan, e: &Expr) -> bool {
         let Expr::Column(c) = e else {
             return false;
         };

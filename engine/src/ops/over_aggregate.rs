@@ -1,0 +1,239 @@
+//! `OverAggregate`: Flink's OVER aggregation,
+//! `agg(..) OVER (PARTITION BY k ORDER BY <time> ROWS|RANGE BETWEEN ..
+//! PRECEDING AND CURRENT ROW)`. Rows wait until the watermark passes their
+//! time, then each is emitted once, with the aggregates over its frame:
+//! the rows of its partition up to it (ROWS: the last n + 1 rows, in time
+//! and then arrival order; RANGE: the rows whose time is at most the bound
+//! before its own, its peers of equal time included). A row older than the
+//! watermark when it arrives is late: dropped and counted.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::physical_expr::PhysicalExpr;
+use foldhash::fast::RandomState;
+
+use super::aggregate::{AggregateCall, BatchArguments, new_accumulators};
+use super::window_buffer::{fired, millis};
+use crate::batch::ChangeBatch;
+use crate::error::Result;
+use crate::late::Late;
+use crate::message::MIN_WATERMARK;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+
+/// Which rows before the current one are in its frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// The last `n` rows (all when `None`).
+    Rows(Option<u64>),
+    /// The rows at most this many milliseconds older (all when `None`).
+    Range(Option<i64>),
+}
+
+/// Configuration of an OVER aggregation (the factory).
+#[derive(Clone)]
+pub struct OverAggregate {
+    /// The partition keys, over the input.
+    pub partition_by: Vec<Arc<dyn PhysicalExpr>>,
+    /// The input column of the time attribute the rows are ordered by.
+    pub time: usize,
+    /// The frame (the same for every call).
+    pub frame: Frame,
+    /// The aggregates, appended to the input columns.
+    pub calls: Vec<AggregateCall>,
+    /// The input's schema.
+    pub input_schema: SchemaRef,
+    /// Output: the input columns, then one per call.
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl OperatorFactory for OverAggregate {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        let mut fields = self
+            .partition_by
+            .iter()
+            .map(|e| Ok(SortField::new(e.data_type(&self.input_schema)?)))
+            .collect::<Result<Vec<_>>>()?;
+        if fields.is_empty() {
+            fields.push(SortField::new(
+                datafusion::arrow::datatypes::DataType::Boolean,
+            ));
+        }
+        Ok(Box::new(OverOperator {
+            keys: RowConverter::new(fields)?,
+            pending: BTreeMap::new(),
+            partitions: HashMap::default(),
+            watermark: MIN_WATERMARK,
+            config: self.clone(),
+        }))
+    }
+}
+
+/// A partition's rows already emitted that later rows' frames may hold.
+#[derive(Default)]
+struct Partition {
+    /// (time, row) in emission order.
+    history: VecDeque<(i64, RecordBatch)>,
+}
+
+/// A row (a one-row batch) and its partition key.
+type KeyedRow = (Box<[u8]>, RecordBatch);
+
+struct OverOperator {
+    config: OverAggregate,
+    keys: RowConverter,
+    /// Rows waiting for the watermark, by time: (partition key, row).
+    pending: BTreeMap<i64, Vec<KeyedRow>>,
+    partitions: HashMap<Box<[u8]>, Partition, RandomState>,
+    watermark: i64,
+}
+
+impl OverOperator {
+    /// Emits the rows the watermark passed, in time order.
+    fn fire(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        let later = self.pending.split_off(&watermark.saturating_add(1));
+        let due = std::mem::replace(&mut self.pending, later);
+        let mut out: Vec<RecordBatch> = vec![];
+        for (time, rows) in due {
+            // Rows of one time and partition are peers: add them all first.
+            let mut by_key: Vec<(Box<[u8]>, Vec<RecordBatch>)> = vec![];
+            for (key, row) in rows {
+                match by_key.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, r)) => r.push(row),
+                    None => by_key.push((key, vec![row])),
+                }
+            }
+            for (key, rows) in by_key {
+                let partition = self.partitions.entry(key).or_default();
+                // Rows older than a RANGE bound are in no frame from now on.
+                if let Frame::Range(Some(ms)) = self.config.frame {
+                    while partition
+                        .history
+                        .front()
+                        .is_some_and(|(t, _)| *t < time.saturating_sub(ms))
+                    {
+                        partition.history.pop_front();
+                    }
+                }
+                let new_count = rows.len();
+                for row in rows {
+                    partition.history.push_back((time, row));
+                }
+                let held: Vec<RecordBatch> =
+                    partition.history.iter().map(|(_, r)| r.clone()).collect();
+                let all = concat_batches(&self.config.input_schema, &held)?;
+                let args = BatchArguments::evaluate(&self.config.calls, &all)?;
+                let total = all.num_rows();
+                for at in total - new_count..total {
+                    // The frame of the row at `at`, as indices into `all`.
+                    let frame: Vec<u32> = match self.config.frame {
+                        Frame::Rows(n) => {
+                            let from = n.map_or(0, |n| at.saturating_sub(n as usize));
+                            (from as u32..=at as u32).collect()
+                        }
+                        // Every held row is within the range; the new rows
+                        // are peers of equal time.
+                        Frame::Range(_) => (0..total as u32).collect(),
+                    };
+                    let mut accs = new_accumulators(&self.config.calls)?;
+                    args.update(&mut accs, &UInt32Array::from(frame))?;
+                    let row = all.slice(at, 1);
+                    let mut columns: Vec<ArrayRef> = row.columns().to_vec();
+                    for (c, acc) in accs.iter_mut().enumerate() {
+                        let field = self.config.schema.field(row.num_columns() + c);
+                        columns.push(cast(&acc.evaluate()?.to_array()?, field.data_type())?);
+                    }
+                    out.push(RecordBatch::try_new(self.config.schema.clone(), columns)?);
+                }
+                // Rows beyond a ROWS bound are in no later frame.
+                if let Frame::Rows(Some(n)) = self.config.frame {
+                    while partition.history.len() > n as usize {
+                        partition.history.pop_front();
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(concat_batches(&self.config.schema, &out)?))
+    }
+}
+
+#[async_trait]
+impl Operator for OverOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        batch.ensure_append_only("an OVER aggregation")?;
+        let data = &batch.data;
+        let n = data.num_rows();
+        let times = millis(data.column(self.config.time))?;
+        let key_columns: Vec<ArrayRef> = if self.config.partition_by.is_empty() {
+            vec![Arc::new(datafusion::arrow::array::BooleanArray::from(
+                vec![true; n],
+            ))]
+        } else {
+            self.config
+                .partition_by
+                .iter()
+                .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
+                .collect::<Result<_, _>>()?
+        };
+        let keys = self.keys.convert_columns(&key_columns)?;
+        let mut late = Late::default();
+        for (i, t) in times.iter().enumerate() {
+            match t {
+                Some(t) if !fired(t.saturating_add(1), self.watermark) => {
+                    let row = take_record_batch(data, &UInt32Array::from(vec![i as u32]))?;
+                    self.pending
+                        .entry(*t)
+                        .or_default()
+                        .push((keys.row(i).data().into(), row));
+                }
+                _ => late.push(i, *t),
+            }
+        }
+        late.report(
+            &self.config.description,
+            data.columns(),
+            self.watermark,
+            ctx,
+            out,
+        )
+        .await
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        _ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        if let Some(batch) = self.fire(self.watermark)? {
+            out.emit(ChangeBatch::inserts(batch)).await?;
+        }
+        out.emit_watermark(watermark).await
+    }
+}

@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT auction, price, `dateTime`, COUNT(*) OVER w AS bids_last_5s, SUM(price) OVER w AS sum_last_5s, MIN(price) OVER w AS lo FROM bid WHERE auction < 1020 WINDOW w AS (PARTITION BY auction ORDER BY `dateTime` RANGE BETWEEN INTERVAL '5' SECOND PRECEDING AND CURRENT ROW);

@@ -1,0 +1,2 @@
+CREATE TABLE orders (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/orders.csv', 'format' = 'csv');
+SELECT id, status, qty, SUM(qty) OVER (PARTITION BY status ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS last_two, COUNT(*) OVER (PARTITION BY status ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS n FROM orders;

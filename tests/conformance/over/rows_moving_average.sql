@@ -1,0 +1,2 @@
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, `dateTime` TIMESTAMP(3), extra STRING, WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/nexmark/bid/bids-000.csv', 'format' = 'csv');
+SELECT bidder, price, AVG(price) OVER (PARTITION BY bidder ORDER BY `dateTime` ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS moving_avg FROM bid WHERE bidder < 1015;
