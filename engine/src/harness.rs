@@ -18,6 +18,8 @@ pub enum Step {
     Input(usize, ChangeBatch),
     /// A watermark.
     Watermark(i64),
+    /// The wall clock reaching this time (ms).
+    Clock(i64),
 }
 
 fn context(store: Option<Arc<dyn SnapshotStore>>) -> Context {
@@ -94,6 +96,10 @@ async fn feed(
         Step::Batch(b) => op.process(0, b.clone(), ctx, out).await.expect("process"),
         Step::Input(i, b) => op.process(*i, b.clone(), ctx, out).await.expect("process"),
         Step::Watermark(w) => op.on_watermark(*w, ctx, out).await.expect("watermark"),
+        Step::Clock(now) => op
+            .on_processing_time(*now, ctx, out)
+            .await
+            .expect("processing time"),
     }
 }
 

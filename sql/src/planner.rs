@@ -56,6 +56,9 @@ pub struct StreamPlanner<'a> {
     scans: HashMap<(String, Option<Vec<usize>>), Stream>,
     /// The window operators planned, which may receive late rows.
     pub(crate) window_nodes: Vec<NodeId>,
+    /// How long unbounded operators keep a key nobody touches
+    /// (`table.exec.state.ttl`); `None`: forever.
+    pub state_ttl: Option<std::time::Duration>,
 }
 
 impl<'a> StreamPlanner<'a> {
@@ -77,6 +80,7 @@ impl<'a> StreamPlanner<'a> {
             location,
             scans: HashMap::new(),
             window_nodes: vec![],
+            state_ttl: None,
         }
     }
 

@@ -206,6 +206,16 @@ impl Session {
             self.parallelism(),
             at,
         );
+        planner.state_ttl = match self.config("table.exec.state.ttl") {
+            None => None,
+            Some(v) => {
+                let ttl = eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
+                    location: at,
+                    message: format!("Invalid value for 'table.exec.state.ttl': '{v}' (expected a duration such as '1 h')"),
+                })?;
+                (!ttl.is_zero()).then_some(ttl)
+            }
+        };
         let mut logical = vec![];
         let inserts: Vec<&Statement> = match stmt {
             Statement::StatementSet(v) => v.iter().collect(),

@@ -44,6 +44,8 @@ pub struct GroupAggregate {
     pub calls: Vec<AggregateCall>,
     /// Whether the input may retract rows.
     pub updating_input: bool,
+    /// Keys untouched this long are forgotten (`table.exec.state.ttl`).
+    pub state_ttl: Option<std::time::Duration>,
     /// The input's schema (the calls' arguments are evaluated on it).
     pub input_schema: SchemaRef,
     /// Output: the keys, then one column per aggregate.
@@ -81,6 +83,7 @@ impl OperatorFactory for GroupAggregate {
             rows: vec![],
             emitted: vec![],
             seen: vec![],
+            touched_at: vec![],
             batch_no: 0,
             states,
             values,
@@ -102,6 +105,8 @@ struct GroupAggregateOperator {
     rows: Vec<i64>,
     emitted: Vec<Option<OwnedRow>>,
     seen: Vec<u64>,
+    /// Per group, the wall clock (ms) when a row last touched it.
+    touched_at: Vec<i64>,
     batch_no: u64,
     /// Per call, its state for all groups.
     states: Vec<Box<dyn GroupState>>,
@@ -109,7 +114,29 @@ struct GroupAggregateOperator {
     values: RowConverter,
 }
 
+/// How often to look for expired keys: a tenth of the TTL, between 100 ms
+/// and 10 s.
+pub fn ttl_sweep_every(ttl: std::time::Duration) -> std::time::Duration {
+    (ttl / 10).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(10),
+    )
+}
+
 impl GroupAggregateOperator {
+    /// Forgets group `g`: its key, rows, emitted results and states.
+    fn forget(&mut self, g: usize) -> Result<()> {
+        let key = std::mem::take(&mut self.key_of[g]);
+        self.index.remove(&key);
+        self.rows[g] = 0;
+        self.emitted[g] = None;
+        for s in self.states.iter_mut() {
+            s.reset(g)?;
+        }
+        self.free.push(g);
+        Ok(())
+    }
+
     /// The group of `key`, added if new.
     fn group(&mut self, key: &[u8]) -> usize {
         if let Some(g) = self.index.get(key) {
@@ -125,6 +152,7 @@ impl GroupAggregateOperator {
                 self.rows.push(0);
                 self.emitted.push(None);
                 self.seen.push(0);
+                self.touched_at.push(0);
                 self.key_of.len() - 1
             }
         };
@@ -137,6 +165,33 @@ impl GroupAggregateOperator {
 impl Operator for GroupAggregateOperator {
     fn name(&self) -> String {
         self.config.description.clone()
+    }
+
+    fn processing_timer(&self) -> Option<std::time::Duration> {
+        self.config.state_ttl.map(ttl_sweep_every)
+    }
+
+    /// Forgets the keys untouched for the TTL, emitting nothing (as Flink).
+    async fn on_processing_time(
+        &mut self,
+        now: i64,
+        _ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        let Some(ttl) = self.config.state_ttl else {
+            return Ok(());
+        };
+        let deadline = now.saturating_sub(ttl.as_millis() as i64);
+        let expired: Vec<usize> = self
+            .index
+            .values()
+            .copied()
+            .filter(|g| self.touched_at[*g] < deadline)
+            .collect();
+        for g in expired {
+            self.forget(g)?;
+        }
+        Ok(())
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
@@ -171,8 +226,10 @@ impl Operator for GroupAggregateOperator {
         let mut signs = Vec::with_capacity(n);
         // The keys the batch touched, in order of first appearance.
         let mut touched = vec![];
+        let now = chrono::Utc::now().timestamp_millis();
         for i in 0..n {
             let g = self.group(key_rows.row(i).data());
+            self.touched_at[g] = now;
             let sign: i8 = if batch.kind(i).is_addition() { 1 } else { -1 };
             self.rows[g] += i64::from(sign);
             if self.seen[g] != self.batch_no {
@@ -290,13 +347,7 @@ impl Operator for GroupAggregateOperator {
         }
         for g in touched {
             if self.rows[g] <= 0 && self.emitted[g].is_none() {
-                let key = std::mem::take(&mut self.key_of[g]);
-                self.index.remove(&key);
-                self.rows[g] = 0;
-                for s in self.states.iter_mut() {
-                    s.reset(g)?;
-                }
-                self.free.push(g);
+                self.forget(g)?;
             }
         }
         Ok(())
@@ -353,8 +404,10 @@ impl GroupAggregateOperator {
         let emitted = batch.column(2).as_binary_opt::<i32>().ok_or_else(bad)?;
         let parser = self.values.parser();
         let mut groups = Vec::with_capacity(batch.num_rows());
+        let now = chrono::Utc::now().timestamp_millis();
         for i in 0..batch.num_rows() {
             let g = self.group(keys.value(i));
+            self.touched_at[g] = now;
             self.rows[g] = rows.value(i);
             self.emitted[g] = emitted
                 .is_valid(i)
@@ -417,6 +470,7 @@ mod tests {
                 call(datafusion::functions_aggregate::min_max::max_udaf(), "m"),
             ],
             updating_input,
+            state_ttl: None,
             input_schema: input(),
             schema: Arc::new(Schema::new(vec![
                 Field::new("k", DataType::Int64, true),
@@ -524,6 +578,7 @@ mod tests {
                 filter: None,
             }],
             updating_input: false,
+            state_ttl: None,
             input_schema: schema,
             schema: Arc::new(Schema::new(vec![
                 Field::new("k", DataType::Int64, true),
@@ -539,5 +594,20 @@ mod tests {
         for split in 0..=steps.len() {
             assert_snapshot_restore(&factory, &steps, split).await;
         }
+    }
+
+    #[tokio::test]
+    async fn keys_untouched_for_the_state_ttl_are_forgotten_silently() {
+        use RowKind::*;
+        let mut factory = factory(false);
+        factory.state_ttl = Some(std::time::Duration::from_secs(60));
+        let steps = vec![
+            batch(&[(Insert, 1, 5)]),
+            // An hour passes: nothing comes out, the key starts over.
+            Step::Clock(chrono::Utc::now().timestamp_millis() + 3_600_000),
+            batch(&[(Insert, 1, 2)]),
+        ];
+        let out = run(&factory, &steps).await;
+        assert_eq!(out, ["+I[1, 5, 5]", "+I[1, 2, 2]"]);
     }
 }

@@ -39,6 +39,8 @@ pub struct Rank {
     pub newest_first_on_ties: bool,
     /// Whether the input may retract rows.
     pub updating_input: bool,
+    /// Partitions untouched this long are forgotten (`table.exec.state.ttl`).
+    pub state_ttl: Option<std::time::Duration>,
     /// The input's schema.
     pub input_schema: SchemaRef,
     /// Output: the input columns, then the rank.
@@ -92,6 +94,14 @@ impl OperatorFactory for Rank {
     }
 }
 
+/// A partition's rows in rank order, and the wall clock (ms) when a row
+/// last touched it.
+#[derive(Default)]
+struct Partition {
+    held: Vec<Held>,
+    touched_at: i64,
+}
+
 /// A row held by a partition.
 struct Held {
     /// Identity: the same row keeps it while it stays.
@@ -114,7 +124,7 @@ struct RankOperator {
     order: RowConverter,
     rows: RowConverter,
     /// Per partition, its rows in rank order.
-    state: HashMap<Box<[u8]>, Vec<Held>, RandomState>,
+    state: HashMap<Box<[u8]>, Partition, RandomState>,
     next_id: u64,
 }
 
@@ -143,8 +153,9 @@ impl RankOperator {
     fn top(&self, key: &[u8]) -> Vec<(u64, Arc<[u8]>)> {
         self.state
             .get(key)
-            .map(|held| {
-                held.iter()
+            .map(|p| {
+                p.held
+                    .iter()
                     .take(self.config.limit)
                     .filter_map(|h| match &h.row {
                         Slot::Stored(r) => Some((h.id, r.clone())),
@@ -161,8 +172,8 @@ impl RankOperator {
     /// key and row bytes.
     fn state_batch(&self) -> Result<Option<RecordBatch>> {
         let (mut keys, mut orders, mut rows) = (vec![], vec![], vec![]);
-        for (key, held) in &self.state {
-            for h in held {
+        for (key, partition) in &self.state {
+            for h in &partition.held {
                 if let Slot::Stored(r) = &h.row {
                     keys.push(key.as_ref());
                     orders.push(h.order.as_ref());
@@ -194,14 +205,13 @@ impl RankOperator {
         let (keys, orders, rows) = (column(0)?, column(1)?, column(2)?);
         for i in 0..batch.num_rows() {
             self.next_id += 1;
-            self.state
-                .entry(keys.value(i).into())
-                .or_default()
-                .push(Held {
-                    id: self.next_id,
-                    order: orders.value(i).into(),
-                    row: Slot::Stored(Arc::from(rows.value(i))),
-                });
+            let partition = self.state.entry(keys.value(i).into()).or_default();
+            partition.touched_at = chrono::Utc::now().timestamp_millis();
+            partition.held.push(Held {
+                id: self.next_id,
+                order: orders.value(i).into(),
+                row: Slot::Stored(Arc::from(rows.value(i))),
+            });
         }
         Ok(())
     }
@@ -211,6 +221,26 @@ impl RankOperator {
 impl Operator for RankOperator {
     fn name(&self) -> String {
         self.config.description.clone()
+    }
+
+    fn processing_timer(&self) -> Option<std::time::Duration> {
+        self.config
+            .state_ttl
+            .map(super::group_aggregate::ttl_sweep_every)
+    }
+
+    /// Forgets the partitions untouched for the TTL, emitting nothing.
+    async fn on_processing_time(
+        &mut self,
+        now: i64,
+        _ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        if let Some(ttl) = self.config.state_ttl {
+            let deadline = now.saturating_sub(ttl.as_millis() as i64);
+            self.state.retain(|_, p| p.touched_at >= deadline);
+        }
+        Ok(())
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
@@ -249,6 +279,7 @@ impl Operator for RankOperator {
         } else {
             None
         };
+        let now = chrono::Utc::now().timestamp_millis();
         // The top N of each touched partition before the batch.
         let limit = self.config.limit;
         let mut before: Vec<(&[u8], Vec<(u64, Arc<[u8]>)>)> = vec![];
@@ -264,7 +295,9 @@ impl Operator for RankOperator {
             if batch.kind(i).is_addition() {
                 let order = orders.row(i).data();
                 let newest_first = self.config.newest_first_on_ties;
-                let list = self.state.entry(key.into()).or_default();
+                let partition = self.state.entry(key.into()).or_default();
+                partition.touched_at = now;
+                let list = &mut partition.held;
                 let at = list.partition_point(|h| match h.order.as_ref().cmp(order) {
                     std::cmp::Ordering::Equal => !newest_first,
                     o => o.is_lt(),
@@ -287,7 +320,9 @@ impl Operator for RankOperator {
                         list.truncate(limit);
                     }
                 }
-            } else if let (Some(list), Some(rows)) = (self.state.get_mut(key), &encoded) {
+            } else if let (Some(partition), Some(rows)) = (self.state.get_mut(key), &encoded) {
+                partition.touched_at = now;
+                let list = &mut partition.held;
                 let row = rows.row(i).data();
                 if let Some(at) = list
                     .iter()
@@ -300,7 +335,7 @@ impl Operator for RankOperator {
         // Encode the rows of this batch that stayed.
         let mut pending: Vec<u32> = vec![];
         for (key, _) in &before {
-            if let Some(list) = self.state.get(*key) {
+            if let Some(list) = self.state.get(*key).map(|p| &p.held) {
                 pending.extend(list.iter().filter_map(|h| match h.row {
                     Slot::Pending(i) => Some(i),
                     Slot::Stored(_) => None,
@@ -319,7 +354,7 @@ impl Operator for RankOperator {
                 .map(|(j, i)| (*i, Arc::from(rows.row(j).data())))
                 .collect();
             for (key, _) in &before {
-                if let Some(list) = self.state.get_mut(*key) {
+                if let Some(list) = self.state.get_mut(*key).map(|p| &mut p.held) {
                     for h in list.iter_mut() {
                         if let Slot::Pending(i) = h.row
                             && let Some(r) = stored.get(&i)
@@ -346,7 +381,7 @@ impl Operator for RankOperator {
                     _ => {}
                 }
             }
-            if self.state.get(key).is_some_and(|l| l.is_empty()) {
+            if self.state.get(key).is_some_and(|p| p.held.is_empty()) {
                 self.state.remove(key);
             }
         }
@@ -401,6 +436,7 @@ mod tests {
             limit,
             newest_first_on_ties: false,
             updating_input,
+            state_ttl: None,
             input_schema: schema,
             schema: Arc::new(Schema::new(vec![
                 Field::new("k", DataType::Int64, true),
@@ -488,5 +524,20 @@ mod tests {
                 assert_snapshot_restore(&factory(2, updating), &steps, split).await;
             }
         }
+    }
+
+    #[tokio::test]
+    async fn partitions_untouched_for_the_state_ttl_are_forgotten_silently() {
+        use RowKind::*;
+        let mut factory = factory(1, false);
+        factory.state_ttl = Some(std::time::Duration::from_secs(60));
+        let steps = vec![
+            batch(&[(Insert, 1, 5)]),
+            Step::Clock(chrono::Utc::now().timestamp_millis() + 3_600_000),
+            // A lower value ranks first again: the old top row is gone.
+            batch(&[(Insert, 1, 2)]),
+        ];
+        let out = run(&factory, &steps).await;
+        assert_eq!(out, ["+I[1, 5, 1]", "+I[1, 2, 1]"]);
     }
 }

@@ -114,6 +114,7 @@ impl StreamPlanner<'_> {
         let op = GroupAggregate {
             key_count,
             calls,
+            state_ttl: self.state_ttl,
             updating_input: self.is_updating(calc),
             input_schema: self.graph.nodes[calc.node].schema.clone(),
             schema: schema.clone(),

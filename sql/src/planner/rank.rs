@@ -125,6 +125,7 @@ impl StreamPlanner<'_> {
             order_by,
             limit,
             newest_first_on_ties,
+            state_ttl: self.state_ttl,
             updating_input: self.is_updating(input),
             input_schema: nullable_schema(input_schema.as_arrow()),
             schema: schema.clone(),
