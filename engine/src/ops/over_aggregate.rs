@@ -26,6 +26,7 @@ use crate::error::Result;
 use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::state::{split_watermark, watermark_batch};
 
 /// Which rows before the current one are in its frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,23 +173,10 @@ impl OverOperator {
     }
 }
 
-#[async_trait]
-impl Operator for OverOperator {
-    fn name(&self) -> String {
-        self.config.description.clone()
-    }
-
-    async fn process(
-        &mut self,
-        _input: usize,
-        batch: ChangeBatch,
-        ctx: &mut Context,
-        out: &mut dyn Emitter,
-    ) -> Result<()> {
-        batch.ensure_append_only("an OVER aggregation")?;
-        let data = &batch.data;
+impl OverOperator {
+    /// The partition key of every row of `data`.
+    fn keys(&self, data: &RecordBatch) -> Result<datafusion::arrow::row::Rows> {
         let n = data.num_rows();
-        let times = millis(data.column(self.config.time))?;
         let key_columns: Vec<ArrayRef> = if self.config.partition_by.is_empty() {
             vec![Arc::new(datafusion::arrow::array::BooleanArray::from(
                 vec![true; n],
@@ -200,7 +188,112 @@ impl Operator for OverOperator {
                 .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
                 .collect::<Result<_, _>>()?
         };
-        let keys = self.keys.convert_columns(&key_columns)?;
+        Ok(self.keys.convert_columns(&key_columns)?)
+    }
+
+    /// The held rows as one batch: a flag (true: still waiting for the
+    /// watermark), then the input columns; history in order.
+    fn state_batch(&self) -> Result<Option<RecordBatch>> {
+        let mut rows: Vec<RecordBatch> = vec![];
+        let mut waiting = vec![];
+        for held in self.partitions.values() {
+            for (_, row) in &held.history {
+                rows.push(row.clone());
+                waiting.push(false);
+            }
+        }
+        for list in self.pending.values() {
+            for (_, row) in list {
+                rows.push(row.clone());
+                waiting.push(true);
+            }
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let all = concat_batches(&self.config.input_schema, &rows)?;
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(
+            datafusion::arrow::array::BooleanArray::from(waiting),
+        )];
+        columns.extend(all.columns().iter().cloned());
+        Ok(Some(super::accumulator_state::state_batch(columns)?))
+    }
+
+    /// Holds the rows of a batch written by `state_batch` again.
+    fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let bad = || crate::error::EngineError::State("OVER state has an unexpected layout".into());
+        let waiting = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+            .ok_or_else(bad)?
+            .clone();
+        let rows = RecordBatch::try_new(
+            self.config.input_schema.clone(),
+            batch.columns()[1..].to_vec(),
+        )?;
+        let keys = self.keys(&rows)?;
+        let times = millis(rows.column(self.config.time))?;
+        for i in 0..rows.num_rows() {
+            let (key, row) = (keys.row(i).data(), rows.slice(i, 1));
+            let time = times[i].ok_or_else(bad)?;
+            if waiting.value(i) {
+                self.pending
+                    .entry(time)
+                    .or_default()
+                    .push((key.into(), row));
+            } else {
+                self.partitions
+                    .entry(key.into())
+                    .or_default()
+                    .history
+                    .push_back((time, row));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Operator for OverOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        if let Some(store) = &ctx.state {
+            let (watermark, batches) =
+                split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
+            if let Some(w) = watermark {
+                self.watermark = w;
+            }
+            for batch in batches {
+                self.restore_batch(&batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
+        let mut batches = vec![watermark_batch(self.watermark)?];
+        batches.extend(self.state_batch()?);
+        store.write(checkpoint, &ctx.state_key(), batches)
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        batch.ensure_append_only("an OVER aggregation")?;
+        let data = &batch.data;
+        let times = millis(data.column(self.config.time))?;
+        let keys = self.keys(data)?;
         let mut late = Late::default();
         for (i, t) in times.iter().enumerate() {
             match t {
@@ -235,5 +328,124 @@ impl Operator for OverOperator {
             out.emit(ChangeBatch::inserts(batch)).await?;
         }
         out.emit_watermark(watermark).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::physical_expr::aggregate::AggregateExprBuilder;
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::harness::{Step, assert_snapshot_restore, run};
+
+    fn input() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("t", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+            Field::new("v", DataType::Int64, true),
+        ]))
+    }
+
+    fn factory(frame: Frame) -> OverAggregate {
+        let schema = input();
+        let sum = AggregateExprBuilder::new(
+            datafusion::functions_aggregate::sum::sum_udaf(),
+            vec![col("v", &schema).expect("v")],
+        )
+        .schema(schema.clone())
+        .alias("s")
+        .build()
+        .expect("sum");
+        OverAggregate {
+            partition_by: vec![col("k", &schema).expect("k")],
+            time: 1,
+            frame,
+            calls: vec![AggregateCall {
+                function: Arc::new(sum),
+                filter: None,
+            }],
+            input_schema: schema,
+            schema: Arc::new(Schema::new(vec![
+                Field::new("k", DataType::Int64, true),
+                Field::new("t", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+                Field::new("v", DataType::Int64, true),
+                Field::new("s", DataType::Int64, true),
+            ])),
+            description: "Over".into(),
+        }
+    }
+
+    fn batch(rows: &[(i64, i64, i64)]) -> Step {
+        Step::Batch(ChangeBatch::inserts(
+            RecordBatch::try_new(
+                input(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                    Arc::new(TimestampMillisecondArray::from_iter_values(
+                        rows.iter().map(|r| r.1),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                ],
+            )
+            .expect("batch"),
+        ))
+    }
+
+    fn rows(out: Vec<String>) -> Vec<String> {
+        out.into_iter()
+            .filter(|l| l.starts_with('+'))
+            .map(|l| l.replace("1970-01-01T00:00:00.0", ""))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn rows_are_emitted_in_time_order_with_their_frame() {
+        let steps = vec![
+            batch(&[(1, 20, 2), (1, 10, 1), (2, 10, 5)]),
+            Step::Watermark(15),
+            batch(&[(1, 30, 4), (1, 5, 100)]),
+            Step::Watermark(100),
+        ];
+        let out = rows(run(&factory(Frame::Rows(Some(1))), &steps).await);
+        // The row at 5 came after the watermark passed it: late.
+        assert_eq!(
+            out,
+            [
+                "+I[1, 10, 1, 1]",
+                "+I[2, 10, 5, 5]",
+                "+I[1, 20, 2, 3]",
+                "+I[1, 30, 4, 6]"
+            ]
+        );
+        let out = rows(run(&factory(Frame::Range(Some(10))), &steps).await);
+        assert_eq!(
+            out,
+            [
+                "+I[1, 10, 1, 1]",
+                "+I[2, 10, 5, 5]",
+                "+I[1, 20, 2, 3]",
+                "+I[1, 30, 4, 6]"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn restored_rows_give_the_output_of_an_uninterrupted_run() {
+        let steps = vec![
+            batch(&[(1, 20, 2), (1, 10, 1), (2, 10, 5)]),
+            Step::Watermark(15),
+            batch(&[(1, 30, 4), (2, 25, 1)]),
+            Step::Watermark(26),
+            batch(&[(1, 40, 8)]),
+            Step::Watermark(100),
+        ];
+        for frame in [Frame::Rows(Some(1)), Frame::Range(None)] {
+            for split in 0..=steps.len() {
+                assert_snapshot_restore(&factory(frame), &steps, split).await;
+            }
+        }
     }
 }
