@@ -234,9 +234,9 @@ impl OverOperator {
         )?;
         let keys = self.keys(&rows)?;
         let times = millis(rows.column(self.config.time))?;
-        for i in 0..rows.num_rows() {
+        for (i, time) in times.iter().enumerate() {
             let (key, row) = (keys.row(i).data(), rows.slice(i, 1));
-            let time = times[i].ok_or_else(bad)?;
+            let time = time.ok_or_else(bad)?;
             if waiting.value(i) {
                 self.pending
                     .entry(time)
