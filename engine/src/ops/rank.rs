@@ -295,7 +295,12 @@ impl Operator for RankOperator {
             if batch.kind(i).is_addition() {
                 let order = orders.row(i).data();
                 let newest_first = self.config.newest_first_on_ties;
-                let partition = self.state.entry(key.into()).or_default();
+                if !self.state.contains_key(key) {
+                    self.state.insert(key.into(), Partition::default());
+                }
+                let Some(partition) = self.state.get_mut(key) else {
+                    continue;
+                };
                 partition.touched_at = now;
                 let list = &mut partition.held;
                 let at = list.partition_point(|h| match h.order.as_ref().cmp(order) {
@@ -348,18 +353,18 @@ impl Operator for RankOperator {
                 &datafusion::arrow::array::UInt32Array::from(pending.clone()),
             )?;
             let rows = self.rows.convert_columns(taken.columns())?;
-            let stored: HashMap<u32, Arc<[u8]>, RandomState> = pending
-                .iter()
-                .enumerate()
-                .map(|(j, i)| (*i, Arc::from(rows.row(j).data())))
-                .collect();
+            // The encoded row of each batch row that stayed, by batch index.
+            let mut stored: Vec<Option<Arc<[u8]>>> = vec![None; data.num_rows()];
+            for (j, i) in pending.iter().enumerate() {
+                stored[*i as usize] = Some(Arc::from(rows.row(j).data()));
+            }
             for (key, _) in &before {
                 if let Some(list) = self.state.get_mut(*key).map(|p| &mut p.held) {
                     for h in list.iter_mut() {
                         if let Slot::Pending(i) = h.row
-                            && let Some(r) = stored.get(&i)
+                            && let Some(r) = stored[i as usize].take()
                         {
-                            h.row = Slot::Stored(r.clone());
+                            h.row = Slot::Stored(r);
                         }
                     }
                 }
@@ -368,16 +373,30 @@ impl Operator for RankOperator {
         // Rank by rank, what changed.
         let mut changes: Vec<(RowKind, Arc<[u8]>, u64)> = vec![];
         for (key, old) in before {
-            let new = self.top(key);
+            let new: &[Held] = self
+                .state
+                .get(key)
+                .map(|p| &p.held[..p.held.len().min(limit)])
+                .unwrap_or_default();
+            let stored = |h: &Held| match &h.row {
+                Slot::Stored(r) => Some(r.clone()),
+                Slot::Pending(_) => None,
+            };
             for r in 0..old.len().max(new.len()) {
                 let rank = r as u64 + 1;
                 match (old.get(r), new.get(r)) {
-                    (Some(o), Some(n)) if o.0 != n.0 => {
+                    (Some(o), Some(n)) if o.0 != n.id => {
                         changes.push((RowKind::UpdateBefore, o.1.clone(), rank));
-                        changes.push((RowKind::UpdateAfter, n.1.clone(), rank));
+                        if let Some(row) = stored(n) {
+                            changes.push((RowKind::UpdateAfter, row, rank));
+                        }
                     }
                     (Some(o), None) => changes.push((RowKind::Delete, o.1.clone(), rank)),
-                    (None, Some(n)) => changes.push((RowKind::Insert, n.1.clone(), rank)),
+                    (None, Some(n)) => {
+                        if let Some(row) = stored(n) {
+                            changes.push((RowKind::Insert, row, rank));
+                        }
+                    }
                     _ => {}
                 }
             }
