@@ -121,6 +121,82 @@ impl<'a> StreamPlanner<'a> {
         self.add_forward(input, Arc::new(calc), schema)
     }
 
+    /// Adds `op` fed by `input` through an exchange of `partitioning`,
+    /// with this planner's parallelism.
+    pub(crate) fn add_exchanged(
+        &mut self,
+        input: Stream,
+        op: Arc<dyn eddy_engine::operator::OperatorFactory>,
+        partitioning: Partitioning,
+        schema: SchemaRef,
+    ) -> Result<Stream> {
+        let node = self.graph.add_operator(
+            op,
+            self.parallelism,
+            vec![Edge {
+                from: input.node,
+                input: 0,
+                partitioning,
+            }],
+            schema,
+        )?;
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
+    }
+
+    /// `PARTITION BY` keys over `schema`: their physical expressions, and
+    /// the exchange bringing a partition's rows to one subtask (all rows to
+    /// one without keys).
+    pub(crate) fn partitioned_by(
+        &self,
+        partition_by: &[Expr],
+        schema: &DFSchema,
+    ) -> Result<(Vec<Arc<dyn PhysicalExpr>>, Partitioning)> {
+        let physical = partition_by
+            .iter()
+            .map(|e| self.physical(e, schema))
+            .collect::<Result<Vec<_>>>()?;
+        let columns: Option<Vec<usize>> = partition_by
+            .iter()
+            .map(|e| match e {
+                Expr::Column(c) => schema.index_of_column(c).ok(),
+                _ => None,
+            })
+            .collect();
+        let partitioning = match columns {
+            Some(k) if !k.is_empty() => Partitioning::Hash(k),
+            _ if partition_by.is_empty() => Partitioning::Single,
+            _ => return Err(self.not_supported("PARTITION BY an expression (use a column)")),
+        };
+        Ok((physical, partitioning))
+    }
+
+    /// `ORDER BY` keys over `schema` as physical expressions with their
+    /// sort options.
+    pub(crate) fn sort_keys(
+        &self,
+        order_by: &[datafusion::logical_expr::SortExpr],
+        schema: &DFSchema,
+    ) -> Result<
+        Vec<(
+            Arc<dyn PhysicalExpr>,
+            datafusion::arrow::compute::SortOptions,
+        )>,
+    > {
+        order_by
+            .iter()
+            .map(|s| {
+                let options = datafusion::arrow::compute::SortOptions {
+                    descending: !s.asc,
+                    nulls_first: s.nulls_first,
+                };
+                Ok((self.physical(&s.expr, schema)?, options))
+            })
+            .collect()
+    }
+
     /// Whether `s` carries updates.
     pub(crate) fn is_updating(&self, s: Stream) -> bool {
         self.graph.nodes[s.node].updating

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-use crate::state::{split_watermark, watermark_batch};
+use crate::state::{restored, save, split_watermark, watermark_batch};
 
 /// Which rows before the current one are in its frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,26 +261,20 @@ impl Operator for OverOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        if let Some(store) = &ctx.state {
-            let (watermark, batches) =
-                split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
-            if let Some(w) = watermark {
-                self.watermark = w;
-            }
-            for batch in batches {
-                self.restore_batch(&batch)?;
-            }
+        let (watermark, batches) = split_watermark(restored(ctx)?);
+        if let Some(w) = watermark {
+            self.watermark = w;
+        }
+        for batch in batches {
+            self.restore_batch(&batch)?;
         }
         Ok(())
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = ctx.state.clone() else {
-            return Ok(());
-        };
         let mut batches = vec![watermark_batch(self.watermark)?];
         batches.extend(self.state_batch()?);
-        store.write(checkpoint, &ctx.state_key(), batches)
+        save(ctx, checkpoint, batches)
     }
 
     async fn process(

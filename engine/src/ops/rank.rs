@@ -244,20 +244,15 @@ impl Operator for RankOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        if let Some(store) = &ctx.state {
-            for batch in store.restore(&ctx.state_key())?.unwrap_or_default() {
-                self.restore_batch(&batch)?;
-            }
+        for batch in crate::state::restored(ctx)? {
+            self.restore_batch(&batch)?;
         }
         Ok(())
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = ctx.state.clone() else {
-            return Ok(());
-        };
         let batches = self.state_batch()?.into_iter().collect();
-        store.write(checkpoint, &ctx.state_key(), batches)
+        crate::state::save(ctx, checkpoint, batches)
     }
 
     async fn process(

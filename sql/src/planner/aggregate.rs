@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use datafusion::logical_expr::{Expr, LogicalPlan};
-use eddy_engine::graph::{Edge, Partitioning};
+use eddy_engine::graph::Partitioning;
 use eddy_engine::ops::aggregate::AggregateCall;
 use eddy_engine::ops::group_aggregate::GroupAggregate;
 
@@ -129,20 +129,8 @@ impl StreamPlanner<'_> {
         } else {
             Partitioning::Hash((0..key_count).collect())
         };
-        let node = self.graph.add_operator(
-            Arc::new(op),
-            self.parallelism,
-            vec![Edge {
-                from: calc.node,
-                input: 0,
-                partitioning,
-            }],
-            schema,
-        )?;
-        self.graph.nodes[node].updating = true;
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
+        let stream = self.add_exchanged(calc, Arc::new(op), partitioning, schema)?;
+        self.graph.nodes[stream.node].updating = true;
+        Ok(stream)
     }
 }

@@ -8,7 +8,6 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{Expr, WindowFrameBound, WindowFrameUnits};
 use datafusion::physical_expr::aggregate::AggregateExprBuilder;
-use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::aggregate::AggregateCall;
 use eddy_engine::ops::over_aggregate::{Frame, OverAggregate};
 
@@ -137,24 +136,8 @@ impl StreamPlanner<'_> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let partition_by = params
-            .partition_by
-            .iter()
-            .map(|e| self.physical(e, input_schema))
-            .collect::<Result<Vec<_>>>()?;
-        let keys: Option<Vec<usize>> = params
-            .partition_by
-            .iter()
-            .map(|e| match e {
-                Expr::Column(c) => input_schema.index_of_column(c).ok(),
-                _ => None,
-            })
-            .collect();
-        let partitioning = match keys {
-            Some(k) if !k.is_empty() => Partitioning::Hash(k),
-            _ if params.partition_by.is_empty() => Partitioning::Single,
-            _ => return Err(self.not_supported("PARTITION BY an expression (use a column)")),
-        };
+        let (partition_by, partitioning) =
+            self.partitioned_by(&params.partition_by, input_schema)?;
         let schema = nullable_schema(w.schema.as_arrow());
         let op = OverAggregate {
             partition_by,
@@ -180,20 +163,8 @@ impl StreamPlanner<'_> {
                     .join(", ")
             ),
         };
-        let node = self.graph.add_operator(
-            Arc::new(op),
-            self.parallelism,
-            vec![Edge {
-                from: input.node,
-                input: 0,
-                partitioning,
-            }],
-            schema,
-        )?;
-        self.window_nodes.push(node);
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
+        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema)?;
+        self.window_nodes.push(stream.node);
+        Ok(stream)
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator};
-use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::rank::Rank;
 
 use super::{Stream, StreamPlanner};
@@ -88,35 +87,9 @@ impl StreamPlanner<'_> {
         let params = &wf.params;
         let input_schema = w.input.schema();
         let input = self.plan(&w.input)?;
-        let partition_by = params
-            .partition_by
-            .iter()
-            .map(|e| self.physical(e, input_schema))
-            .collect::<Result<Vec<_>>>()?;
-        let order_by = params
-            .order_by
-            .iter()
-            .map(|s| {
-                let options = datafusion::arrow::compute::SortOptions {
-                    descending: !s.asc,
-                    nulls_first: s.nulls_first,
-                };
-                Ok((self.physical(&s.expr, input_schema)?, options))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let keys: Option<Vec<usize>> = params
-            .partition_by
-            .iter()
-            .map(|e| match e {
-                Expr::Column(c) => input_schema.index_of_column(c).ok(),
-                _ => None,
-            })
-            .collect();
-        let partitioning = match keys {
-            Some(k) if !k.is_empty() => Partitioning::Hash(k),
-            _ if params.partition_by.is_empty() => Partitioning::Single,
-            _ => return Err(self.not_supported("PARTITION BY an expression (use a column)")),
-        };
+        let (partition_by, partitioning) =
+            self.partitioned_by(&params.partition_by, input_schema)?;
+        let order_by = self.sort_keys(&params.order_by, input_schema)?;
         let newest_first_on_ties = limit == 1
             && matches!(params.order_by.as_slice(), [s] if !s.asc && self.is_time_attribute(&w.input, &s.expr));
         let schema = nullable_schema(w.schema.as_arrow());
@@ -145,21 +118,9 @@ impl StreamPlanner<'_> {
                     .join(", ")
             ),
         };
-        let node = self.graph.add_operator(
-            Arc::new(op),
-            self.parallelism,
-            vec![Edge {
-                from: input.node,
-                input: 0,
-                partitioning,
-            }],
-            schema,
-        )?;
-        self.graph.nodes[node].updating = true;
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
+        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema)?;
+        self.graph.nodes[stream.node].updating = true;
+        Ok(stream)
     }
 
     /// Whether `e` is a time attribute of `plan`: a table's watermarked

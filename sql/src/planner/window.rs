@@ -159,21 +159,9 @@ impl StreamPlanner<'_> {
                 )
             }
         };
-        let node = self.graph.add_operator(
-            op,
-            self.parallelism,
-            vec![Edge {
-                from: calc.node,
-                input: 0,
-                partitioning,
-            }],
-            schema,
-        )?;
-        self.window_nodes.push(node);
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
+        let stream = self.add_exchanged(calc, op, partitioning, schema)?;
+        self.window_nodes.push(stream.node);
+        Ok(stream)
     }
 
     /// Whether `w` is a window ranking: partitioned by a `window_end`.
@@ -222,31 +210,21 @@ impl StreamPlanner<'_> {
         if self.is_updating(input) {
             return Err(self.updating_input_error("a window ranking", input));
         }
-        let partition_by = params
-            .partition_by
-            .iter()
-            .map(|e| self.physical(e, input_schema))
-            .collect::<Result<Vec<_>>>()?;
-        let order_by = params
-            .order_by
-            .iter()
-            .map(|s| {
-                let options = datafusion::arrow::compute::SortOptions {
-                    descending: !s.asc,
-                    nulls_first: s.nulls_first,
-                };
-                Ok((self.physical(&s.expr, input_schema)?, options))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // Rows of one partition must meet in one subtask.
-        let keys: Option<Vec<usize>> = params
-            .partition_by
-            .iter()
-            .map(|e| match e {
-                Expr::Column(c) => input_schema.index_of_column(c).ok(),
-                _ => None,
-            })
-            .collect();
+        // Rows of one partition meet in one subtask (partitioned by the
+        // window end at least, when a key is an expression).
+        let (partition_by, partitioning) =
+            match self.partitioned_by(&params.partition_by, input_schema) {
+                Ok(p) => p,
+                Err(_) => (
+                    params
+                        .partition_by
+                        .iter()
+                        .map(|e| self.physical(e, input_schema))
+                        .collect::<Result<Vec<_>>>()?,
+                    Partitioning::Hash(vec![window_end]),
+                ),
+            };
+        let order_by = self.sort_keys(&params.order_by, input_schema)?;
         let schema = nullable_schema(w.schema.as_arrow());
         let op = WindowRank {
             window_end,
@@ -255,21 +233,9 @@ impl StreamPlanner<'_> {
             schema: schema.clone(),
             description: format!("WindowRank({expr})"),
         };
-        let node = self.graph.add_operator(
-            Arc::new(op),
-            self.parallelism,
-            vec![Edge {
-                from: input.node,
-                input: 0,
-                partitioning: Partitioning::Hash(keys.unwrap_or_else(|| vec![window_end])),
-            }],
-            schema,
-        )?;
-        self.window_nodes.push(node);
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
+        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema)?;
+        self.window_nodes.push(stream.node);
+        Ok(stream)
     }
 
     /// A join of two window results on `window_start`, `window_end` (and
