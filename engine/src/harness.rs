@@ -130,3 +130,27 @@ pub async fn assert_snapshot_restore(factory: &dyn OperatorFactory, steps: &[Ste
         "restored run differs from an uninterrupted one"
     );
 }
+
+/// The schema of [`kv_changes`]: two BIGINT columns, `k` and `v`.
+pub fn kv_schema() -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("v", DataType::Int64, true),
+    ]))
+}
+
+/// A batch of (kind, k, v) rows.
+pub fn kv_changes(rows: &[(crate::batch::RowKind, i64, i64)]) -> Step {
+    use datafusion::arrow::array::{Int8Array, Int64Array};
+    let data = datafusion::arrow::record_batch::RecordBatch::try_new(
+        kv_schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+        ],
+    )
+    .expect("batch");
+    let kinds = Int8Array::from_iter_values(rows.iter().map(|r| r.0 as i8));
+    Step::Batch(ChangeBatch::with_kinds(data, kinds))
+}

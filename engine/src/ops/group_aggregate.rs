@@ -431,19 +431,15 @@ enum Source {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_expr::aggregate::AggregateExprBuilder;
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, run};
+    use crate::harness::{Step, assert_snapshot_restore, kv_changes, kv_schema, run};
 
     fn input() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("v", DataType::Int64, true),
-        ]))
+        kv_schema()
     }
 
     fn factory(updating_input: bool) -> GroupAggregate {
@@ -476,26 +472,13 @@ mod tests {
         }
     }
 
-    fn batch(rows: &[(RowKind, i64, i64)]) -> Step {
-        let data = RecordBatch::try_new(
-            input(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
-            ],
-        )
-        .expect("batch");
-        let kinds = Int8Array::from_iter_values(rows.iter().map(|r| r.0 as i8));
-        Step::Batch(ChangeBatch::with_kinds(data, kinds))
-    }
-
     #[tokio::test]
     async fn one_change_per_key_and_batch_and_none_when_unchanged() {
         use RowKind::*;
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 7), (Insert, 2, 1)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 7), (Insert, 2, 1)]),
             // Key 2 gets a row of 0: its sum and max stay.
-            batch(&[(Insert, 1, 1), (Insert, 2, 0), (Insert, 2, 0)]),
+            kv_changes(&[(Insert, 1, 1), (Insert, 2, 0), (Insert, 2, 0)]),
         ];
         let out = run(&factory(false), &steps).await;
         assert_eq!(
@@ -513,9 +496,9 @@ mod tests {
     async fn a_retracted_maximum_gives_the_next_and_an_emptied_key_is_deleted() {
         use RowKind::*;
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 9), (Insert, 2, 3)]),
-            batch(&[(UpdateBefore, 1, 9)]),
-            batch(&[(Delete, 2, 3), (Delete, 1, 5)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 9), (Insert, 2, 3)]),
+            kv_changes(&[(UpdateBefore, 1, 9)]),
+            kv_changes(&[(Delete, 2, 3), (Delete, 1, 5)]),
         ];
         let out = run(&factory(true), &steps).await;
         assert_eq!(
@@ -535,10 +518,10 @@ mod tests {
     async fn restored_state_gives_the_output_of_an_uninterrupted_run() {
         use RowKind::*;
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 9), (Insert, 2, 3)]),
-            batch(&[(Insert, 2, 4), (Insert, 3, 1)]),
-            batch(&[(UpdateBefore, 1, 9), (Insert, 1, 2)]),
-            batch(&[(Delete, 2, 3), (Delete, 3, 1), (Insert, 4, 4)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 9), (Insert, 2, 3)]),
+            kv_changes(&[(Insert, 2, 4), (Insert, 3, 1)]),
+            kv_changes(&[(UpdateBefore, 1, 9), (Insert, 1, 2)]),
+            kv_changes(&[(Delete, 2, 3), (Delete, 3, 1), (Insert, 4, 4)]),
         ];
         for updating in [false, true] {
             // Without updates in the input, the retractions are dropped.
@@ -582,9 +565,9 @@ mod tests {
             description: "GroupAggregate".into(),
         };
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 5), (Insert, 2, 3)]),
-            batch(&[(Insert, 1, 6), (Insert, 2, 3)]),
-            batch(&[(Insert, 1, 5), (Insert, 1, 7)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 5), (Insert, 2, 3)]),
+            kv_changes(&[(Insert, 1, 6), (Insert, 2, 3)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 7)]),
         ];
         for split in 0..=steps.len() {
             assert_snapshot_restore(&factory, &steps, split).await;
@@ -597,10 +580,10 @@ mod tests {
         let mut factory = factory(false);
         factory.state_ttl = Some(std::time::Duration::from_secs(60));
         let steps = vec![
-            batch(&[(Insert, 1, 5)]),
+            kv_changes(&[(Insert, 1, 5)]),
             // An hour passes: nothing comes out, the key starts over.
             Step::Clock(chrono::Utc::now().timestamp_millis() + 3_600_000),
-            batch(&[(Insert, 1, 2)]),
+            kv_changes(&[(Insert, 1, 2)]),
         ];
         let out = run(&factory, &steps).await;
         assert_eq!(out, ["+I[1, 5, 5]", "+I[1, 2, 2]"]);

@@ -422,18 +422,14 @@ impl Operator for RankOperator {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, run};
+    use crate::harness::{Step, assert_snapshot_restore, kv_changes, kv_schema, run};
 
     fn input() -> SchemaRef {
-        Arc::new(Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("v", DataType::Int64, true),
-        ]))
+        kv_schema()
     }
 
     fn factory(limit: usize, updating_input: bool) -> Rank {
@@ -461,26 +457,13 @@ mod tests {
         }
     }
 
-    fn batch(rows: &[(RowKind, i64, i64)]) -> Step {
-        let data = RecordBatch::try_new(
-            input(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
-            ],
-        )
-        .expect("batch");
-        let kinds = Int8Array::from_iter_values(rows.iter().map(|r| r.0 as i8));
-        Step::Batch(ChangeBatch::with_kinds(data, kinds))
-    }
-
     #[tokio::test]
     async fn a_better_row_shifts_the_ranks_below_it() {
         use RowKind::*;
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 3)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 3)]),
             // 9 takes rank 1; 5 moves to 2; 3 drops out; 1 never enters.
-            batch(&[(Insert, 1, 9), (Insert, 1, 1)]),
+            kv_changes(&[(Insert, 1, 9), (Insert, 1, 1)]),
         ];
         let out = run(&factory(2, false), &steps).await;
         assert_eq!(
@@ -500,9 +483,9 @@ mod tests {
     async fn a_retracted_top_row_lets_the_next_one_up() {
         use RowKind::*;
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 3), (Insert, 1, 7)]),
-            batch(&[(Delete, 1, 7)]),
-            batch(&[(Delete, 1, 5), (Delete, 1, 3)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 3), (Insert, 1, 7)]),
+            kv_changes(&[(Delete, 1, 7)]),
+            kv_changes(&[(Delete, 1, 5), (Delete, 1, 3)]),
         ];
         let out = run(&factory(2, true), &steps).await;
         assert_eq!(
@@ -524,9 +507,9 @@ mod tests {
     async fn restored_partitions_give_the_output_of_an_uninterrupted_run() {
         use RowKind::*;
         let steps = vec![
-            batch(&[(Insert, 1, 5), (Insert, 1, 3), (Insert, 2, 1)]),
-            batch(&[(Insert, 1, 9), (Insert, 2, 4)]),
-            batch(&[(Delete, 1, 9), (Insert, 1, 4)]),
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 3), (Insert, 2, 1)]),
+            kv_changes(&[(Insert, 1, 9), (Insert, 2, 4)]),
+            kv_changes(&[(Delete, 1, 9), (Insert, 1, 4)]),
         ];
         for updating in [false, true] {
             let steps: Vec<Step> = if updating {
@@ -546,10 +529,10 @@ mod tests {
         let mut factory = factory(1, false);
         factory.state_ttl = Some(std::time::Duration::from_secs(60));
         let steps = vec![
-            batch(&[(Insert, 1, 5)]),
+            kv_changes(&[(Insert, 1, 5)]),
             Step::Clock(chrono::Utc::now().timestamp_millis() + 3_600_000),
             // A lower value ranks first again: the old top row is gone.
-            batch(&[(Insert, 1, 2)]),
+            kv_changes(&[(Insert, 1, 2)]),
         ];
         let out = run(&factory, &steps).await;
         assert_eq!(out, ["+I[1, 5, 1]", "+I[1, 2, 1]"]);
