@@ -81,9 +81,12 @@ impl Slicing {
         match *self {
             Slicing::Given => end - 1,
             Slicing::Hop { size, .. } => end - size,
-            Slicing::Cumulate { size, offset, .. } => {
-                (end - 1 - offset).div_euclid(size) * size + offset
-            }
+            Slicing::Cumulate { size, offset, .. } => end
+                .wrapping_sub(1)
+                .wrapping_sub(offset)
+                .div_euclid(size)
+                .wrapping_mul(size)
+                .wrapping_add(offset),
         }
     }
 

@@ -103,7 +103,11 @@ fn at(values: &[Option<i64>], row: usize) -> Option<i64> {
 
 /// Start of the `size` period holding `t`, periods counted from `offset`.
 fn floor(t: i64, size: i64, offset: i64) -> i64 {
-    (t - offset).div_euclid(size) * size + offset
+    // Wrapping: times at the ends of the i64 range give nonsense, not a panic.
+    t.wrapping_sub(offset)
+        .div_euclid(size)
+        .wrapping_mul(size)
+        .wrapping_add(offset)
 }
 
 fn session_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
@@ -163,8 +167,8 @@ fn hop_starts(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         // earlier ones every `slide` before, while they still reach `t`.
         let last = floor(t, slide, offset);
         let mut starts: Vec<i64> = (0..)
-            .map(|k| last - k * slide)
-            .take_while(|s| s + size > t)
+            .map(|k: i64| last.saturating_sub(k.saturating_mul(slide)))
+            .take_while(|s| s.saturating_add(size) > t && *s > i64::MIN)
             .collect();
         starts.reverse();
         starts
@@ -176,8 +180,8 @@ fn cumulate_ends(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         let start = floor(t, size, offset);
         let first = floor(t, step, offset) + step;
         (0..)
-            .map(|k| first + k * step)
-            .take_while(|e| *e <= start + size)
+            .map(|k: i64| first.saturating_add(k.saturating_mul(step)))
+            .take_while(|e| *e <= start.saturating_add(size) && *e < i64::MAX)
             .collect()
     })
 }
@@ -192,7 +196,7 @@ fn slice_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     {
         let (s, o, shift) = (*s, *o, *shift);
         return Ok(Arc::new(ts.unary::<_, TimestampMillisecondType>(|t| {
-            floor(t, s, o) + s + shift
+            floor(t, s, o).wrapping_add(s).wrapping_add(shift)
         })));
     }
     let ts = millis(&args[0])?;
@@ -200,7 +204,9 @@ fn slice_end(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let mut out = TimestampMillisecondBuilder::new();
     for (i, t) in ts.iter().enumerate().take(rows) {
         let end = match (*t, at(&slice, i), at(&offset, i), at(&shift, i)) {
-            (Some(t), Some(s), Some(o), Some(shift)) if s > 0 => Some(floor(t, s, o) + s + shift),
+            (Some(t), Some(s), Some(o), Some(shift)) if s > 0 => {
+                Some(floor(t, s, o).wrapping_add(s).wrapping_add(shift))
+            }
             _ => None,
         };
         out.append_option(end);

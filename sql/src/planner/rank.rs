@@ -60,10 +60,10 @@ pub(crate) fn rank_limit(predicate: &Expr, rn: &str) -> Option<usize> {
                     };
                 }
                 Operator::LtEq if is_rn(&l) => number(right),
-                Operator::Lt if is_rn(&l) => number(right).map(|n| n - 1),
+                Operator::Lt if is_rn(&l) => number(right).map(|n| n.saturating_sub(1)),
                 Operator::Eq if is_rn(&l) => number(right),
                 Operator::GtEq if is_rn(&r) => number(left),
-                Operator::Gt if is_rn(&r) => number(left).map(|n| n - 1),
+                Operator::Gt if is_rn(&r) => number(left).map(|n| n.saturating_sub(1)),
                 Operator::Eq if is_rn(&r) => number(left),
                 _ => None,
             }?;
