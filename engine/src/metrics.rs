@@ -22,6 +22,9 @@ pub struct OperatorMetrics {
     pub rows_late: AtomicU64,
     /// The last watermark seen.
     pub watermark: AtomicI64,
+    /// Entries (keys, windows, held rows) in the operator's state, as it
+    /// last reported.
+    pub state_entries: AtomicU64,
 }
 
 impl OperatorMetrics {
@@ -34,12 +37,18 @@ impl OperatorMetrics {
             rows_skipped: AtomicU64::new(0),
             rows_late: AtomicU64::new(0),
             watermark: AtomicI64::new(MIN_WATERMARK),
+            state_entries: AtomicU64::new(0),
         }
     }
 
     /// Adds to the count of late rows dropped.
     pub fn add_late(&self, n: u64) {
         self.rows_late.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reports how many entries the operator's state holds.
+    pub fn set_state_entries(&self, n: usize) {
+        self.state_entries.store(n as u64, Ordering::Relaxed);
     }
 
     /// Adds to the count of skipped bad rows.
@@ -65,6 +74,9 @@ pub struct JobStats {
     pub late: Vec<(String, u64)>,
     /// The table late rows went to (`table.exec.late-data.sink`), if any.
     pub late_table: Option<String>,
+    /// Entries in state, per stateful operator name (summed over its
+    /// subtasks): group keys, window slices and keys, partitions, held rows.
+    pub state: Vec<(String, u64)>,
 }
 
 impl JobMetrics {
@@ -97,6 +109,11 @@ impl JobMetrics {
                 &m.name,
                 m.rows_late.load(Ordering::Relaxed),
             );
+            add_to(
+                &mut stats.state,
+                &m.name,
+                m.state_entries.load(Ordering::Relaxed),
+            );
         }
         stats
     }
@@ -110,5 +127,21 @@ fn add_to(counts: &mut Vec<(String, u64)>, name: &str, n: u64) {
     match counts.iter_mut().find(|(k, _)| k == name) {
         Some((_, c)) => *c += n,
         None => counts.push((name.to_string(), n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_entries_are_summed_over_an_operators_subtasks() {
+        let job = JobMetrics::default();
+        let (a, b, c) = (job.register("agg"), job.register("agg"), job.register("rank"));
+        a.set_state_entries(3);
+        b.set_state_entries(4);
+        c.set_state_entries(0);
+        a.set_state_entries(5);
+        assert_eq!(job.stats().state, vec![("agg".to_string(), 9)]);
     }
 }

@@ -210,7 +210,7 @@ impl Operator for GroupAggregateOperator {
         &mut self,
         _input: usize,
         batch: ChangeBatch,
-        _ctx: &mut Context,
+        ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
         let data = &batch.data;
@@ -345,6 +345,7 @@ impl Operator for GroupAggregateOperator {
                 self.forget(g)?;
             }
         }
+        ctx.metrics.set_state_entries(self.index.len());
         Ok(())
     }
 }

@@ -314,13 +314,20 @@ impl Operator for OverOperator {
     async fn on_watermark(
         &mut self,
         watermark: i64,
-        _ctx: &mut Context,
+        ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
         self.watermark = self.watermark.max(watermark);
         if let Some(batch) = self.fire(self.watermark)? {
             out.emit(ChangeBatch::inserts(batch)).await?;
         }
+        let held: usize = self.pending.values().map(Vec::len).sum::<usize>()
+            + self
+                .partitions
+                .values()
+                .map(|p| p.history.len())
+                .sum::<usize>();
+        ctx.metrics.set_state_entries(held);
         out.emit_watermark(watermark).await
     }
 }

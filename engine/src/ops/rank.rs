@@ -259,7 +259,7 @@ impl Operator for RankOperator {
         &mut self,
         _input: usize,
         batch: ChangeBatch,
-        _ctx: &mut Context,
+        ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
         let data = &batch.data;
@@ -399,6 +399,7 @@ impl Operator for RankOperator {
                 self.state.remove(key);
             }
         }
+        ctx.metrics.set_state_entries(self.state.len());
         if changes.is_empty() {
             return Ok(());
         }

@@ -263,6 +263,8 @@ impl Operator for SessionAggregateOperator {
                 run_start = i;
             }
         }
+        ctx.metrics
+            .set_state_entries(self.sessions.values().map(Vec::len).sum());
         Ok(())
     }
 

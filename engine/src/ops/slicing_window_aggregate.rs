@@ -223,6 +223,11 @@ struct SlicingOperator {
 }
 
 impl SlicingOperator {
+    /// Keys held, summed over slices.
+    fn state_entries(&self) -> usize {
+        self.slices.values().map(|s| s.keys.len()).sum()
+    }
+
     /// Adds the results of the window ending at `end` (starting at
     /// `start`), merged from its slices, to `out`.
     fn window(&mut self, start: i64, end: i64, out: &mut Results) -> Result<()> {
@@ -505,6 +510,7 @@ impl Operator for SlicingOperator {
             let accs = slice.open(&self.config.calls)?;
             arguments.update_groups(accs, members.as_ref(), &groups, total)?;
         }
+        ctx.metrics.set_state_entries(self.state_entries());
         Ok(())
     }
 
@@ -537,7 +543,7 @@ impl Operator for SlicingOperator {
     async fn on_watermark(
         &mut self,
         watermark: i64,
-        _ctx: &mut Context,
+        ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
         if self.config.processing_time {
@@ -548,6 +554,7 @@ impl Operator for SlicingOperator {
         if let Some(batch) = self.fire(previous, self.watermark)? {
             out.emit(ChangeBatch::inserts(batch)).await?;
         }
+        ctx.metrics.set_state_entries(self.state_entries());
         out.emit_watermark(watermark).await
     }
 }
