@@ -137,7 +137,11 @@ mod tests {
     #[test]
     fn state_entries_are_summed_over_an_operators_subtasks() {
         let job = JobMetrics::default();
-        let (a, b, c) = (job.register("agg"), job.register("agg"), job.register("rank"));
+        let (a, b, c) = (
+            job.register("agg"),
+            job.register("agg"),
+            job.register("rank"),
+        );
         a.set_state_entries(3);
         b.set_state_entries(4);
         c.set_state_entries(0);

@@ -48,6 +48,27 @@ impl Context {
             subtask: self.subtask.index,
         }
     }
+
+    /// The batches this operator's state was restored with (none without
+    /// a store or a checkpoint to restore from).
+    pub fn restored_state(&self) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+        match &self.state {
+            Some(store) => Ok(store.restore(&self.state_key())?.unwrap_or_default()),
+            None => Ok(vec![]),
+        }
+    }
+
+    /// Writes this operator's state for `checkpoint`, if the job has a store.
+    pub fn save_state(
+        &self,
+        checkpoint: u64,
+        batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
+    ) -> Result<()> {
+        match &self.state {
+            Some(store) => store.write(checkpoint, &self.state_key(), batches),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Receives what an operator produces.

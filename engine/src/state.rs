@@ -92,25 +92,3 @@ pub fn split_watermark(batches: Vec<RecordBatch>) -> (Option<i64>, Vec<RecordBat
     }
     (watermark, rest)
 }
-
-/// The batches an operator's state was restored with (none without a
-/// store or a checkpoint to restore from).
-pub fn restored(ctx: &crate::operator::Context) -> Result<Vec<RecordBatch>> {
-    match &ctx.state {
-        Some(store) => Ok(store.restore(&ctx.state_key())?.unwrap_or_default()),
-        None => Ok(vec![]),
-    }
-}
-
-/// Writes an operator's state batches for `checkpoint`, if the job has a
-/// store.
-pub fn save(
-    ctx: &crate::operator::Context,
-    checkpoint: u64,
-    batches: Vec<RecordBatch>,
-) -> Result<()> {
-    match &ctx.state {
-        Some(store) => store.write(checkpoint, &ctx.state_key(), batches),
-        None => Ok(()),
-    }
-}

@@ -195,7 +195,7 @@ impl Operator for GroupAggregateOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        for batch in crate::state::restored(ctx)? {
+        for batch in ctx.restored_state()? {
             self.restore_batch(&batch)?;
         }
         Ok(())
@@ -203,7 +203,7 @@ impl Operator for GroupAggregateOperator {
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
         let batches = self.state_batch()?.into_iter().collect();
-        crate::state::save(ctx, checkpoint, batches)
+        ctx.save_state(checkpoint, batches)
     }
 
     async fn process(

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-use crate::state::{restored, save, split_watermark, watermark_batch};
+use crate::state::{split_watermark, watermark_batch};
 
 /// Which rows before the current one are in its frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,7 +261,7 @@ impl Operator for OverOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let (watermark, batches) = split_watermark(restored(ctx)?);
+        let (watermark, batches) = split_watermark(ctx.restored_state()?);
         if let Some(w) = watermark {
             self.watermark = w;
         }
@@ -274,7 +274,7 @@ impl Operator for OverOperator {
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
         let mut batches = vec![watermark_batch(self.watermark)?];
         batches.extend(self.state_batch()?);
-        save(ctx, checkpoint, batches)
+        ctx.save_state(checkpoint, batches)
     }
 
     async fn process(
