@@ -59,6 +59,9 @@ pub struct StreamPlanner<'a> {
     /// How long unbounded operators keep a key nobody touches
     /// (`table.exec.state.ttl`); `None`: forever.
     pub state_ttl: Option<std::time::Duration>,
+    /// Set while planning the input of a projection that drops the rank
+    /// of the Top-N below it.
+    pub(crate) rank_number_unused: bool,
 }
 
 impl<'a> StreamPlanner<'a> {
@@ -81,6 +84,7 @@ impl<'a> StreamPlanner<'a> {
             scans: HashMap::new(),
             window_nodes: vec![],
             state_ttl: None,
+            rank_number_unused: false,
         }
     }
 
@@ -279,7 +283,21 @@ impl<'a> StreamPlanner<'a> {
     pub fn plan(&mut self, plan: &LogicalPlan) -> Result<Stream> {
         match plan {
             LogicalPlan::Projection(p) => {
+                // A Top-N whose rank this projection drops need not emit
+                // rank changes.
+                if let LogicalPlan::Filter(f) = p.input.as_ref()
+                    && let LogicalPlan::Window(w) = f.input.as_ref()
+                    && rank::row_number(w).is_some()
+                    && !self.is_window_rank(w)
+                {
+                    let rn = w.schema.field(w.schema.fields().len() - 1).name();
+                    self.rank_number_unused = !p
+                        .expr
+                        .iter()
+                        .any(|e| e.column_refs().iter().any(|c| &c.name == rn));
+                }
                 let input = self.plan(&p.input)?;
+                self.rank_number_unused = false;
                 let exprs = p
                     .expr
                     .iter()

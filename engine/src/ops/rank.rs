@@ -37,6 +37,10 @@ pub struct Rank {
     /// Rows of equal order keys rank the newest first (keep-last
     /// deduplication) rather than the oldest.
     pub newest_first_on_ties: bool,
+    /// Whether the query uses the rank: if not, a row moving to another
+    /// rank is no change, and only rows entering or leaving the top N are
+    /// emitted (`+I`/`-D`; `-U`/`+U` for the one row of a deduplication).
+    pub rank_number: bool,
     /// Whether the input may retract rows.
     pub updating_input: bool,
     /// Partitions untouched this long are forgotten (`table.exec.state.ttl`).
@@ -377,22 +381,54 @@ impl Operator for RankOperator {
                 Slot::Stored(r) => Some(r.clone()),
                 Slot::Pending(_) => None,
             };
-            for r in 0..old.len().max(new.len()) {
-                let rank = r as u64 + 1;
-                match (old.get(r), new.get(r)) {
-                    (Some(o), Some(n)) if o.0 != n.id => {
-                        changes.push((RowKind::UpdateBefore, o.1.clone(), rank));
-                        if let Some(row) = stored(n) {
-                            changes.push((RowKind::UpdateAfter, row, rank));
-                        }
+            if !self.config.rank_number {
+                let (left, entered): (Vec<_>, Vec<_>) = (
+                    old.iter()
+                        .enumerate()
+                        .filter(|(_, (id, _))| !new.iter().any(|h| h.id == *id))
+                        .collect(),
+                    new.iter()
+                        .enumerate()
+                        .filter(|(_, h)| !old.iter().any(|(id, _)| *id == h.id))
+                        .collect(),
+                );
+                let replaced = limit == 1 && left.len() == 1 && entered.len() == 1;
+                for (r, (_, row)) in left {
+                    let kind = if replaced {
+                        RowKind::UpdateBefore
+                    } else {
+                        RowKind::Delete
+                    };
+                    changes.push((kind, row.clone(), r as u64 + 1));
+                }
+                for (r, h) in entered {
+                    let kind = if replaced {
+                        RowKind::UpdateAfter
+                    } else {
+                        RowKind::Insert
+                    };
+                    if let Some(row) = stored(h) {
+                        changes.push((kind, row, r as u64 + 1));
                     }
-                    (Some(o), None) => changes.push((RowKind::Delete, o.1.clone(), rank)),
-                    (None, Some(n)) => {
-                        if let Some(row) = stored(n) {
-                            changes.push((RowKind::Insert, row, rank));
+                }
+            } else {
+                for r in 0..old.len().max(new.len()) {
+                    let rank = r as u64 + 1;
+                    match (old.get(r), new.get(r)) {
+                        (Some(o), Some(n)) if o.0 != n.id => {
+                            changes.push((RowKind::UpdateBefore, o.1.clone(), rank));
+                            if let Some(row) = stored(n) {
+                                changes.push((RowKind::UpdateAfter, row, rank));
+                            }
                         }
+                        (Some(o), None) => changes.push((RowKind::Delete, o.1.clone(), rank)),
+                        (None, Some(n)) => {
+                            if let Some(row) = stored(n) {
+                                changes.push((RowKind::Insert, row, rank));
+                            }
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
             }
             if self.state.get(key).is_some_and(|p| p.held.is_empty()) {
@@ -446,6 +482,7 @@ mod tests {
             )],
             limit,
             newest_first_on_ties: false,
+            rank_number: true,
             updating_input,
             state_ttl: None,
             input_schema: schema,
@@ -537,5 +574,22 @@ mod tests {
         ];
         let out = run(&factory, &steps).await;
         assert_eq!(out, ["+I[1, 5, 1]", "+I[1, 2, 1]"]);
+    }
+
+    #[tokio::test]
+    async fn without_the_rank_only_rows_entering_or_leaving_are_emitted() {
+        use RowKind::*;
+        let mut factory = factory(2, false);
+        factory.rank_number = false;
+        let steps = vec![
+            kv_changes(&[(Insert, 1, 5), (Insert, 1, 3)]),
+            // 9 enters and 3 leaves; 5 moving from rank 1 to 2 is no change.
+            kv_changes(&[(Insert, 1, 9), (Insert, 1, 1)]),
+        ];
+        let out = run(&factory, &steps).await;
+        assert_eq!(
+            out,
+            ["+I[1, 5, 1]", "+I[1, 3, 2]", "-D[1, 3, 2]", "+I[1, 9, 1]"]
+        );
     }
 }

@@ -84,6 +84,8 @@ impl StreamPlanner<'_> {
         wf: &WindowFunction,
         limit: usize,
     ) -> Result<Stream> {
+        // Taken before the input is planned: a Top-N below is not ours.
+        let rank_number = !std::mem::take(&mut self.rank_number_unused);
         let params = &wf.params;
         let input_schema = w.input.schema();
         let input = self.plan(&w.input)?;
@@ -98,6 +100,7 @@ impl StreamPlanner<'_> {
             order_by,
             limit,
             newest_first_on_ties,
+            rank_number,
             state_ttl: self.state_ttl,
             updating_input: self.is_updating(input),
             input_schema: nullable_schema(input_schema.as_arrow()),
