@@ -109,41 +109,6 @@ impl BatchArguments {
         (&self.args[c], self.masks[c].as_ref())
     }
 
-    /// The arguments of call `c` for the rows `order` (grouped: bucket `b`
-    /// is `order[starts[b]..starts[b + 1]]`), less the rows its filter
-    /// drops, taken once; with the buckets' starts in the taken arrays, so
-    /// each bucket's arguments are zero-copy slices.
-    pub fn grouped(
-        &self,
-        c: usize,
-        order: &[u32],
-        starts: &[usize],
-    ) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
-        let (kept, starts) = match &self.masks[c] {
-            None => (order.to_vec(), starts.to_vec()),
-            Some(mask) => {
-                let mut kept = Vec::with_capacity(order.len());
-                let mut new_starts = Vec::with_capacity(starts.len());
-                for b in 0..starts.len().saturating_sub(1) {
-                    new_starts.push(kept.len());
-                    kept.extend(
-                        order[starts[b]..starts[b + 1]]
-                            .iter()
-                            .filter(|r| mask.value(**r as usize)),
-                    );
-                }
-                new_starts.push(kept.len());
-                (kept, new_starts)
-            }
-        };
-        let kept = datafusion::arrow::array::UInt32Array::from(kept);
-        let args = self.args[c]
-            .iter()
-            .map(|a| take(a.as_ref(), &kept, None))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((args, starts))
-    }
-
     /// The arguments of call `c` at rows `indices`, less the rows its
     /// filter drops.
     pub fn values(
@@ -287,11 +252,6 @@ impl FiredWindows {
             }
         }
         Ok(())
-    }
-
-    /// Number of rows gathered.
-    pub fn len(&self) -> usize {
-        self.ends.len()
     }
 
     /// Whether no window fired.
