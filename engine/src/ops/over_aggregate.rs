@@ -16,6 +16,7 @@ use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::PhysicalExpr;
 use foldhash::fast::RandomState;
 
@@ -87,6 +88,23 @@ impl OperatorFactory for OverAggregate {
 struct Partition {
     /// (time, row) in emission order.
     history: VecDeque<(i64, RecordBatch)>,
+    /// For frames reaching back to the first row: the accumulators over
+    /// every row emitted so far (rebuilt from `history` after a restore).
+    running: Option<Vec<Box<dyn Accumulator>>>,
+}
+
+/// `row` (one row) with the results of `accumulators` appended.
+fn with_results(
+    schema: &SchemaRef,
+    row: RecordBatch,
+    accumulators: &mut [Box<dyn Accumulator>],
+) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = row.columns().to_vec();
+    for (c, acc) in accumulators.iter_mut().enumerate() {
+        let field = schema.field(row.num_columns() + c);
+        columns.push(cast(&acc.evaluate()?.to_array()?, field.data_type())?);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// A row (a one-row batch) and its partition key.
@@ -118,51 +136,11 @@ impl OverOperator {
             }
             for (key, rows) in by_key {
                 let partition = self.partitions.entry(key).or_default();
-                // Rows older than a RANGE bound are in no frame from now on.
-                if let Frame::Range(Some(ms)) = self.config.frame {
-                    while partition
-                        .history
-                        .front()
-                        .is_some_and(|(t, _)| *t < time.saturating_sub(ms))
-                    {
-                        partition.history.pop_front();
+                match self.config.frame {
+                    Frame::Rows(None) | Frame::Range(None) => {
+                        unbounded(&self.config, partition, time, rows, &mut out)?
                     }
-                }
-                let new_count = rows.len();
-                for row in rows {
-                    partition.history.push_back((time, row));
-                }
-                let held: Vec<RecordBatch> =
-                    partition.history.iter().map(|(_, r)| r.clone()).collect();
-                let all = concat_batches(&self.config.input_schema, &held)?;
-                let args = BatchArguments::evaluate(&self.config.calls, &all)?;
-                let total = all.num_rows();
-                for at in total - new_count..total {
-                    // The frame of the row at `at`, as indices into `all`.
-                    let frame: Vec<u32> = match self.config.frame {
-                        Frame::Rows(n) => {
-                            let from = n.map_or(0, |n| at.saturating_sub(n as usize));
-                            (from as u32..=at as u32).collect()
-                        }
-                        // Every held row is within the range; the new rows
-                        // are peers of equal time.
-                        Frame::Range(_) => (0..total as u32).collect(),
-                    };
-                    let mut accs = new_accumulators(&self.config.calls)?;
-                    args.update(&mut accs, &UInt32Array::from(frame))?;
-                    let row = all.slice(at, 1);
-                    let mut columns: Vec<ArrayRef> = row.columns().to_vec();
-                    for (c, acc) in accs.iter_mut().enumerate() {
-                        let field = self.config.schema.field(row.num_columns() + c);
-                        columns.push(cast(&acc.evaluate()?.to_array()?, field.data_type())?);
-                    }
-                    out.push(RecordBatch::try_new(self.config.schema.clone(), columns)?);
-                }
-                // Rows beyond a ROWS bound are in no later frame.
-                if let Frame::Rows(Some(n)) = self.config.frame {
-                    while partition.history.len() > n as usize {
-                        partition.history.pop_front();
-                    }
+                    _ => bounded(&self.config, partition, time, rows, &mut out)?,
                 }
             }
         }
@@ -171,6 +149,100 @@ impl OverOperator {
         }
         Ok(Some(concat_batches(&self.config.schema, &out)?))
     }
+}
+
+/// Emits `rows` (peers at `time`) of a frame reaching back to the
+/// partition's first row, from its running accumulators.
+fn unbounded(
+    config: &OverAggregate,
+    partition: &mut Partition,
+    time: i64,
+    rows: Vec<RecordBatch>,
+    out: &mut Vec<RecordBatch>,
+) -> Result<()> {
+    let calls = &config.calls;
+    let schema = &config.input_schema;
+    if partition.running.is_none() {
+        let mut accs = new_accumulators(calls)?;
+        if !partition.history.is_empty() {
+            let held: Vec<RecordBatch> = partition.history.iter().map(|(_, r)| r.clone()).collect();
+            let held = concat_batches(schema, &held)?;
+            let all = UInt32Array::from_iter_values(0..held.num_rows() as u32);
+            BatchArguments::evaluate(calls, &held)?.update(&mut accs, &all)?;
+        }
+        partition.running = Some(accs);
+    }
+    let new = concat_batches(schema, &rows)?;
+    let args = BatchArguments::evaluate(calls, &new)?;
+    if let Some(accs) = partition.running.as_mut() {
+        if config.frame == Frame::Range(None) {
+            // Peers of equal time are all in each other's frames.
+            let all = UInt32Array::from_iter_values(0..new.num_rows() as u32);
+            args.update(accs, &all)?;
+        }
+        for j in 0..new.num_rows() {
+            if config.frame == Frame::Rows(None) {
+                args.update(accs, &UInt32Array::from(vec![j as u32]))?;
+            }
+            out.push(with_results(&config.schema, new.slice(j, 1), accs)?);
+        }
+    }
+    // Kept for snapshots.
+    partition
+        .history
+        .extend(rows.into_iter().map(|r| (time, r)));
+    Ok(())
+}
+
+/// Emits `rows` (peers at `time`) of a bounded frame, each from the
+/// partition's rows within it.
+fn bounded(
+    config: &OverAggregate,
+    partition: &mut Partition,
+    time: i64,
+    rows: Vec<RecordBatch>,
+    out: &mut Vec<RecordBatch>,
+) -> Result<()> {
+    // Rows older than a RANGE bound are in no frame from now on.
+    if let Frame::Range(Some(ms)) = config.frame {
+        while partition
+            .history
+            .front()
+            .is_some_and(|(t, _)| *t < time.saturating_sub(ms))
+        {
+            partition.history.pop_front();
+        }
+    }
+    let new_count = rows.len();
+    partition
+        .history
+        .extend(rows.into_iter().map(|r| (time, r)));
+    let held: Vec<RecordBatch> = partition.history.iter().map(|(_, r)| r.clone()).collect();
+    let all = concat_batches(&config.input_schema, &held)?;
+    let args = BatchArguments::evaluate(&config.calls, &all)?;
+    let total = all.num_rows();
+    for at in total - new_count..total {
+        // The frame of the row at `at`, as indices into `all`.
+        let frame: Vec<u32> = match config.frame {
+            Frame::Rows(n) => {
+                let from = n.map_or(0, |n| at.saturating_sub(n as usize));
+                (from as u32..=at as u32).collect()
+            }
+            // Every held row is within the range; the new rows are
+            // peers of equal time.
+            Frame::Range(_) => (0..total as u32).collect(),
+        };
+        let mut accs = new_accumulators(&config.calls)?;
+        args.update(&mut accs, &UInt32Array::from(frame))?;
+        out.push(with_results(&config.schema, all.slice(at, 1), &mut accs)?);
+    }
+    // Rows beyond a ROWS bound are in no later frame.
+    if let Frame::Rows(Some(n)) = config.frame {
+        while partition.history.len() > n as usize {
+            partition.history.pop_front();
+        }
+    }
+    Ok(())
 }
 
 impl OverOperator {
@@ -443,7 +515,7 @@ mod tests {
             batch(&[(1, 40, 8)]),
             Step::Watermark(100),
         ];
-        for frame in [Frame::Rows(Some(1)), Frame::Range(None)] {
+        for frame in [Frame::Rows(Some(1)), Frame::Rows(None), Frame::Range(None)] {
             for split in 0..=steps.len() {
                 assert_snapshot_restore(&factory(frame), &steps, split).await;
             }

@@ -103,7 +103,8 @@ fn merge_into(into: &mut Session, from: &mut Session) -> Result<()> {
 }
 
 impl SessionAggregateOperator {
-    /// Adds a one-row session and merges every session it touches.
+    /// Adds a session (a run of touching rows) and merges every stored
+    /// session it touches.
     fn add(&mut self, key: OwnedRow, mut session: Session) -> Result<()> {
         let list = self.sessions.entry(key).or_default();
         let mut i = 0;
