@@ -166,7 +166,12 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
             .lines()
             .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         {
-            if !run.stderr.contains(line) {
+            // `stdout: text` wants the text on stdout; other lines on stderr.
+            if let Some(text) = line.strip_prefix("stdout: ") {
+                if !run.stdout.contains(text) {
+                    return Err(format!("stdout lacks {text:?}\nstdout:\n{}", run.stdout));
+                }
+            } else if !run.stderr.contains(line) {
                 return Err(format!("stderr lacks {line:?}\nstderr:\n{}", run.stderr));
             }
         }

@@ -37,6 +37,10 @@ impl OperatorFactory for BlackholeSink {
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         Ok(Box::new(BlackholeSink))
     }
+    /// Like Flink's blackhole sink, it takes `+U` alone (an upsert sink).
+    fn input_needs_update_before(&self, _output_needs: bool) -> bool {
+        false
+    }
 }
 
 #[async_trait]

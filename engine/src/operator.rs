@@ -167,6 +167,18 @@ pub trait OperatorFactory: Send + Sync {
     fn name(&self) -> String;
     /// A fresh instance for subtask `subtask`.
     fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>>;
+    /// Whether this operator needs `-U` rows from its updating inputs,
+    /// given whether its consumers need them from it. Most do: they
+    /// retract what the `-U` names. A sink applying `+U` as an upsert, or a
+    /// projection passing rows on unchanged, need not.
+    fn input_needs_update_before(&self, _output_needs: bool) -> bool {
+        true
+    }
+    /// A copy of this operator that emits no `-U` rows, for consumers that
+    /// need none; `None` if it always emits them.
+    fn without_update_before(&self) -> Option<Arc<dyn OperatorFactory>> {
+        None
+    }
 }
 
 /// What a source produces.

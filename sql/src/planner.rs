@@ -279,6 +279,65 @@ impl<'a> StreamPlanner<'a> {
         self.add_forward(input, Arc::new(unnest), schema)
     }
 
+    /// The unbounded `ROW_NUMBER()` under a rank filter: `plan` is the
+    /// Window node, or a projection of plain columns (keeping the rank)
+    /// over it, which the optimizer puts there when the query reads fewer
+    /// columns than it ranks by.
+    fn top_n_window<'p>(
+        &self,
+        plan: &'p LogicalPlan,
+    ) -> Option<(
+        &'p datafusion::logical_expr::Window,
+        Box<datafusion::logical_expr::expr::WindowFunction>,
+        Option<&'p datafusion::logical_expr::Projection>,
+    )> {
+        let (w, projection) = match plan {
+            LogicalPlan::Window(w) => (w, None),
+            LogicalPlan::Projection(p) => match p.input.as_ref() {
+                LogicalPlan::Window(w) => {
+                    let rn = w.schema.field(w.schema.fields().len() - 1).name();
+                    let plain = p.expr.iter().all(|e| matches!(e, Expr::Column(_)));
+                    let keeps_rank = p
+                        .expr
+                        .iter()
+                        .any(|e| matches!(e, Expr::Column(c) if &c.name == rn));
+                    if !plain || !keeps_rank {
+                        return None;
+                    }
+                    (w, Some(p))
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if self.is_window_rank(w) {
+            return None;
+        }
+        rank::row_number(w).map(|wf| (w, wf, projection))
+    }
+
+    /// A Calc computing projection `p` over `input` (the stream of its input).
+    fn project(
+        &mut self,
+        input: Stream,
+        p: &datafusion::logical_expr::Projection,
+    ) -> Result<Stream> {
+        let exprs = p
+            .expr
+            .iter()
+            .map(|e| self.physical(e, p.input.schema()))
+            .collect::<Result<Vec<_>>>()?;
+        let text: Vec<String> = p.expr.iter().map(|e| e.to_string()).collect();
+        let schema = nullable_schema(p.schema.as_arrow());
+        self.add_calc(
+            input,
+            None,
+            Some(exprs),
+            schema,
+            format!("Calc(select=[{}])", text.join(", ")),
+        )
+    }
+
     /// Plans `plan` and returns the stream it produces.
     pub fn plan(&mut self, plan: &LogicalPlan) -> Result<Stream> {
         match plan {
@@ -286,9 +345,7 @@ impl<'a> StreamPlanner<'a> {
                 // A Top-N whose rank this projection drops need not emit
                 // rank changes.
                 if let LogicalPlan::Filter(f) = p.input.as_ref()
-                    && let LogicalPlan::Window(w) = f.input.as_ref()
-                    && rank::row_number(w).is_some()
-                    && !self.is_window_rank(w)
+                    && let Some((w, _, _)) = self.top_n_window(&f.input)
                 {
                     let rn = w.schema.field(w.schema.fields().len() - 1).name();
                     self.rank_number_unused = !p
@@ -298,37 +355,28 @@ impl<'a> StreamPlanner<'a> {
                 }
                 let input = self.plan(&p.input)?;
                 self.rank_number_unused = false;
-                let exprs = p
-                    .expr
-                    .iter()
-                    .map(|e| self.physical(e, p.input.schema()))
-                    .collect::<Result<Vec<_>>>()?;
-                let text: Vec<String> = p.expr.iter().map(|e| e.to_string()).collect();
-                let schema = nullable_schema(p.schema.as_arrow());
-                self.add_calc(
-                    input,
-                    None,
-                    Some(exprs),
-                    schema,
-                    format!("Calc(select=[{}])", text.join(", ")),
-                )
+                self.project(input, p)
             }
             LogicalPlan::Filter(f) => {
                 // `WHERE rn <= N` over an unbounded ROW_NUMBER(): a Top-N.
-                let input = match f.input.as_ref() {
-                    LogicalPlan::Window(w) if !self.is_window_rank(w) => {
-                        let Some(wf) = rank::row_number(w) else {
-                            return Err(self.not_supported("OVER aggregations"));
-                        };
+                let input = match self.top_n_window(&f.input) {
+                    Some((w, wf, projection)) => {
                         let rn = w.schema.field(w.schema.fields().len() - 1).name().clone();
                         let Some(limit) = rank::rank_limit(&f.predicate, &rn) else {
                             return Err(self.not_supported(
                                 "ROW_NUMBER() without a rank limit (WHERE rn <= N)",
                             ));
                         };
-                        self.plan_rank(w, &wf, limit)?
+                        let mut rank = self.plan_rank(w, &wf, limit)?;
+                        if let Some(p) = projection {
+                            rank = self.project(rank, p)?;
+                        }
+                        if rank::is_rank_bound(&f.predicate, &rn, limit) {
+                            return Ok(rank);
+                        }
+                        rank
                     }
-                    _ => self.plan(&f.input)?,
+                    None => self.plan(&f.input)?,
                 };
                 let predicate = self.physical(&f.predicate, f.input.schema())?;
                 let schema = nullable_schema(f.input.schema().as_arrow());

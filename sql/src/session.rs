@@ -262,6 +262,7 @@ impl Session {
                 message: format!("Invalid value for 'table.exec.source.idle-timeout': '{v}' (expected a duration such as '10 s')"),
             })?),
         };
+        planner.graph.settle_update_before();
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {
             text.push_str(&p.display_indent().to_string());

@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 flink=${FLINK_SQL:-$here/../../../shared/tools/flink/flink-sql}
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(find "$here" -name '*.sql' -not -path '*/errors/*' | sort)
+[ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(find "$here" -name '*.sql' -not -path '*/errors/*' -not -path '*/plans/*' | sort)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for c in "${cases[@]}"; do

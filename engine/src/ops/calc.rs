@@ -92,4 +92,9 @@ impl OperatorFactory for Calc {
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         Ok(Box::new(self.clone()))
     }
+    /// A projection passes `+U` rows on as they come; a filter needs the
+    /// `-U` of a row whose new version it drops.
+    fn input_needs_update_before(&self, output_needs: bool) -> bool {
+        output_needs || self.predicate.is_some()
+    }
 }

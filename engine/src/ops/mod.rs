@@ -7,6 +7,7 @@ pub mod group_aggregate;
 pub mod group_state;
 pub mod over_aggregate;
 pub mod rank;
+pub mod row_store;
 pub mod session_aggregate;
 pub mod slicing_window_aggregate;
 pub mod union;

@@ -1,26 +1,37 @@
 //! `Rank`: unbounded Top-N and deduplication (Flink's rank operators):
 //! `ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) .. WHERE rn <= N`.
 //!
-//! Per partition the rows are kept in order (only the top N when the input
-//! never retracts; all of them otherwise, so a retracted row's successor is
-//! known). After each batch, the partitions it touched compare their top N
-//! before and after, rank by rank: a rank whose row changed emits `-U` of
-//! the old row and `+U` of the new (`+I` for a rank newly filled, `-D` for a
-//! rank emptied). Rows of equal order keys rank in arrival order, or the
-//! newest first for keep-last deduplication.
+//! Partition keys get dense ids (DataFusion's `GroupValues`, a batch at a
+//! time). Per partition the operator holds its rows in rank order: only
+//! the top N when the input never retracts, all of them otherwise, so a
+//! retracted row's successor is known. The rows themselves stay in Arrow
+//! batches ([`RowStore`]); a partition holds each row's order key and a
+//! reference to it. After each batch, the partitions it touched compare
+//! their top N before and after, rank by rank: a rank whose row changed
+//! emits `-U` of the old row and `+U` of the new (`+I` for a rank newly
+//! filled, `-D` for a rank emptied). Rows of equal order keys rank in
+//! arrival order, or the newest first for keep-last deduplication.
+//!
+//! When the consumers need no `-U` (they apply `+U` as an upsert), a
+//! deduplication of an append-only input keeps no rows at all: only each
+//! partition's order key, since the row it replaces is never emitted again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, AsArray, BinaryArray, Int8Array, UInt64Array};
-use datafusion::arrow::compute::{SortOptions, cast};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int8Array, UInt32Array, UInt64Array,
+};
+use datafusion::arrow::compute::{SortOptions, cast, take, take_record_batch};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::logical_expr::EmitTo;
 use datafusion::physical_expr::PhysicalExpr;
-use foldhash::fast::RandomState;
+use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
+use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
+use super::row_store::{RowRef, RowStore};
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
@@ -43,6 +54,9 @@ pub struct Rank {
     pub rank_number: bool,
     /// Whether the input may retract rows.
     pub updating_input: bool,
+    /// Whether to emit `-U` before each `+U`; not when every consumer
+    /// applies `+U` as an upsert (see `JobGraph::settle_update_before`).
+    pub update_before: bool,
     /// Partitions untouched this long are forgotten (`table.exec.state.ttl`).
     pub state_ttl: Option<std::time::Duration>,
     /// The input's schema.
@@ -53,170 +67,676 @@ pub struct Rank {
     pub description: String,
 }
 
+impl Rank {
+    /// The schema of the partition key columns (a constant column when
+    /// there are none).
+    fn key_schema(&self) -> Result<SchemaRef> {
+        let fields = if self.partition_by.is_empty() {
+            vec![Field::new(
+                "k",
+                datafusion::arrow::datatypes::DataType::Boolean,
+                true,
+            )]
+        } else {
+            self.partition_by
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    Ok(Field::new(
+                        format!("k{i}"),
+                        e.data_type(&self.input_schema)?,
+                        true,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// Whether the rows need not be kept: a deduplication of an append-only
+    /// input whose replaced row is never emitted again (no `-U`).
+    fn keeps_orders_only(&self) -> bool {
+        self.limit == 1 && !self.updating_input && !self.update_before
+    }
+}
+
 impl OperatorFactory for Rank {
     fn name(&self) -> String {
         self.description.clone()
     }
 
+    fn without_update_before(&self) -> Option<Arc<dyn OperatorFactory>> {
+        Some(Arc::new(Rank {
+            update_before: false,
+            ..self.clone()
+        }))
+    }
+
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
-        let types = |exprs: Vec<(&Arc<dyn PhysicalExpr>, SortOptions)>| -> Result<RowConverter> {
-            let mut fields = exprs
-                .into_iter()
-                .map(|(e, o)| {
-                    Ok(SortField::new_with_options(
-                        e.data_type(&self.input_schema)?,
-                        o,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            if fields.is_empty() {
-                fields.push(SortField::new(
-                    datafusion::arrow::datatypes::DataType::Boolean,
-                ));
-            }
-            Ok(RowConverter::new(fields)?)
-        };
+        let key_schema = self.key_schema()?;
+        let mut order_fields = self
+            .order_by
+            .iter()
+            .map(|(e, o)| {
+                Ok(SortField::new_with_options(
+                    e.data_type(&self.input_schema)?,
+                    *o,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if order_fields.is_empty() {
+            order_fields.push(SortField::new(
+                datafusion::arrow::datatypes::DataType::Boolean,
+            ));
+        }
         Ok(Box::new(RankOperator {
-            partitions: types(
-                self.partition_by
-                    .iter()
-                    .map(|e| (e, SortOptions::default()))
-                    .collect(),
-            )?,
-            order: types(self.order_by.iter().map(|(e, o)| (e, *o)).collect())?,
-            rows: RowConverter::new(
-                self.input_schema
-                    .fields()
-                    .iter()
-                    .map(|f| SortField::new(f.data_type().clone()))
-                    .collect(),
-            )?,
-            state: HashMap::default(),
-            next_id: 0,
+            keys: new_group_values(key_schema.clone(), &GroupOrdering::None)?,
+            key_schema,
+            order: RowConverter::new(order_fields)?,
+            partitions: if self.keeps_orders_only() {
+                Partitions::Orders(vec![])
+            } else {
+                Partitions::Rows(vec![])
+            },
+            store: RowStore::new(self.input_schema.clone()),
+            marks: vec![],
+            touched_at: vec![],
+            epoch: 0,
+            occupied: 0,
+            ids: vec![],
+            scratch: Scratch::default(),
             config: self.clone(),
         }))
     }
 }
 
-/// A partition's rows in rank order, and the wall clock (ms) when a row
-/// last touched it.
-#[derive(Default)]
-struct Partition {
-    held: Vec<Held>,
-    touched_at: i64,
+/// A row's order key (Arrow row bytes), inline when short.
+#[derive(Clone)]
+enum OrderKey {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<[u8]>),
+}
+
+impl OrderKey {
+    fn new(key: &[u8]) -> Self {
+        if key.len() <= 22 {
+            let mut bytes = [0; 22];
+            bytes[..key.len()].copy_from_slice(key);
+            OrderKey::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            OrderKey::Heap(key.into())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            OrderKey::Inline { len, bytes } => &bytes[..*len as usize],
+            OrderKey::Heap(b) => b,
+        }
+    }
 }
 
 /// A row held by a partition.
 struct Held {
-    /// Identity: the same row keeps it while it stays.
-    id: u64,
-    order: Box<[u8]>,
-    row: Slot,
+    order: OrderKey,
+    row: RowRef,
+    /// Hash of the row's values (over an updating input, to find the row a
+    /// retraction names).
+    hash: u64,
 }
 
-/// A held row's values (row bytes), or, while the batch that brought it is
-/// processed, its index there: rows that a later row of the same batch
-/// pushes out of the top N are never encoded.
-enum Slot {
-    Pending(u32),
-    Stored(Arc<[u8]>),
+/// Changes go out in batches of at most this many rows: smaller buffers
+/// are reused by the allocator where large ones go back to the system.
+const OUTPUT_ROWS: usize = 4096;
+
+/// The partitions' state, by partition id.
+enum Partitions {
+    /// Deduplication emitting no `-U` over an append-only input: the order
+    /// key of each partition's one row.
+    Orders(Vec<Option<OrderKey>>),
+    /// Each partition's held rows in rank order.
+    Rows(Vec<Vec<Held>>),
+}
+
+impl Partitions {
+    fn len(&self) -> usize {
+        match self {
+            Partitions::Orders(v) => v.len(),
+            Partitions::Rows(v) => v.len(),
+        }
+    }
+
+    fn grow(&mut self, n: usize) {
+        match self {
+            Partitions::Orders(v) => v.resize_with(n, || None),
+            Partitions::Rows(v) => v.resize_with(n, Vec::new),
+        }
+    }
+
+    fn is_occupied(&self, p: usize) -> bool {
+        match self {
+            Partitions::Orders(v) => v[p].is_some(),
+            Partitions::Rows(v) => !v[p].is_empty(),
+        }
+    }
+}
+
+/// Whether a row of order key `new` ranks before a held row of `held`.
+fn ranks_before(new: &[u8], held: &[u8], newest_first: bool) -> bool {
+    match new.cmp(held) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => newest_first,
+        std::cmp::Ordering::Greater => false,
+    }
+}
+
+/// The hasher of row values (fixed, so restored hashes agree).
+fn row_hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0x5eed)
+}
+
+/// Buffers of a batch's processing, kept between batches.
+#[derive(Default)]
+struct Scratch {
+    /// The partitions the batch touched.
+    touched: Vec<Touch>,
+    /// Their top N before it (ranges in `Touch::before`).
+    before: Vec<RowRef>,
+    /// The changes to emit: kind, row and rank.
+    changes: Vec<(RowKind, RowRef, u64)>,
+}
+
+/// A partition touched by the batch being processed.
+struct Touch {
+    partition: u32,
+    /// Its top N before the batch: a range of `before`.
+    before: std::ops::Range<usize>,
+    /// For `Partitions::Orders`: whether it had a row, and the batch row
+    /// that replaced it.
+    had_row: bool,
+    winner: Option<u32>,
 }
 
 struct RankOperator {
     config: Rank,
-    partitions: RowConverter,
+    /// Partition key to dense id.
+    keys: Box<dyn GroupValues>,
+    key_schema: SchemaRef,
     order: RowConverter,
-    rows: RowConverter,
-    /// Per partition, its rows in rank order.
-    state: HashMap<Box<[u8]>, Partition, RandomState>,
-    next_id: u64,
+    partitions: Partitions,
+    store: RowStore,
+    /// Per partition: the batch that last touched it (high 32 bits) and its
+    /// place in that batch's touched list.
+    marks: Vec<u64>,
+    /// Per partition, the wall clock (ms) when a row last touched it; kept
+    /// only with a state TTL.
+    touched_at: Vec<i64>,
+    /// Number of the batch being processed.
+    epoch: u32,
+    /// Partitions holding a row.
+    occupied: usize,
+    /// Buffer: the partition id of each row of a batch.
+    ids: Vec<usize>,
+    scratch: Scratch,
 }
 
 impl RankOperator {
-    /// Evaluates `exprs` on `data` and encodes them with `converter`.
-    fn encode(
-        converter: &RowConverter,
-        exprs: &[&Arc<dyn PhysicalExpr>],
-        data: &RecordBatch,
-    ) -> Result<datafusion::arrow::row::Rows> {
+    /// The partition key columns of `data`.
+    fn key_columns(&self, data: &RecordBatch) -> Result<Vec<ArrayRef>> {
         let n = data.num_rows();
-        let columns: Vec<ArrayRef> = if exprs.is_empty() {
-            vec![Arc::new(datafusion::arrow::array::BooleanArray::from(
-                vec![true; n],
-            ))]
+        if self.config.partition_by.is_empty() {
+            return Ok(vec![Arc::new(BooleanArray::from(vec![true; n]))]);
+        }
+        Ok(self
+            .config
+            .partition_by
+            .iter()
+            .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The order keys of `data`.
+    fn order_rows(&self, data: &RecordBatch) -> Result<Rows> {
+        let n = data.num_rows();
+        let columns: Vec<ArrayRef> = if self.config.order_by.is_empty() {
+            vec![Arc::new(BooleanArray::from(vec![true; n]))]
         } else {
-            exprs
+            self.config
+                .order_by
                 .iter()
-                .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
+                .map(|(e, _)| e.evaluate(data).and_then(|v| v.into_array(n)))
                 .collect::<Result<_, _>>()?
         };
-        Ok(converter.convert_columns(&columns)?)
+        Ok(self.order.convert_columns(&columns)?)
     }
 
-    /// The top N of a partition: ids and row bytes (all stored).
-    fn top(&self, key: &[u8]) -> Vec<(u64, Arc<[u8]>)> {
-        self.state
-            .get(key)
-            .map(|p| {
-                p.held
-                    .iter()
-                    .take(self.config.limit)
-                    .filter_map(|h| match &h.row {
-                        Slot::Stored(r) => Some((h.id, r.clone())),
-                        Slot::Pending(_) => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Interns the partition keys of `data` into `self.ids`, growing the
+    /// per-partition vectors.
+    fn intern(&mut self, columns: &[ArrayRef]) -> Result<()> {
+        self.ids.clear();
+        self.keys.intern(columns, &mut self.ids)?;
+        let n = self.keys.len();
+        if self.partitions.len() < n {
+            self.partitions.grow(n);
+            self.marks.resize(n, 0);
+            if self.config.state_ttl.is_some() {
+                self.touched_at.resize(n, 0);
+            }
+        }
+        Ok(())
     }
-}
 
-impl RankOperator {
-    /// Every partition's held rows, in rank order: partition key, order
-    /// key and row bytes.
-    fn state_batch(&self) -> Result<Option<RecordBatch>> {
-        let (mut keys, mut orders, mut rows) = (vec![], vec![], vec![]);
-        for (key, partition) in &self.state {
-            for h in &partition.held {
-                if let Slot::Stored(r) = &h.row {
-                    keys.push(key.as_ref());
-                    orders.push(h.order.as_ref());
-                    rows.push(r.as_ref());
+    /// Starts a batch: a fresh epoch for the marks.
+    fn next_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Deduplication keeping order keys only: each partition's best row of
+    /// the batch replaces its row when it ranks before it.
+    fn process_orders(&mut self, batch: &ChangeBatch, orders: &Rows) -> Result<Vec<Touch>> {
+        let Partitions::Orders(held) = &mut self.partitions else {
+            return Ok(vec![]);
+        };
+        let newest_first = self.config.newest_first_on_ties;
+        let mut touched: Vec<Touch> = vec![];
+        let tag = (self.epoch as u64) << 32;
+        for (i, p) in self.ids.iter().enumerate() {
+            if !batch.kind(i).is_addition() {
+                continue;
+            }
+            let mark = &mut self.marks[*p];
+            let slot = if *mark >> 32 == tag >> 32 {
+                (*mark & 0xffff_ffff) as usize
+            } else {
+                *mark = tag | touched.len() as u64;
+                touched.push(Touch {
+                    partition: *p as u32,
+                    before: 0..0,
+                    had_row: held[*p].is_some(),
+                    winner: None,
+                });
+                touched.len() - 1
+            };
+            let order = orders.row(i).data();
+            let wins = match &held[*p] {
+                None => true,
+                Some(h) => ranks_before(order, h.bytes(), newest_first),
+            };
+            if wins {
+                held[*p] = Some(OrderKey::new(order));
+                touched[slot].winner = Some(i as u32);
+            }
+        }
+        Ok(touched)
+    }
+
+    /// The general case: rows inserted into (and retracted from) their
+    /// partitions' lists. Returns the touched partitions and their top N
+    /// before the batch.
+    fn process_rows(
+        &mut self,
+        batch: &ChangeBatch,
+        orders: &Rows,
+        fresh: u32,
+        touched: &mut Vec<Touch>,
+        before: &mut Vec<RowRef>,
+    ) -> Result<()> {
+        let data = &batch.data;
+        let hashes = if self.config.updating_input {
+            let mut hashes = vec![0; data.num_rows()];
+            datafusion::common::hash_utils::create_hashes(
+                data.columns(),
+                &row_hasher(),
+                &mut hashes,
+            )?;
+            hashes
+        } else {
+            vec![]
+        };
+        let Partitions::Rows(lists) = &mut self.partitions else {
+            return Ok(());
+        };
+        let (limit, updating) = (self.config.limit, self.config.updating_input);
+        let newest_first = self.config.newest_first_on_ties;
+        for (i, p) in self.ids.iter().enumerate() {
+            let list = &mut lists[*p];
+            let mark = &mut self.marks[*p];
+            if *mark >> 32 != self.epoch as u64 {
+                *mark = (self.epoch as u64) << 32;
+                let start = before.len();
+                before.extend(list.iter().take(limit).map(|h| h.row));
+                touched.push(Touch {
+                    partition: *p as u32,
+                    before: start..before.len(),
+                    had_row: !list.is_empty(),
+                    winner: None,
+                });
+            }
+            let order = orders.row(i).data();
+            if batch.kind(i).is_addition() {
+                // A full top N that the row does not beat: nothing to do.
+                if !updating
+                    && list.len() >= limit
+                    && list
+                        .last()
+                        .is_some_and(|h| !ranks_before(order, h.order.bytes(), newest_first))
+                {
+                    continue;
+                }
+                let at =
+                    list.partition_point(|h| !ranks_before(order, h.order.bytes(), newest_first));
+                if at < limit || updating {
+                    let row = RowRef {
+                        chunk: fresh,
+                        row: i as u32,
+                    };
+                    self.store.hold(row);
+                    list.insert(
+                        at,
+                        Held {
+                            order: OrderKey::new(order),
+                            row,
+                            hash: hashes.get(i).copied().unwrap_or(0),
+                        },
+                    );
+                    if !updating
+                        && list.len() > limit
+                        && let Some(out) = list.pop()
+                    {
+                        self.store.release(out.row);
+                    }
+                }
+            } else if updating {
+                // The held row with the same values: among those of equal
+                // order keys, by hash, then compared.
+                let from = list.partition_point(|h| h.order.bytes() < order);
+                let to = list.partition_point(|h| h.order.bytes() <= order);
+                let mut found = None;
+                for (j, h) in list[from..to].iter().enumerate() {
+                    if h.hash == hashes[i] && self.store.equals(h.row, data, i)? {
+                        found = Some(from + j);
+                        break;
+                    }
+                }
+                if let Some(at) = found {
+                    let out = list.remove(at);
+                    self.store.release(out.row);
                 }
             }
         }
-        if keys.is_empty() {
+        Ok(())
+    }
+
+    /// Rank by rank, what the touched partitions' changes are.
+    fn changes(
+        &self,
+        touched: &[Touch],
+        before: &[RowRef],
+        changes: &mut Vec<(RowKind, RowRef, u64)>,
+    ) {
+        let Partitions::Rows(lists) = &self.partitions else {
+            return;
+        };
+        let limit = self.config.limit;
+        for t in touched {
+            let old = &before[t.before.clone()];
+            let list = &lists[t.partition as usize];
+            let new = &list[..list.len().min(limit)];
+            if !self.config.rank_number {
+                let left: Vec<(usize, &RowRef)> = old
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| !new.iter().any(|h| h.row == **r))
+                    .collect();
+                let entered: Vec<(usize, &Held)> = new
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| !old.contains(&h.row))
+                    .collect();
+                let replaced = limit == 1 && left.len() == 1 && entered.len() == 1;
+                for (r, row) in left {
+                    let kind = if replaced {
+                        RowKind::UpdateBefore
+                    } else {
+                        RowKind::Delete
+                    };
+                    changes.push((kind, *row, r as u64 + 1));
+                }
+                for (r, h) in entered {
+                    let kind = if replaced {
+                        RowKind::UpdateAfter
+                    } else {
+                        RowKind::Insert
+                    };
+                    changes.push((kind, h.row, r as u64 + 1));
+                }
+            } else {
+                for r in 0..old.len().max(new.len()) {
+                    let rank = r as u64 + 1;
+                    match (old.get(r), new.get(r)) {
+                        (Some(o), Some(n)) if *o != n.row => {
+                            changes.push((RowKind::UpdateBefore, *o, rank));
+                            changes.push((RowKind::UpdateAfter, n.row, rank));
+                        }
+                        (Some(o), None) => changes.push((RowKind::Delete, *o, rank)),
+                        (None, Some(n)) => changes.push((RowKind::Insert, n.row, rank)),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if !self.config.update_before {
+            changes.retain(|(kind, _, _)| *kind != RowKind::UpdateBefore);
+        }
+    }
+
+    /// The output batch of `rows` (input columns) with their kinds and ranks.
+    fn output(&self, rows: RecordBatch, kinds: Vec<i8>, ranks: Vec<u64>) -> Result<ChangeBatch> {
+        let mut columns = rows.columns().to_vec();
+        columns.push(Arc::new(UInt64Array::from(ranks)));
+        let columns = columns
+            .into_iter()
+            .zip(self.config.schema.fields())
+            .map(|(c, f)| {
+                if c.data_type() == f.data_type() {
+                    Ok(c)
+                } else {
+                    cast(&c, f.data_type())
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = RecordBatch::try_new(self.config.schema.clone(), columns)?;
+        Ok(ChangeBatch::with_kinds(data, Int8Array::from(kinds)))
+    }
+
+    /// After a batch's changes are out: cuts the batch's chunk down to the
+    /// rows that stayed, and compacts the store when it is mostly dead.
+    fn settle(&mut self) -> Result<()> {
+        let Partitions::Rows(lists) = &mut self.partitions else {
+            return Ok(());
+        };
+        self.store.settle()?;
+        if let Some(sparse) = self.store.sparse_chunks() {
+            let in_sparse = |h: &&mut Held| sparse.get(h.row.chunk as usize) == Some(&true);
+            let held: Vec<RowRef> = lists
+                .iter_mut()
+                .flatten()
+                .filter(in_sparse)
+                .map(|h| h.row)
+                .collect();
+            let moved = self.store.compact(&sparse, &held)?;
+            for (h, r) in lists.iter_mut().flatten().filter(in_sparse).zip(moved) {
+                h.row = r;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets partition `p`.
+    fn clear(&mut self, p: usize) {
+        if !self.partitions.is_occupied(p) {
+            return;
+        }
+        self.occupied -= 1;
+        match &mut self.partitions {
+            Partitions::Orders(v) => v[p] = None,
+            Partitions::Rows(v) => {
+                for h in std::mem::take(&mut v[p]) {
+                    self.store.release(h.row);
+                }
+            }
+        }
+    }
+
+    /// Every partition key, in id order (re-interned, so the ids stay).
+    fn all_keys(&mut self) -> Result<Vec<ArrayRef>> {
+        let keys = self.keys.emit(EmitTo::All)?;
+        let mut ids = vec![];
+        self.keys.intern(&keys, &mut ids)?;
+        Ok(keys)
+    }
+
+    /// Drops the keys of empty partitions when they are most of them,
+    /// renumbering the others.
+    fn drop_empty_keys(&mut self) -> Result<()> {
+        let n = self.keys.len();
+        if n < 1024 || n <= 2 * self.occupied {
+            return Ok(());
+        }
+        let keys = self.keys.emit(EmitTo::All)?;
+        let live: Vec<u32> = (0..n as u32)
+            .filter(|p| self.partitions.is_occupied(*p as usize))
+            .collect();
+        let indices = UInt32Array::from(live.clone());
+        let kept = keys
+            .iter()
+            .map(|c| take(c, &indices, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.partitions = match std::mem::replace(&mut self.partitions, Partitions::Orders(vec![]))
+        {
+            Partitions::Orders(mut v) => {
+                Partitions::Orders(live.iter().map(|p| v[*p as usize].take()).collect())
+            }
+            Partitions::Rows(mut v) => Partitions::Rows(
+                live.iter()
+                    .map(|p| std::mem::take(&mut v[*p as usize]))
+                    .collect(),
+            ),
+        };
+        if !self.touched_at.is_empty() {
+            self.touched_at = live.iter().map(|p| self.touched_at[*p as usize]).collect();
+        }
+        self.marks = vec![0; live.len()];
+        self.ids.clear();
+        self.keys.intern(&kept, &mut self.ids)?;
+        Ok(())
+    }
+
+    /// Every held row: partition key columns, order key bytes, then (unless
+    /// only order keys are kept) the row's columns.
+    fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if self.occupied == 0 {
             return Ok(None);
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(BinaryArray::from_iter_values(keys)),
-            Arc::new(BinaryArray::from_iter_values(orders)),
-            Arc::new(BinaryArray::from_iter_values(rows)),
-        ];
+        let keys = self.all_keys()?;
+        let (mut partition, mut orders, mut refs) = (vec![], vec![], vec![]);
+        match &self.partitions {
+            Partitions::Orders(v) => {
+                for (p, o) in v.iter().enumerate() {
+                    if let Some(o) = o {
+                        partition.push(p as u32);
+                        orders.push(o.bytes());
+                    }
+                }
+            }
+            Partitions::Rows(v) => {
+                for (p, list) in v.iter().enumerate() {
+                    for h in list {
+                        partition.push(p as u32);
+                        orders.push(h.order.bytes());
+                        refs.push(h.row);
+                    }
+                }
+            }
+        }
+        let indices = UInt32Array::from(partition);
+        let mut columns = keys
+            .iter()
+            .map(|c| take(c, &indices, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        columns.push(Arc::new(BinaryArray::from_iter_values(orders)));
+        if let Partitions::Rows(_) = self.partitions {
+            columns.extend(self.store.gather(&refs)?.columns().iter().cloned());
+        }
         Ok(Some(super::accumulator_state::state_batch(columns)?))
     }
 
-    /// Appends the rows of a batch written by `state_batch`.
+    /// Restores the rows of a batch written by `state_batch` (into an empty
+    /// operator).
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let bad = || EngineError::State("rank state has an unexpected layout".into());
-        let column = |i: usize| {
-            batch
-                .columns()
-                .get(i)
-                .and_then(|c| c.as_binary_opt::<i32>())
-                .ok_or_else(bad)
-        };
-        let (keys, orders, rows) = (column(0)?, column(1)?, column(2)?);
-        for i in 0..batch.num_rows() {
-            self.next_id += 1;
-            let partition = self.state.entry(keys.value(i).into()).or_default();
-            partition.touched_at = chrono::Utc::now().timestamp_millis();
-            partition.held.push(Held {
-                id: self.next_id,
-                order: orders.value(i).into(),
-                row: Slot::Stored(Arc::from(rows.value(i))),
-            });
+        let k = self.key_schema.fields().len();
+        let width = self.config.input_schema.fields().len();
+        let orders_only = matches!(self.partitions, Partitions::Orders(_));
+        if batch.num_columns() != k + 1 + if orders_only { 0 } else { width } {
+            return Err(bad());
         }
+        let columns = batch.columns();
+        self.intern(&columns[..k])?;
+        let orders = columns[k].as_binary_opt::<i32>().ok_or_else(bad)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let ids = std::mem::take(&mut self.ids);
+        match &mut self.partitions {
+            Partitions::Orders(v) => {
+                for (i, p) in ids.iter().enumerate() {
+                    if v[*p].is_none() {
+                        self.occupied += 1;
+                    }
+                    v[*p] = Some(OrderKey::new(orders.value(i)));
+                }
+            }
+            Partitions::Rows(lists) => {
+                let rows = RecordBatch::try_new(
+                    self.config.input_schema.clone(),
+                    columns[k + 1..].to_vec(),
+                )?;
+                let mut hashes = vec![0; rows.num_rows()];
+                if self.config.updating_input {
+                    datafusion::common::hash_utils::create_hashes(
+                        rows.columns(),
+                        &row_hasher(),
+                        &mut hashes,
+                    )?;
+                }
+                self.store = RowStore::restore(self.config.input_schema.clone(), rows);
+                for (i, p) in ids.iter().enumerate() {
+                    if lists[*p].is_empty() {
+                        self.occupied += 1;
+                    }
+                    lists[*p].push(Held {
+                        order: OrderKey::new(orders.value(i)),
+                        row: RowRef {
+                            chunk: 0,
+                            row: i as u32,
+                        },
+                        hash: hashes[i],
+                    });
+                }
+            }
+        }
+        for p in &ids {
+            if let Some(t) = self.touched_at.get_mut(*p) {
+                *t = now;
+            }
+        }
+        self.ids = ids;
         Ok(())
     }
 }
@@ -237,12 +757,18 @@ impl Operator for RankOperator {
     async fn on_processing_time(
         &mut self,
         now: i64,
-        _ctx: &mut Context,
+        ctx: &mut Context,
         _out: &mut dyn Emitter,
     ) -> Result<()> {
         if let Some(ttl) = self.config.state_ttl {
             let deadline = now.saturating_sub(ttl.as_millis() as i64);
-            self.state.retain(|_, p| p.touched_at >= deadline);
+            for p in 0..self.touched_at.len() {
+                if self.touched_at[p] < deadline {
+                    self.clear(p);
+                }
+            }
+            self.drop_empty_keys()?;
+            ctx.metrics.set_state_entries(self.occupied);
         }
         Ok(())
     }
@@ -267,193 +793,88 @@ impl Operator for RankOperator {
         out: &mut dyn Emitter,
     ) -> Result<()> {
         let data = &batch.data;
-        let partition_exprs: Vec<_> = self.config.partition_by.iter().collect();
-        let order_exprs: Vec<_> = self.config.order_by.iter().map(|(e, _)| e).collect();
-        let keys = Self::encode(&self.partitions, &partition_exprs, data)?;
-        let orders = Self::encode(&self.order, &order_exprs, data)?;
-        // Retractions match held rows by value: over an updating input every
-        // row is encoded at once.
-        let encoded = if self.config.updating_input {
-            Some(self.rows.convert_columns(data.columns())?)
-        } else {
-            None
-        };
-        let now = chrono::Utc::now().timestamp_millis();
-        // The top N of each touched partition before the batch.
-        let limit = self.config.limit;
-        let mut before: Vec<(&[u8], Vec<(u64, Arc<[u8]>)>)> = vec![];
-        let mut seen: HashMap<&[u8], (), RandomState> = HashMap::default();
-        for i in 0..data.num_rows() {
-            let key = keys.row(i).data();
-            if seen.insert(key, ()).is_none() {
-                before.push((key, self.top(key)));
-            }
+        if data.num_rows() == 0 {
+            return Ok(());
         }
-        for i in 0..data.num_rows() {
-            let key = keys.row(i).data();
-            if batch.kind(i).is_addition() {
-                let order = orders.row(i).data();
-                let newest_first = self.config.newest_first_on_ties;
-                if !self.state.contains_key(key) {
-                    self.state.insert(key.into(), Partition::default());
-                }
-                let Some(partition) = self.state.get_mut(key) else {
-                    continue;
-                };
-                partition.touched_at = now;
-                let list = &mut partition.held;
-                let at = list.partition_point(|h| match h.order.as_ref().cmp(order) {
-                    std::cmp::Ordering::Equal => !newest_first,
-                    o => o.is_lt(),
-                });
-                if at < limit || self.config.updating_input {
-                    self.next_id += 1;
-                    let row = match &encoded {
-                        Some(rows) => Slot::Stored(Arc::from(rows.row(i).data())),
-                        None => Slot::Pending(i as u32),
-                    };
-                    list.insert(
-                        at,
-                        Held {
-                            id: self.next_id,
-                            order: order.into(),
-                            row,
-                        },
-                    );
-                    if !self.config.updating_input {
-                        list.truncate(limit);
-                    }
-                }
-            } else if let (Some(partition), Some(rows)) = (self.state.get_mut(key), &encoded) {
-                partition.touched_at = now;
-                let list = &mut partition.held;
-                let row = rows.row(i).data();
-                if let Some(at) = list
-                    .iter()
-                    .position(|h| matches!(&h.row, Slot::Stored(r) if r.as_ref() == row))
-                {
-                    list.remove(at);
-                }
-            }
-        }
-        // Encode the rows of this batch that stayed.
-        let mut pending: Vec<u32> = vec![];
-        for (key, _) in &before {
-            if let Some(list) = self.state.get(*key).map(|p| &p.held) {
-                pending.extend(list.iter().filter_map(|h| match h.row {
-                    Slot::Pending(i) => Some(i),
-                    Slot::Stored(_) => None,
-                }));
-            }
-        }
-        if !pending.is_empty() {
-            let taken = datafusion::arrow::compute::take_record_batch(
-                data,
-                &datafusion::arrow::array::UInt32Array::from(pending.clone()),
-            )?;
-            let rows = self.rows.convert_columns(taken.columns())?;
-            // The encoded row of each batch row that stayed, by batch index.
-            let mut stored: Vec<Option<Arc<[u8]>>> = vec![None; data.num_rows()];
-            for (j, i) in pending.iter().enumerate() {
-                stored[*i as usize] = Some(Arc::from(rows.row(j).data()));
-            }
-            for (key, _) in &before {
-                if let Some(list) = self.state.get_mut(*key).map(|p| &mut p.held) {
-                    for h in list.iter_mut() {
-                        if let Slot::Pending(i) = h.row
-                            && let Some(r) = stored[i as usize].take()
-                        {
-                            h.row = Slot::Stored(r);
-                        }
-                    }
-                }
-            }
-        }
-        // Rank by rank, what changed.
-        let mut changes: Vec<(RowKind, Arc<[u8]>, u64)> = vec![];
-        for (key, old) in before {
-            let new: &[Held] = self
-                .state
-                .get(key)
-                .map(|p| &p.held[..p.held.len().min(limit)])
-                .unwrap_or_default();
-            let stored = |h: &Held| match &h.row {
-                Slot::Stored(r) => Some(r.clone()),
-                Slot::Pending(_) => None,
-            };
-            if !self.config.rank_number {
-                let (left, entered): (Vec<_>, Vec<_>) = (
-                    old.iter()
-                        .enumerate()
-                        .filter(|(_, (id, _))| !new.iter().any(|h| h.id == *id))
-                        .collect(),
-                    new.iter()
-                        .enumerate()
-                        .filter(|(_, h)| !old.iter().any(|(id, _)| *id == h.id))
-                        .collect(),
-                );
-                let replaced = limit == 1 && left.len() == 1 && entered.len() == 1;
-                for (r, (_, row)) in left {
-                    let kind = if replaced {
-                        RowKind::UpdateBefore
-                    } else {
-                        RowKind::Delete
-                    };
-                    changes.push((kind, row.clone(), r as u64 + 1));
-                }
-                for (r, h) in entered {
-                    let kind = if replaced {
+        let keys = self.key_columns(data)?;
+        self.intern(&keys)?;
+        let orders = self.order_rows(data)?;
+        self.next_epoch();
+        let out_batches = if let Partitions::Orders(_) = self.partitions {
+            let touched = self.process_orders(&batch, &orders)?;
+            let (mut winners, mut kinds) = (vec![], vec![]);
+            for t in &touched {
+                if let Some(i) = t.winner {
+                    winners.push(i);
+                    kinds.push(if t.had_row {
                         RowKind::UpdateAfter
                     } else {
                         RowKind::Insert
-                    };
-                    if let Some(row) = stored(h) {
-                        changes.push((kind, row, r as u64 + 1));
+                    } as i8);
+                    if !t.had_row {
+                        self.occupied += 1;
                     }
                 }
+            }
+            self.touch(&touched);
+            if winners.is_empty() {
+                vec![]
             } else {
-                for r in 0..old.len().max(new.len()) {
-                    let rank = r as u64 + 1;
-                    match (old.get(r), new.get(r)) {
-                        (Some(o), Some(n)) if o.0 != n.id => {
-                            changes.push((RowKind::UpdateBefore, o.1.clone(), rank));
-                            if let Some(row) = stored(n) {
-                                changes.push((RowKind::UpdateAfter, row, rank));
-                            }
-                        }
-                        (Some(o), None) => changes.push((RowKind::Delete, o.1.clone(), rank)),
-                        (None, Some(n)) => {
-                            if let Some(row) = stored(n) {
-                                changes.push((RowKind::Insert, row, rank));
-                            }
-                        }
-                        _ => {}
-                    }
+                let ranks = vec![1; winners.len()];
+                let rows = take_record_batch(data, &UInt32Array::from(winners))?;
+                vec![self.output(rows, kinds, ranks)?]
+            }
+        } else {
+            let fresh = self.store.add(data.clone());
+            let mut scratch = std::mem::take(&mut self.scratch);
+            let Scratch {
+                touched,
+                before,
+                changes,
+            } = &mut scratch;
+            self.process_rows(&batch, &orders, fresh, touched, before)?;
+            self.changes(touched, before, changes);
+            for t in touched.iter() {
+                match (t.had_row, self.partitions.is_occupied(t.partition as usize)) {
+                    (false, true) => self.occupied += 1,
+                    (true, false) => self.occupied -= 1,
+                    _ => {}
                 }
             }
-            if self.state.get(key).is_some_and(|p| p.held.is_empty()) {
-                self.state.remove(key);
+            self.touch(touched);
+            let mut out_batches = vec![];
+            for part in changes.chunks(OUTPUT_ROWS) {
+                let refs: Vec<RowRef> = part.iter().map(|(_, r, _)| *r).collect();
+                let rows = self.store.gather(&refs)?;
+                let kinds = part.iter().map(|(k, _, _)| *k as i8).collect();
+                let ranks = part.iter().map(|(_, _, r)| *r).collect();
+                out_batches.push(self.output(rows, kinds, ranks)?);
             }
+            self.settle()?;
+            touched.clear();
+            before.clear();
+            changes.clear();
+            self.scratch = scratch;
+            out_batches
+        };
+        ctx.metrics.set_state_entries(self.occupied);
+        for b in out_batches {
+            out.emit(b).await?;
         }
-        ctx.metrics.set_state_entries(self.state.len());
-        if changes.is_empty() {
-            return Ok(());
+        Ok(())
+    }
+}
+
+impl RankOperator {
+    /// Records the wall clock on the touched partitions (with a TTL).
+    fn touch(&mut self, touched: &[Touch]) {
+        if self.touched_at.is_empty() {
+            return;
         }
-        let parser = self.rows.parser();
-        let mut columns = self
-            .rows
-            .convert_rows(changes.iter().map(|(_, r, _)| parser.parse(r)))?;
-        columns.push(Arc::new(UInt64Array::from_iter_values(
-            changes.iter().map(|(_, _, rank)| *rank),
-        )));
-        let columns = columns
-            .into_iter()
-            .zip(self.config.schema.fields())
-            .map(|(c, f)| cast(&c, f.data_type()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let kinds = Int8Array::from_iter_values(changes.iter().map(|(k, _, _)| *k as i8));
-        let data = RecordBatch::try_new(self.config.schema.clone(), columns)?;
-        out.emit(ChangeBatch::with_kinds(data, kinds)).await
+        let now = chrono::Utc::now().timestamp_millis();
+        for t in touched {
+            self.touched_at[t.partition as usize] = now;
+        }
     }
 }
 
@@ -484,6 +905,7 @@ mod tests {
             newest_first_on_ties: false,
             rank_number: true,
             updating_input,
+            update_before: true,
             state_ttl: None,
             input_schema: schema,
             schema: Arc::new(Schema::new(vec![
@@ -591,5 +1013,99 @@ mod tests {
             out,
             ["+I[1, 5, 1]", "+I[1, 3, 2]", "-D[1, 3, 2]", "+I[1, 9, 1]"]
         );
+    }
+
+    /// Deterministic pseudo-random (kind-less) rows: few keys, values with
+    /// ties, spread over several batches.
+    fn shuffled_steps(batches: usize, rows: usize, keys: i64) -> Vec<Step> {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as i64
+        };
+        (0..batches)
+            .map(|_| {
+                let rows: Vec<_> = (0..rows)
+                    .map(|_| (RowKind::Insert, next(keys), next(20)))
+                    .collect();
+                kv_changes(&rows)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn without_update_before_the_output_is_the_same_less_its_retractions() {
+        let steps = shuffled_steps(6, 40, 5);
+        for limit in [1, 3] {
+            for rank_number in [true, false] {
+                for newest_first_on_ties in [true, false] {
+                    let mut retracting = factory(limit, false);
+                    retracting.rank_number = rank_number;
+                    retracting.newest_first_on_ties = newest_first_on_ties;
+                    let upserting = Rank {
+                        update_before: false,
+                        ..retracting.clone()
+                    };
+                    let want: Vec<String> = run(&retracting, &steps)
+                        .await
+                        .into_iter()
+                        .filter(|r| !r.starts_with("-U"))
+                        .collect();
+                    assert_eq!(
+                        run(&upserting, &steps).await,
+                        want,
+                        "limit {limit}, rank number {rank_number}, newest first {newest_first_on_ties}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deduplication_keeping_order_keys_only_restores_them() {
+        let mut factory = factory(1, false);
+        factory.update_before = false;
+        let steps = shuffled_steps(4, 10, 3);
+        for split in 0..=steps.len() {
+            assert_snapshot_restore(&factory, &steps, split).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_held_across_compactions_come_back_with_their_values() {
+        // Each batch puts a rising row at the top of 2,000 churning
+        // partitions (pushing out the row two batches old) and one row into
+        // a partition of its own that nothing touches again: every chunk
+        // keeps one row among 2,000 dead ones, until the store compacts.
+        // The last batch tops every partition, so the rows held below come
+        // back from the store at rank 2.
+        let (churning, batches) = (2_000i64, 40i64);
+        let own = |b: i64| 100_000 + b;
+        let mut steps = vec![];
+        for b in 0..batches {
+            let mut rows: Vec<_> = (0..churning).map(|k| (RowKind::Insert, k, b + 1)).collect();
+            rows.push((RowKind::Insert, own(b), 7));
+            steps.push(kv_changes(&rows));
+        }
+        let mut rows: Vec<_> = (0..churning).map(|k| (RowKind::Insert, k, 1000)).collect();
+        rows.extend((0..batches).map(|b| (RowKind::Insert, own(b), 1000)));
+        steps.push(kv_changes(&rows));
+        let mut factory = factory(2, false);
+        factory.update_before = false;
+        let out = run(&factory, &steps).await;
+        let last: std::collections::HashSet<&String> = out
+            [out.len() - 2 * (churning + batches) as usize..]
+            .iter()
+            .collect();
+        for k in 0..churning {
+            assert!(last.contains(&format!("+U[{k}, 1000, 1]")));
+            assert!(last.contains(&format!("+U[{k}, {batches}, 2]")));
+        }
+        for b in 0..batches {
+            assert!(last.contains(&format!("+U[{}, 1000, 1]", own(b))));
+            assert!(last.contains(&format!("+I[{}, 7, 2]", own(b))));
+        }
     }
 }

@@ -41,4 +41,7 @@ impl OperatorFactory for Union {
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         Ok(Box::new(self.clone()))
     }
+    fn input_needs_update_before(&self, output_needs: bool) -> bool {
+        output_needs
+    }
 }

@@ -73,6 +73,19 @@ pub(crate) fn rank_limit(predicate: &Expr, rn: &str) -> Option<usize> {
     }
 }
 
+/// Whether `predicate` keeps exactly the ranks up to `limit` (`rn <= N`,
+/// `rn < N + 1`, `rn = 1`), which the rank emits alone: no filter needed.
+pub(crate) fn is_rank_bound(predicate: &Expr, rn: &str, limit: usize) -> bool {
+    let Expr::BinaryExpr(BinaryExpr { op, .. }) = predicate else {
+        return false;
+    };
+    match op {
+        Operator::And => false,
+        Operator::Eq => limit == 1 && rank_limit(predicate, rn) == Some(1),
+        _ => rank_limit(predicate, rn) == Some(limit),
+    }
+}
+
 impl StreamPlanner<'_> {
     /// Unbounded Top-N over `w`, keeping ranks up to `limit`: a hash
     /// exchange on the partition keys and a [`Rank`]. Keep-last
@@ -103,6 +116,7 @@ impl StreamPlanner<'_> {
             rank_number,
             state_ttl: self.state_ttl,
             updating_input: self.is_updating(input),
+            update_before: true,
             input_schema: nullable_schema(input_schema.as_arrow()),
             schema: schema.clone(),
             description: format!(

@@ -1,0 +1,374 @@
+//! `RowStore`: rows an operator holds, kept as Arrow batches rather than
+//! one allocation per row.
+//!
+//! An input batch becomes a chunk as it arrives; the operator points at its
+//! rows with [`RowRef`]s and says which it keeps ([`RowStore::hold`]) and
+//! which it lets go ([`RowStore::release`]). After the batch
+//! ([`RowStore::settle`]), a chunk mostly let go is cut down to its kept
+//! rows, behind an index from the old row numbers, so references stay
+//! valid; chunks nothing holds are dropped. When the dead rows reach a
+//! third of all rows, the sparsest chunks are copied into fresh ones
+//! ([`RowStore::compact`]); that one moves rows, and the operator rewrites
+//! the references it is given. Rows are read back a batch at a time with
+//! [`RowStore::gather`] (Arrow's `interleave`).
+
+use datafusion::arrow::array::{UInt32Array, make_comparator};
+use datafusion::arrow::compute::{SortOptions, interleave_record_batch, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+
+/// A row of a [`RowStore`]: its chunk and its number there. Two live rows
+/// never share a reference, so within a batch it is also the row's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowRef {
+    /// The chunk.
+    pub chunk: u32,
+    /// The row's number within it.
+    pub row: u32,
+}
+
+/// One batch of rows and how many of them are still held.
+struct Chunk {
+    data: RecordBatch,
+    /// After a cut: the position in `data` of each original row number
+    /// (`u32::MAX` for rows cut away).
+    index: Option<Box<[u32]>>,
+    live: u32,
+}
+
+impl Chunk {
+    /// Rows the chunk takes room for.
+    fn rows(&self) -> usize {
+        self.data.num_rows()
+    }
+
+    /// The position in `data` of row number `row`.
+    fn position(&self, row: u32) -> usize {
+        match &self.index {
+            Some(index) => index[row as usize] as usize,
+            None => row as usize,
+        }
+    }
+}
+
+/// Rows per chunk written by a compaction.
+const COMPACT_CHUNK_ROWS: usize = 8192;
+
+/// A compaction waits for at least this many dead rows.
+const MIN_DEAD_FOR_COMPACTION: usize = 65_536;
+
+/// Held rows of one schema, in chunks.
+pub struct RowStore {
+    schema: SchemaRef,
+    /// By chunk number; `None` once a chunk holds nothing.
+    chunks: Vec<Option<Chunk>>,
+    /// Rows in the chunks, dead or alive.
+    rows: usize,
+    /// Rows held.
+    live: usize,
+    /// Chunks whose last row was released since the last `settle`.
+    emptied: Vec<u32>,
+    /// The newest chunk and which of its rows are held.
+    newest: Option<(u32, Vec<bool>)>,
+}
+
+impl RowStore {
+    /// An empty store of rows of `schema`.
+    pub fn new(schema: SchemaRef) -> Self {
+        Self {
+            schema,
+            chunks: vec![],
+            rows: 0,
+            live: 0,
+            emptied: vec![],
+            newest: None,
+        }
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Bytes of the chunks' buffers.
+    pub fn memory_size(&self) -> usize {
+        self.chunks
+            .iter()
+            .flatten()
+            .map(|c| c.data.get_array_memory_size() + c.index.as_ref().map_or(0, |i| i.len() * 4))
+            .sum()
+    }
+
+    /// Adds `data` as a new chunk, none of its rows held yet: the chunk
+    /// number for the [`RowRef`]s of its rows.
+    pub fn add(&mut self, data: RecordBatch) -> u32 {
+        let chunk = self.chunks.len() as u32;
+        self.rows += data.num_rows();
+        self.newest = Some((chunk, vec![false; data.num_rows()]));
+        self.chunks.push(Some(Chunk {
+            data,
+            index: None,
+            live: 0,
+        }));
+        chunk
+    }
+
+    /// Keeps row `r`.
+    pub fn hold(&mut self, r: RowRef) {
+        if let Some(Some(c)) = self.chunks.get_mut(r.chunk as usize) {
+            c.live += 1;
+            self.live += 1;
+            if let Some((chunk, held)) = &mut self.newest
+                && *chunk == r.chunk
+            {
+                held[r.row as usize] = true;
+            }
+        }
+    }
+
+    /// Lets row `r` go. It stays readable until [`RowStore::settle`].
+    pub fn release(&mut self, r: RowRef) {
+        if let Some(Some(c)) = self.chunks.get_mut(r.chunk as usize) {
+            c.live -= 1;
+            self.live -= 1;
+            if c.live == 0 {
+                self.emptied.push(r.chunk);
+            }
+            if let Some((chunk, held)) = &mut self.newest
+                && *chunk == r.chunk
+            {
+                held[r.row as usize] = false;
+            }
+        }
+    }
+
+    /// Whether row `r` has the values of row `i` of `data` (same schema).
+    pub fn equals(&self, r: RowRef, data: &RecordBatch, i: usize) -> Result<bool> {
+        let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
+            return Ok(false);
+        };
+        let at = c.position(r.row);
+        for (held, other) in c.data.columns().iter().zip(data.columns()) {
+            let compare = make_comparator(held.as_ref(), other.as_ref(), SortOptions::default())?;
+            if compare(at, i).is_ne() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The rows `refs`, in that order, as one batch.
+    pub fn gather(&self, refs: &[RowRef]) -> Result<RecordBatch> {
+        if refs.is_empty() {
+            return Ok(RecordBatch::new_empty(self.schema.clone()));
+        }
+        // The chunks referred to, numbered in order of first use.
+        let mut slots: Vec<u32> = vec![u32::MAX; self.chunks.len()];
+        let mut batches: Vec<&RecordBatch> = vec![];
+        let mut indices = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
+                return Err(EngineError::State(format!(
+                    "row store: chunk {} was dropped",
+                    r.chunk
+                )));
+            };
+            let slot = &mut slots[r.chunk as usize];
+            if *slot == u32::MAX {
+                *slot = batches.len() as u32;
+                batches.push(&c.data);
+            }
+            indices.push((*slot as usize, c.position(r.row)));
+        }
+        if let [single] = batches.as_slice() {
+            let take = UInt32Array::from_iter_values(indices.iter().map(|(_, i)| *i as u32));
+            return Ok(take_record_batch(single, &take)?);
+        }
+        Ok(interleave_record_batch(&batches, &indices)?)
+    }
+
+    /// After a batch: drops the chunks nothing holds any more, and cuts the
+    /// newest chunk down to its held rows when fewer than half stayed.
+    pub fn settle(&mut self) -> Result<()> {
+        for chunk in std::mem::take(&mut self.emptied) {
+            self.drop_if_empty(chunk);
+        }
+        if let Some((chunk, held)) = self.newest.take() {
+            self.drop_if_empty(chunk);
+            if let Some(Some(c)) = self.chunks.get_mut(chunk as usize)
+                && (c.live as usize) * 2 < c.rows()
+            {
+                let keep: Vec<u32> = (0..held.len() as u32)
+                    .filter(|i| held[*i as usize])
+                    .collect();
+                let mut index = vec![u32::MAX; held.len()];
+                for (j, i) in keep.iter().enumerate() {
+                    index[*i as usize] = j as u32;
+                }
+                self.rows -= c.rows() - keep.len();
+                c.data = take_record_batch(&c.data, &UInt32Array::from(keep))?;
+                c.index = Some(index.into());
+            }
+        }
+        while matches!(self.chunks.last(), Some(None)) {
+            self.chunks.pop();
+        }
+        Ok(())
+    }
+
+    /// Drops chunk `chunk` if it holds nothing.
+    fn drop_if_empty(&mut self, chunk: u32) {
+        if let Some(slot) = self.chunks.get_mut(chunk as usize)
+            && slot.as_ref().is_some_and(|c| c.live == 0)
+            && let Some(c) = slot.take()
+        {
+            self.rows -= c.rows();
+        }
+    }
+
+    /// The chunks worth compacting ([`RowStore::compact`]), once the dead
+    /// rows make up a third of all rows: the sparsest chunks, holding at
+    /// least half of the dead rows. `sparse[c]` tells whether chunk `c` is
+    /// one of them.
+    pub fn sparse_chunks(&self) -> Option<Vec<bool>> {
+        let dead = self.rows - self.live;
+        if dead * 2 <= self.live || dead < MIN_DEAD_FOR_COMPACTION {
+            return None;
+        }
+        let mut by_density: Vec<(usize, &Chunk)> = self
+            .chunks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .collect();
+        by_density.sort_by_key(|(_, c)| (c.live as u64 * 1024) / c.rows().max(1) as u64);
+        let mut sparse = vec![false; self.chunks.len()];
+        let mut freed = 0;
+        for (i, c) in by_density {
+            if freed * 2 >= dead {
+                break;
+            }
+            sparse[i] = true;
+            freed += c.rows() - c.live as usize;
+        }
+        Some(sparse)
+    }
+
+    /// Copies the rows `held` (every held row of the chunks marked in
+    /// `sparse`, in any order) into fresh chunks and drops those chunks:
+    /// the new reference of `held[i]` is `result[i]`.
+    pub fn compact(&mut self, sparse: &[bool], held: &[RowRef]) -> Result<Vec<RowRef>> {
+        let mut fresh = vec![];
+        let mut refs = Vec::with_capacity(held.len());
+        let first = self.chunks.len() as u32;
+        for part in held.chunks(COMPACT_CHUNK_ROWS) {
+            let chunk = first + fresh.len() as u32;
+            fresh.push(Some(Chunk {
+                data: self.gather(part)?,
+                index: None,
+                live: part.len() as u32,
+            }));
+            refs.extend((0..part.len() as u32).map(|row| RowRef { chunk, row }));
+        }
+        for (i, is_sparse) in sparse.iter().enumerate() {
+            if *is_sparse && let Some(c) = self.chunks[i].take() {
+                self.rows -= c.rows();
+            }
+        }
+        self.rows += held.len();
+        self.chunks.extend(fresh);
+        self.emptied.clear();
+        Ok(refs)
+    }
+
+    /// A store holding the rows of `data`, all held: the reference of row
+    /// `i` is chunk 0, row `i` (restoring a snapshot into an empty store).
+    pub fn restore(schema: SchemaRef, data: RecordBatch) -> Self {
+        let mut store = Self::new(schema);
+        let rows = data.num_rows();
+        if rows > 0 {
+            store.add(data);
+            store.newest = None;
+            if let Some(Some(c)) = store.chunks.get_mut(0) {
+                c.live = rows as u32;
+            }
+            store.live = rows;
+        }
+        store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+    use super::*;
+
+    fn batch(values: std::ops::Range<i64>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(values))])
+            .expect("batch")
+    }
+
+    fn values(store: &RowStore, refs: &[RowRef]) -> Vec<i64> {
+        let b = store.gather(refs).expect("gather");
+        b.column(0).as_primitive::<Int64Type>().values().to_vec()
+    }
+
+    #[test]
+    fn references_survive_the_cut_of_a_mostly_released_batch() {
+        let mut store = RowStore::new(batch(0..0).schema());
+        let c = store.add(batch(0..10));
+        let r = |row| RowRef { chunk: c, row };
+        for row in [2, 7] {
+            store.hold(r(row));
+        }
+        store.settle().expect("settle");
+        assert!(store.memory_size() < batch(0..10).get_array_memory_size());
+        assert_eq!(values(&store, &[r(7), r(2)]), [7, 2]);
+    }
+
+    #[test]
+    fn compaction_keeps_the_held_rows_and_frees_the_dead() {
+        let mut store = RowStore::new(batch(0..0).schema());
+        let mut held = vec![];
+        // Chunks of 100k rows, each keeping three of every four rows
+        // until a later one lets most of them go.
+        for k in 0..4 {
+            let c = store.add(batch(k * 100_000..(k + 1) * 100_000));
+            for row in 0..100_000 {
+                store.hold(RowRef { chunk: c, row });
+            }
+            store.settle().expect("settle");
+            held.extend((0..100_000).map(|row| RowRef { chunk: c, row }));
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = held
+            .into_iter()
+            .partition(|r| r.row % 4 != 0 || r.chunk == 3);
+        for r in &gone[..gone.len() / 2] {
+            store.release(*r);
+        }
+        store.settle().expect("settle");
+        let sparse = store.sparse_chunks().expect("compaction is due");
+        let moving: Vec<RowRef> = kept
+            .iter()
+            .chain(&gone[gone.len() / 2..])
+            .copied()
+            .filter(|r| sparse[r.chunk as usize])
+            .collect();
+        let before = values(&store, &moving);
+        let moved = store.compact(&sparse, &moving).expect("compact");
+        assert_eq!(values(&store, &moved), before);
+        assert!(store.sparse_chunks().is_none());
+    }
+}
