@@ -83,13 +83,14 @@ impl OperatorFactory for OverAggregate {
     }
 }
 
-/// A partition's rows already emitted that later rows' frames may hold.
+/// What a partition keeps of the rows it emitted, for later rows' frames.
 #[derive(Default)]
 struct Partition {
-    /// (time, row) in emission order.
+    /// Bounded frames: (time, row) in emission order, the rows later
+    /// frames may still hold.
     history: VecDeque<(i64, RecordBatch)>,
-    /// For frames reaching back to the first row: the accumulators over
-    /// every row emitted so far (rebuilt from `history` after a restore).
+    /// Frames reaching back to the first row: the accumulators over every
+    /// row emitted so far (the rows themselves are not kept).
     running: Option<Vec<Box<dyn Accumulator>>>,
 }
 
@@ -138,7 +139,7 @@ impl OverOperator {
                 let partition = self.partitions.entry(key).or_default();
                 match self.config.frame {
                     Frame::Rows(None) | Frame::Range(None) => {
-                        unbounded(&self.config, partition, time, rows, &mut out)?
+                        unbounded(&self.config, partition, rows, &mut out)?
                     }
                     _ => bounded(&self.config, partition, time, rows, &mut out)?,
                 }
@@ -156,21 +157,13 @@ impl OverOperator {
 fn unbounded(
     config: &OverAggregate,
     partition: &mut Partition,
-    time: i64,
     rows: Vec<RecordBatch>,
     out: &mut Vec<RecordBatch>,
 ) -> Result<()> {
     let calls = &config.calls;
     let schema = &config.input_schema;
     if partition.running.is_none() {
-        let mut accs = new_accumulators(calls)?;
-        if !partition.history.is_empty() {
-            let held: Vec<RecordBatch> = partition.history.iter().map(|(_, r)| r.clone()).collect();
-            let held = concat_batches(schema, &held)?;
-            let all = UInt32Array::from_iter_values(0..held.num_rows() as u32);
-            BatchArguments::evaluate(calls, &held)?.update(&mut accs, &all)?;
-        }
-        partition.running = Some(accs);
+        partition.running = Some(new_accumulators(calls)?);
     }
     let new = concat_batches(schema, &rows)?;
     let args = BatchArguments::evaluate(calls, &new)?;
@@ -187,10 +180,6 @@ fn unbounded(
             out.push(with_results(&config.schema, new.slice(j, 1), accs)?);
         }
     }
-    // Kept for snapshots.
-    partition
-        .history
-        .extend(rows.into_iter().map(|r| (time, r)));
     Ok(())
 }
 
@@ -265,7 +254,7 @@ impl OverOperator {
 
     /// The held rows as one batch: a flag (true: still waiting for the
     /// watermark), then the input columns; history in order.
-    fn state_batch(&self) -> Result<Option<RecordBatch>> {
+    fn rows_batch(&self) -> Result<Option<RecordBatch>> {
         let mut rows: Vec<RecordBatch> = vec![];
         let mut waiting = vec![];
         for held in self.partitions.values() {
@@ -291,8 +280,46 @@ impl OverOperator {
         Ok(Some(super::accumulator_state::state_batch(columns)?))
     }
 
-    /// Holds the rows of a batch written by `state_batch` again.
+    /// The running accumulators of the partitions (unbounded frames), in
+    /// the layout of [`super::accumulator_state::snapshot`]. Reading them
+    /// consumes them: the caller restores them from the batch.
+    fn running_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let entries = self
+            .partitions
+            .iter_mut()
+            .filter_map(|(key, p)| {
+                p.running
+                    .as_mut()
+                    .map(|accs| super::accumulator_state::Entry {
+                        key: key.to_vec(),
+                        start: 0,
+                        end: 0,
+                        accumulators: accs,
+                    })
+            })
+            .collect();
+        super::accumulator_state::snapshot(entries)
+    }
+
+    /// Holds the rows, or takes the running accumulators, of a batch
+    /// written by `rows_batch` or `running_batch`.
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_columns() > 0
+            && matches!(
+                batch.column(0).data_type(),
+                datafusion::arrow::datatypes::DataType::Binary
+            )
+        {
+            let partitions = &mut self.partitions;
+            return super::accumulator_state::restore(
+                batch,
+                &self.config.calls,
+                |key, _, _, accs| {
+                    partitions.entry(key.into()).or_default().running = Some(accs);
+                    Ok(())
+                },
+            );
+        }
         let bad = || crate::error::EngineError::State("OVER state has an unexpected layout".into());
         let waiting = batch
             .column(0)
@@ -345,7 +372,12 @@ impl Operator for OverOperator {
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
         let mut batches = vec![watermark_batch(self.watermark)?];
-        batches.extend(self.state_batch()?);
+        batches.extend(self.rows_batch()?);
+        if let Some(running) = self.running_batch()? {
+            // Reading the accumulators consumed them: go on from the copy.
+            self.restore_batch(&running)?;
+            batches.push(running);
+        }
         ctx.save_state(checkpoint, batches)
     }
 
@@ -397,7 +429,7 @@ impl Operator for OverOperator {
             + self
                 .partitions
                 .values()
-                .map(|p| p.history.len())
+                .map(|p| p.history.len() + usize::from(p.running.is_some()))
                 .sum::<usize>();
         ctx.metrics.set_state_entries(held);
         out.emit_watermark(watermark).await

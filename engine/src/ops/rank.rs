@@ -188,8 +188,8 @@ struct Held {
     hash: u64,
 }
 
-/// Changes go out in batches of at most this many rows: smaller buffers
-/// are reused by the allocator where large ones go back to the system.
+/// Changes go out in batches of at most this many rows, so a batch that
+/// shifts many ranks does not hand its consumers one huge batch.
 const OUTPUT_ROWS: usize = 4096;
 
 /// The partitions' state, by partition id.
