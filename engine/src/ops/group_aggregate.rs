@@ -44,6 +44,9 @@ pub struct GroupAggregate {
     pub calls: Vec<AggregateCall>,
     /// Whether the input may retract rows.
     pub updating_input: bool,
+    /// Whether to emit `-U` before each `+U`; not when every consumer
+    /// applies `+U` as an upsert (see `JobGraph::settle_update_before`).
+    pub update_before: bool,
     /// Keys untouched this long are forgotten (`table.exec.state.ttl`).
     pub state_ttl: Option<std::time::Duration>,
     /// The input's schema (the calls' arguments are evaluated on it).
@@ -57,6 +60,13 @@ pub struct GroupAggregate {
 impl OperatorFactory for GroupAggregate {
     fn name(&self) -> String {
         self.description.clone()
+    }
+
+    fn without_update_before(&self) -> Option<Arc<dyn OperatorFactory>> {
+        Some(Arc::new(GroupAggregate {
+            update_before: false,
+            ..self.clone()
+        }))
     }
 
     fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
@@ -289,7 +299,9 @@ impl Operator for GroupAggregateOperator {
                 (None, Some(i)) => out_rows.push((RowKind::Insert, g, Source::New(i))),
                 (Some(_), None) => out_rows.push((RowKind::Delete, g, Source::Old)),
                 (Some(old), Some(i)) if old.row() != new_rows.row(i) => {
-                    out_rows.push((RowKind::UpdateBefore, g, Source::Old));
+                    if self.config.update_before {
+                        out_rows.push((RowKind::UpdateBefore, g, Source::Old));
+                    }
                     out_rows.push((RowKind::UpdateAfter, g, Source::New(i)));
                 }
                 _ => {}
@@ -462,6 +474,7 @@ mod tests {
                 call(datafusion::functions_aggregate::min_max::max_udaf(), "m"),
             ],
             updating_input,
+            update_before: true,
             state_ttl: None,
             input_schema: input(),
             schema: Arc::new(Schema::new(vec![
@@ -557,6 +570,7 @@ mod tests {
                 filter: None,
             }],
             updating_input: false,
+            update_before: true,
             state_ttl: None,
             input_schema: schema,
             schema: Arc::new(Schema::new(vec![
@@ -588,5 +602,28 @@ mod tests {
         ];
         let out = run(&factory, &steps).await;
         assert_eq!(out, ["+I[1, 5, 5]", "+I[1, 2, 2]"]);
+    }
+
+    #[tokio::test]
+    async fn without_update_before_the_output_is_the_same_less_its_retractions() {
+        use RowKind::*;
+        let steps = vec![
+            kv_changes(&[(Insert, 1, 5), (Insert, 2, 3)]),
+            kv_changes(&[(Insert, 1, 9), (Insert, 2, 3)]),
+            kv_changes(&[(Delete, 2, 3), (Delete, 1, 9), (Insert, 3, 1)]),
+            kv_changes(&[(Delete, 2, 3)]),
+        ];
+        let retracting = factory(true);
+        let upserting = GroupAggregate {
+            update_before: false,
+            ..retracting.clone()
+        };
+        let want: Vec<String> = run(&retracting, &steps)
+            .await
+            .into_iter()
+            .filter(|r| !r.starts_with("-U"))
+            .collect();
+        assert!(want.iter().any(|r| r.starts_with("+U")));
+        assert_eq!(run(&upserting, &steps).await, want);
     }
 }

@@ -116,6 +116,7 @@ impl StreamPlanner<'_> {
             calls,
             state_ttl: self.state_ttl,
             updating_input: self.is_updating(calc),
+            update_before: true,
             input_schema: self.graph.nodes[calc.node].schema.clone(),
             schema: schema.clone(),
             description: format!(

@@ -6,3 +6,8 @@ CREATE TABLE upserts (auction BIGINT, bidder BIGINT, price BIGINT) WITH ('connec
 CREATE TABLE retracts (auction BIGINT, bidder BIGINT, price BIGINT) WITH ('connector' = 'print');
 EXPLAIN INSERT INTO upserts SELECT auction, bidder, price FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder ORDER BY `dateTime` DESC) AS rn FROM bid) WHERE rn = 1;
 EXPLAIN INSERT INTO retracts SELECT auction, bidder, price FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder ORDER BY `dateTime` DESC) AS rn FROM bid) WHERE rn = 1;
+-- A group aggregation into the upsert sink emits no -U; one feeding another
+-- aggregation keeps them, since that one retracts what they name.
+CREATE TABLE counts (k BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
+EXPLAIN INSERT INTO counts SELECT bidder, COUNT(*) FROM bid GROUP BY bidder;
+EXPLAIN INSERT INTO counts SELECT n, COUNT(*) FROM (SELECT bidder, COUNT(*) AS n FROM bid GROUP BY bidder) GROUP BY n;
