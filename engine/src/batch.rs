@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BooleanArray, Int8Array, UInt32Array};
-use datafusion::arrow::compute::{filter, filter_record_batch, take, take_record_batch};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int8Array, UInt32Array};
+use datafusion::arrow::compute::{cast, filter, filter_record_batch, take, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -157,6 +157,23 @@ fn downcast_i8(a: Arc<dyn Array>) -> Int8Array {
         .downcast_ref::<Int8Array>()
         .cloned()
         .unwrap_or_else(|| Int8Array::from(Vec::<i8>::new()))
+}
+
+/// A batch of `schema` from `columns`, each cast to its field's type where
+/// it differs (an operator's computed columns against its declared schema).
+pub fn conform(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    let columns = columns
+        .into_iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c)
+            } else {
+                cast(&c, f.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 #[cfg(test)]

@@ -103,6 +103,21 @@ async fn feed(
     }
 }
 
+/// Asserts that `upserting` (a variant emitting no `-U`) emits what
+/// `retracting` does, less its `-U` rows. Returns how many those were.
+pub async fn assert_same_less_update_before(
+    retracting: &dyn OperatorFactory,
+    upserting: &dyn OperatorFactory,
+    steps: &[Step],
+) -> usize {
+    let (want, dropped): (Vec<String>, Vec<String>) = run(retracting, steps)
+        .await
+        .into_iter()
+        .partition(|r| !r.starts_with("-U"));
+    assert_eq!(run(upserting, steps).await, want);
+    dropped.len()
+}
+
 /// Feeds `steps[..split]`, snapshots, restores into a fresh instance, feeds
 /// the rest, and asserts the output equals that of an uninterrupted run.
 pub async fn assert_snapshot_restore(factory: &dyn OperatorFactory, steps: &[Step], split: usize) {

@@ -449,7 +449,9 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, kv_changes, kv_schema, run};
+    use crate::harness::{
+        Step, assert_same_less_update_before, assert_snapshot_restore, kv_changes, kv_schema, run,
+    };
 
     fn input() -> SchemaRef {
         kv_schema()
@@ -618,12 +620,6 @@ mod tests {
             update_before: false,
             ..retracting.clone()
         };
-        let want: Vec<String> = run(&retracting, &steps)
-            .await
-            .into_iter()
-            .filter(|r| !r.starts_with("-U"))
-            .collect();
-        assert!(want.iter().any(|r| r.starts_with("+U")));
-        assert_eq!(run(&upserting, &steps).await, want);
+        assert!(assert_same_less_update_before(&retracting, &upserting, &steps).await > 0);
     }
 }

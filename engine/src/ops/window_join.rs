@@ -293,18 +293,7 @@ impl WindowJoinOperator {
         for c in right.columns() {
             columns.push(take(c.as_ref(), &ri, None)?);
         }
-        let columns = columns
-            .into_iter()
-            .zip(self.pairs.fields())
-            .map(|(c, f)| {
-                if c.data_type() == f.data_type() {
-                    Ok(c)
-                } else {
-                    cast(&c, f.data_type())
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(RecordBatch::try_new(self.pairs.clone(), columns)?)
+        crate::batch::conform(&self.pairs, columns)
     }
 
     fn empty(schema: &SchemaRef) -> RecordBatch {
