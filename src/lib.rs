@@ -17,9 +17,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod table;
+
 pub use eddy_connectors as connectors;
 pub use eddy_engine as engine;
 pub use eddy_sql as sql;
+pub use table::{Changelog, Table, TableEnvironment};
 
 use eddy_sql::{Outcome, Session, SqlError};
 

@@ -177,13 +177,14 @@ impl Session {
         }
     }
 
-    fn job_name(&self, stmt: &Statement) -> String {
+    /// The name of the next job (`pipeline.name`, or Flink's default).
+    fn job_name(&self, stmt: Option<&Statement>) -> String {
         if let Some(n) = self.config("pipeline.name").filter(|n| !n.is_empty()) {
             return n.to_string();
         }
         let kind = match stmt {
-            Statement::Insert { table, .. } => format!("insert-into_{table}"),
-            Statement::StatementSet(_) => "statement-set".into(),
+            Some(Statement::Insert { table, .. }) => format!("insert-into_{table}"),
+            Some(Statement::StatementSet(_)) => "statement-set".into(),
             _ => "collect".into(),
         };
         format!("{kind}-{}", self.jobs_started + 1)
@@ -197,9 +198,47 @@ impl Session {
         at: Location,
         query_sink: Arc<dyn OperatorFactory>,
     ) -> Result<(JobGraph, String)> {
+        let inserts: Vec<&Statement> = match stmt {
+            Statement::StatementSet(v) => v.iter().collect(),
+            other => vec![other],
+        };
+        let mut queries = vec![];
+        for s in inserts {
+            match s {
+                Statement::Query(q) => queries.push((self.plan_query(q, at).await?, None)),
+                Statement::Insert {
+                    table,
+                    columns,
+                    query,
+                } => {
+                    let plan = self.plan_query(query, at).await?;
+                    let plan = self.conform_to_sink(plan, table, columns, at)?;
+                    queries.push((plan, Some(table.as_str())));
+                }
+                _ => {
+                    return Err(SqlError::Plan {
+                        location: at,
+                        message: "only INSERT and SELECT statements run as jobs".into(),
+                    });
+                }
+            }
+        }
+        self.build_job(&self.job_name(Some(stmt)), queries, at, query_sink)
+    }
+
+    /// Plans optimized logical plans into one job: each into the table it
+    /// names, or into `query_sink` (parallelism 1). Returns the graph and
+    /// the text EXPLAIN shows.
+    fn build_job(
+        &self,
+        name: &str,
+        queries: Vec<(LogicalPlan, Option<&str>)>,
+        at: Location,
+        query_sink: Arc<dyn OperatorFactory>,
+    ) -> Result<(JobGraph, String)> {
         let state = self.state();
         let mut planner = StreamPlanner::new(
-            &self.job_name(stmt),
+            name,
             &state,
             &self.tables,
             &self.connectors,
@@ -217,37 +256,18 @@ impl Session {
             }
         };
         let mut logical = vec![];
-        let inserts: Vec<&Statement> = match stmt {
-            Statement::StatementSet(v) => v.iter().collect(),
-            other => vec![other],
-        };
-        for s in inserts {
-            match s {
-                Statement::Query(q) => {
-                    let plan = self.plan_query(q, at).await?;
-                    let stream = planner.plan(&plan)?;
+        for (plan, table) in queries {
+            let stream: Stream = planner.plan(&plan)?;
+            match table {
+                Some(table) => {
+                    planner.add_table_sink(stream, table)?;
+                }
+                None => {
                     let schema = crate::catalog::nullable_schema(plan.schema().as_arrow());
                     planner.add_sink(stream, query_sink.clone(), 1, schema)?;
-                    logical.push(plan);
-                }
-                Statement::Insert {
-                    table,
-                    columns,
-                    query,
-                } => {
-                    let plan = self.plan_query(query, at).await?;
-                    let plan = self.conform_to_sink(plan, table, columns, at)?;
-                    let stream: Stream = planner.plan(&plan)?;
-                    planner.add_table_sink(stream, table)?;
-                    logical.push(plan);
-                }
-                _ => {
-                    return Err(SqlError::Plan {
-                        location: at,
-                        message: "only INSERT and SELECT statements run as jobs".into(),
-                    });
                 }
             }
+            logical.push(plan);
         }
         if let Some(table) = self
             .config("table.exec.late-data.sink")
@@ -271,6 +291,59 @@ impl Session {
         text.push_str("\n== Streaming Plan ==\n");
         text.push_str(&planner.graph.to_string());
         Ok((planner.graph, text))
+    }
+
+    /// Plans the text of one query (`SELECT ..`, `VALUES ..`) to an
+    /// optimized logical plan (the Table API's `sql_query`).
+    pub async fn query_plan(&self, sql: &str) -> Result<LogicalPlan> {
+        let statements = crate::split_statements(sql);
+        let [one] = statements.as_slice() else {
+            return Err(SqlError::Plan {
+                location: Location { line: 1, column: 1 },
+                message: format!("expected one query, got {} statements", statements.len()),
+            });
+        };
+        let located = crate::parse_statement(one)?;
+        match &located.statement {
+            Statement::Query(q) => self.plan_query(q, located.location).await,
+            _ => Err(SqlError::Plan {
+                location: located.location,
+                message:
+                    "only a query (SELECT) makes a table; run other statements with execute_sql"
+                        .into(),
+            }),
+        }
+    }
+
+    /// Optimizes a plan built outside SQL (the Table API) as SQL plans are.
+    pub fn optimize(&self, plan: &LogicalPlan) -> Result<LogicalPlan> {
+        let at = Location { line: 1, column: 1 };
+        self.state().optimize(plan).map_err(|e| df_error(e, at))
+    }
+
+    /// The EXPLAIN text of running `plan` (optimized) as a query into `sink`.
+    pub fn explain_plan(
+        &self,
+        plan: LogicalPlan,
+        sink: Arc<dyn OperatorFactory>,
+    ) -> Result<String> {
+        let at = Location { line: 1, column: 1 };
+        Ok(self
+            .build_job(&self.job_name(None), vec![(plan, None)], at, sink)?
+            .1)
+    }
+
+    /// Starts a job running `plan` (optimized) as a query into `sink`.
+    pub fn start_plan(
+        &mut self,
+        plan: LogicalPlan,
+        sink: Arc<dyn OperatorFactory>,
+    ) -> Result<JobHandle> {
+        let at = Location { line: 1, column: 1 };
+        let name = self.job_name(None);
+        let (graph, _) = self.build_job(&name, vec![(plan, None)], at, sink)?;
+        self.jobs_started += 1;
+        Ok(runtime::spawn(&graph)?)
     }
 
     /// Plans a query to an optimized logical plan.

@@ -1,0 +1,391 @@
+//! The Table API: streaming queries built in Rust, on the planner SQL uses.
+//!
+//! A [`TableEnvironment`] holds a session (catalog, `SET` options). A
+//! [`Table`] is a DataFusion `LogicalPlan`, made from SQL
+//! ([`TableEnvironment::sql_query`]), from a catalog table
+//! ([`TableEnvironment::from_path`]) or from another table by an operation
+//! ([`Table::select`], [`Table::filter`]). Running it plans the same job a
+//! SQL query would; its changes come back to the program as a
+//! [`Changelog`] of [`ChangeBatch`]es.
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), eddy::sql::SqlError> {
+//! use eddy::table::{TableEnvironment, col, lit};
+//!
+//! let env = TableEnvironment::new();
+//! let t = env
+//!     .sql_query("SELECT * FROM (VALUES (1, 'a'), (2, 'b'), (3, 'c')) AS t(id, name)")
+//!     .await?
+//!     .filter(col("id").gt(lit(1)))?
+//!     .select([col("name")])?;
+//! let mut names = vec![];
+//! for batch in t.collect().await? {
+//!     let column = batch.data.column(0);
+//!     let column = column
+//!         .as_any()
+//!         .downcast_ref::<datafusion::arrow::array::StringArray>()
+//!         .expect("a string column");
+//!     names.extend(column.iter().flatten().map(String::from));
+//! }
+//! names.sort();
+//! assert_eq!(names, ["b", "c"]);
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use eddy_engine::error::EngineError;
+use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use eddy_engine::runtime::{JobCanceller, JobHandle};
+use eddy_sql::{Location, Outcome, Session, SqlError};
+use tokio::sync::{Mutex, mpsc};
+
+pub use datafusion::logical_expr::Expr;
+pub use datafusion::prelude::{col, lit};
+pub use eddy_engine::ChangeBatch;
+
+/// Batches in flight between a running query and its [`Changelog`].
+const CHANGELOG_CAPACITY: usize = 8;
+
+/// A streaming table environment: a catalog and the `SET` options, shared
+/// by the tables made from it (cloning it shares them too).
+#[derive(Clone)]
+pub struct TableEnvironment {
+    session: Arc<Mutex<Session>>,
+}
+
+impl Default for TableEnvironment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TableEnvironment {
+    /// An environment with every built-in connector.
+    pub fn new() -> Self {
+        Self {
+            session: Arc::new(Mutex::new(crate::new_session())),
+        }
+    }
+
+    /// Runs one SQL statement: DDL, `SET`, `INSERT` (the job runs in the
+    /// background; await it through [`Outcome::Job`]), `EXPLAIN`, `SHOW`,
+    /// `DESCRIBE`. A `SELECT` prints its changelog to stdout, as in `eddy
+    /// -f`; use [`TableEnvironment::sql_query`] to get its rows instead.
+    pub async fn execute_sql(&self, sql: &str) -> Result<Outcome, SqlError> {
+        let statements = eddy_sql::split_statements(sql);
+        let [one] = statements.as_slice() else {
+            return Err(plan_error(format!(
+                "execute_sql runs one statement, got {}",
+                statements.len()
+            )));
+        };
+        let located = eddy_sql::parse_statement(one)?;
+        let printer = Arc::new(eddy_connectors::print::changelog_printer());
+        self.session.lock().await.execute(&located, printer).await
+    }
+
+    /// The table a query's text defines.
+    pub async fn sql_query(&self, sql: &str) -> Result<Table, SqlError> {
+        let plan = self.session.lock().await.query_plan(sql).await?;
+        Ok(Table {
+            env: self.clone(),
+            plan,
+        })
+    }
+
+    /// The catalog table or view `path`.
+    pub async fn from_path(&self, path: &str) -> Result<Table, SqlError> {
+        self.sql_query(&format!("SELECT * FROM `{}`", path.replace('`', "``")))
+            .await
+    }
+
+    /// Sets a configuration option, as `SET 'key' = 'value'` does.
+    pub async fn set(&self, key: &str, value: &str) -> Result<(), SqlError> {
+        self.session.lock().await.set(key, value)
+    }
+
+    /// A configuration option's value, if set or defaulted.
+    pub async fn get(&self, key: &str) -> Option<String> {
+        self.session.lock().await.config(key).map(String::from)
+    }
+}
+
+/// A table: a query not yet running. Operations return new tables.
+#[derive(Clone)]
+pub struct Table {
+    env: TableEnvironment,
+    plan: LogicalPlan,
+}
+
+impl Table {
+    /// The logical plan (DataFusion's), as SQL would plan it.
+    pub fn logical_plan(&self) -> &LogicalPlan {
+        &self.plan
+    }
+
+    /// The table of `exprs` over each row (`SELECT exprs`).
+    pub fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
+        let plan = LogicalPlanBuilder::from(self.plan)
+            .project(exprs)
+            .and_then(|b| b.build())
+            .map_err(|e| plan_error(e.to_string()))?;
+        Ok(Table {
+            env: self.env,
+            plan,
+        })
+    }
+
+    /// The rows where `predicate` is true (`WHERE predicate`).
+    pub fn filter(self, predicate: Expr) -> Result<Table, SqlError> {
+        let plan = LogicalPlanBuilder::from(self.plan)
+            .filter(predicate)
+            .and_then(|b| b.build())
+            .map_err(|e| plan_error(e.to_string()))?;
+        Ok(Table {
+            env: self.env,
+            plan,
+        })
+    }
+
+    /// The same as [`Table::filter`] (Flink's `where`).
+    pub fn where_(self, predicate: Expr) -> Result<Table, SqlError> {
+        self.filter(predicate)
+    }
+
+    /// The plans `EXPLAIN` shows for this query: the optimized logical plan
+    /// and the streaming job.
+    pub async fn explain(&self) -> Result<String, SqlError> {
+        let session = self.env.session.lock().await;
+        let plan = session.optimize(&self.plan)?;
+        let (tx, _rx) = mpsc::channel(1);
+        session.explain_plan(plan, Arc::new(ChannelSink { tx }))
+    }
+
+    /// Starts the query: its changes (`+I`, `-U`, `+U`, `-D`) as they come.
+    pub async fn execute(&self) -> Result<Changelog, SqlError> {
+        let mut session = self.env.session.lock().await;
+        let plan = session.optimize(&self.plan)?;
+        let (tx, rx) = mpsc::channel(CHANGELOG_CAPACITY);
+        let job = session.start_plan(plan, Arc::new(ChannelSink { tx }))?;
+        Ok(Changelog {
+            rx,
+            canceller: job.canceller(),
+            job: Some(job),
+        })
+    }
+
+    /// Runs the query to its end (its sources must be bounded) and returns
+    /// every change batch.
+    pub async fn collect(&self) -> Result<Vec<ChangeBatch>, SqlError> {
+        let mut changes = self.execute().await?;
+        let mut out = vec![];
+        while let Some(batch) = changes.next().await {
+            out.push(batch?);
+        }
+        Ok(out)
+    }
+}
+
+/// The changes of a running query, in order. Dropping it stops the query.
+pub struct Changelog {
+    rx: mpsc::Receiver<ChangeBatch>,
+    canceller: JobCanceller,
+    job: Option<JobHandle>,
+}
+
+impl Changelog {
+    /// The next batch of changes; `None` once the query has ended (a
+    /// failure comes as the last item).
+    pub async fn next(&mut self) -> Option<Result<ChangeBatch, SqlError>> {
+        if let Some(batch) = self.rx.recv().await {
+            return Some(Ok(batch));
+        }
+        match self.job.take()?.wait().await {
+            Ok(_) | Err(EngineError::Cancelled) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Stops the query; [`Changelog::next`] then returns what is in flight
+    /// and ends.
+    pub fn cancel(&self) {
+        self.canceller.cancel();
+    }
+}
+
+impl Drop for Changelog {
+    fn drop(&mut self) {
+        if self.job.is_some() {
+            self.canceller.cancel();
+        }
+    }
+}
+
+/// The sink of a [`Changelog`]: sends each batch to the program.
+struct ChannelSink {
+    tx: mpsc::Sender<ChangeBatch>,
+}
+
+impl OperatorFactory for ChannelSink {
+    fn name(&self) -> String {
+        "Sink: changelog".into()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> eddy_engine::Result<Box<dyn Operator>> {
+        Ok(Box::new(ChannelSink {
+            tx: self.tx.clone(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Operator for ChannelSink {
+    fn name(&self) -> String {
+        "Sink: changelog".into()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        _ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> eddy_engine::Result<()> {
+        // The program dropped its changelog: stop.
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|_| EngineError::Cancelled)
+    }
+}
+
+/// A planning error at the start of the (program-built) query.
+fn plan_error(message: String) -> SqlError {
+    SqlError::Plan {
+        location: Location { line: 1, column: 1 },
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bounded table of bids over the conformance data.
+    async fn env_with_bids() -> TableEnvironment {
+        let env = TableEnvironment::new();
+        let data = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/conformance/data/nexmark/bid/bids-000.csv"
+        );
+        env.execute_sql(&format!(
+            "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, \
+             `dateTime` TIMESTAMP(3), extra STRING, \
+             WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) \
+             WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'csv')"
+        ))
+        .await
+        .expect("create table");
+        env
+    }
+
+    /// The changes as `+I[..]` lines, sorted.
+    fn lines(batches: &[ChangeBatch]) -> Vec<String> {
+        let mut out = vec![];
+        for b in batches {
+            for row in 0..b.num_rows() {
+                let mut line = String::new();
+                eddy_engine::value_text::write_row(&mut line, b.kind(row), b.data.columns(), row);
+                out.push(line);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The streaming plan part of EXPLAIN, without the job-specific sink.
+    fn streaming_plan(explain: &str) -> String {
+        explain
+            .split("== Streaming Plan ==")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_table_api_query_plans_and_runs_as_its_sql() {
+        let env = env_with_bids().await;
+        let sql = env
+            .sql_query("SELECT auction, price * 2 AS doubled FROM bid WHERE price > 1000")
+            .await
+            .expect("sql");
+        let api = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .filter(col("price").gt(lit(1000i64)))
+            .expect("filter")
+            .select([col("auction"), (col("price") * lit(2i64)).alias("doubled")])
+            .expect("select");
+        assert_eq!(
+            streaming_plan(&api.explain().await.expect("explain")),
+            streaming_plan(&sql.explain().await.expect("explain"))
+        );
+        let (a, s) = (
+            api.collect().await.expect("run"),
+            sql.collect().await.expect("run"),
+        );
+        assert!(!lines(&s).is_empty());
+        assert_eq!(lines(&a), lines(&s));
+    }
+
+    #[tokio::test]
+    async fn an_updating_query_comes_back_as_a_changelog() {
+        let env = env_with_bids().await;
+        let t = env
+            // Each read of the file is one batch: counted twice, the
+            // counts change once.
+            .sql_query(
+                "SELECT channel, COUNT(*) AS n FROM \
+                 (SELECT channel FROM bid UNION ALL SELECT channel FROM bid) GROUP BY channel",
+            )
+            .await
+            .expect("sql");
+        let changes = lines(&t.collect().await.expect("run"));
+        assert!(changes.iter().any(|l| l.starts_with("+I[")));
+        assert!(changes.iter().any(|l| l.starts_with("-U[")));
+        assert!(changes.iter().any(|l| l.starts_with("+U[")));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_changelog_ends() {
+        let env = TableEnvironment::new();
+        env.execute_sql(
+            "CREATE TABLE g (x BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100')",
+        )
+        .await
+        .expect("create");
+        let t = env.from_path("g").await.expect("table");
+        let mut changes = t.execute().await.expect("start");
+        assert!(changes.next().await.is_some());
+        changes.cancel();
+        while let Some(batch) = changes.next().await {
+            batch.expect("no failure");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_statement_that_is_no_query_makes_no_table() {
+        let env = TableEnvironment::new();
+        let err = env
+            .sql_query("SET 'a' = 'b'")
+            .await
+            .err()
+            .expect("an error");
+        assert!(err.to_string().contains("only a query"), "{err}");
+    }
+}
