@@ -43,7 +43,8 @@ use eddy_engine::runtime::{JobCanceller, JobHandle};
 use eddy_sql::{Location, Outcome, Session, SqlError};
 use tokio::sync::{Mutex, mpsc};
 
-pub use datafusion::logical_expr::Expr;
+pub use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
+pub use datafusion::logical_expr::{Expr, JoinType};
 pub use datafusion::prelude::{col, lit};
 pub use eddy_engine::ChangeBatch;
 
@@ -103,6 +104,15 @@ impl TableEnvironment {
             .await
     }
 
+    /// Registers `table` as view `name`, for SQL and [`TableEnvironment::from_path`].
+    pub async fn create_temporary_view(&self, name: &str, table: &Table) -> Result<(), SqlError> {
+        let text = format!("(Table API)\n{}", table.plan.display_indent());
+        self.session
+            .lock()
+            .await
+            .register_view(name, table.plan.clone(), &text)
+    }
+
     /// Sets a configuration option, as `SET 'key' = 'value'` does.
     pub async fn set(&self, key: &str, value: &str) -> Result<(), SqlError> {
         self.session.lock().await.set(key, value)
@@ -129,31 +139,124 @@ impl Table {
 
     /// The table of `exprs` over each row (`SELECT exprs`).
     pub fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
-        let plan = LogicalPlanBuilder::from(self.plan)
-            .project(exprs)
-            .and_then(|b| b.build())
-            .map_err(|e| plan_error(e.to_string()))?;
-        Ok(Table {
-            env: self.env,
-            plan,
-        })
+        self.build(|b| b.project(exprs))
     }
 
     /// The rows where `predicate` is true (`WHERE predicate`).
     pub fn filter(self, predicate: Expr) -> Result<Table, SqlError> {
-        let plan = LogicalPlanBuilder::from(self.plan)
-            .filter(predicate)
-            .and_then(|b| b.build())
-            .map_err(|e| plan_error(e.to_string()))?;
-        Ok(Table {
-            env: self.env,
-            plan,
-        })
+        self.build(|b| b.filter(predicate))
     }
 
     /// The same as [`Table::filter`] (Flink's `where`).
     pub fn where_(self, predicate: Expr) -> Result<Table, SqlError> {
         self.filter(predicate)
+    }
+
+    /// The columns, as expressions.
+    fn columns(&self) -> Vec<Expr> {
+        self.plan
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect()
+    }
+
+    /// Every column, then `exprs` (`SELECT *, exprs`).
+    pub fn add_columns(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
+        let mut all = self.columns();
+        all.extend(exprs);
+        self.select(all)
+    }
+
+    /// Renames columns: `(old, new)` pairs.
+    pub fn rename_columns(self, renames: &[(&str, &str)]) -> Result<Table, SqlError> {
+        let mut left: Vec<&str> = renames.iter().map(|(old, _)| *old).collect();
+        let exprs: Vec<Expr> = self
+            .plan
+            .schema()
+            .columns()
+            .into_iter()
+            .map(|c| match renames.iter().find(|(old, _)| *old == c.name) {
+                Some((old, new)) => {
+                    left.retain(|l| l != old);
+                    Expr::Column(c).alias(*new)
+                }
+                None => Expr::Column(c),
+            })
+            .collect();
+        if let Some(missing) = left.first() {
+            return Err(plan_error(format!("no column '{missing}' to rename")));
+        }
+        self.select(exprs)
+    }
+
+    /// Every column but `names`.
+    pub fn drop_columns(self, names: &[&str]) -> Result<Table, SqlError> {
+        let columns = self.plan.schema().columns();
+        if let Some(missing) = names
+            .iter()
+            .find(|n| !columns.iter().any(|c| c.name == **n))
+        {
+            return Err(plan_error(format!("no column '{missing}' to drop")));
+        }
+        let kept = columns
+            .into_iter()
+            .filter(|c| !names.contains(&c.name.as_str()))
+            .map(Expr::Column);
+        self.select(kept)
+    }
+
+    /// The distinct rows (`SELECT DISTINCT *`): an updating table.
+    pub fn distinct(self) -> Result<Table, SqlError> {
+        self.build(|b| b.distinct())
+    }
+
+    /// This table's rows, then `other`'s (`UNION ALL`); the schemas must agree.
+    pub fn union_all(self, other: Table) -> Result<Table, SqlError> {
+        self.build(|b| b.union(other.plan))
+    }
+
+    /// Joins `other` on `on`, keeping the pairs that match
+    /// (`INNER JOIN .. ON`).
+    pub fn join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
+        self.join_as(JoinType::Inner, other, on)
+    }
+
+    /// Joins `other`, keeping unmatched rows of this table with NULLs.
+    pub fn left_outer_join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
+        self.join_as(JoinType::Left, other, on)
+    }
+
+    /// Joins `other`, keeping unmatched rows of both tables with NULLs.
+    pub fn full_outer_join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
+        self.join_as(JoinType::Full, other, on)
+    }
+
+    fn join_as(self, kind: JoinType, other: Table, on: Expr) -> Result<Table, SqlError> {
+        self.build(|b| b.join_on(other.plan, kind, [on]))
+    }
+
+    /// Groups the rows by `keys`, for [`GroupedTable::select`].
+    pub fn group_by(self, keys: impl IntoIterator<Item = Expr>) -> GroupedTable {
+        GroupedTable {
+            table: self,
+            keys: keys.into_iter().collect(),
+        }
+    }
+
+    /// The table `step` makes of this one's plan.
+    fn build(
+        self,
+        step: impl FnOnce(LogicalPlanBuilder) -> datafusion::error::Result<LogicalPlanBuilder>,
+    ) -> Result<Table, SqlError> {
+        let plan = step(LogicalPlanBuilder::from(self.plan))
+            .and_then(|b| b.build())
+            .map_err(|e| plan_error(e.to_string()))?;
+        Ok(Table {
+            env: self.env,
+            plan,
+        })
     }
 
     /// The plans `EXPLAIN` shows for this query: the optimized logical plan
@@ -187,6 +290,26 @@ impl Table {
             out.push(batch?);
         }
         Ok(out)
+    }
+}
+
+/// A table grouped by keys (unbounded `GROUP BY`): an updating table once
+/// aggregated.
+pub struct GroupedTable {
+    table: Table,
+    keys: Vec<Expr>,
+}
+
+impl GroupedTable {
+    /// The keys and aggregates per group: `exprs` may name the keys and
+    /// aggregate the other columns (`count(col("x"))`, `sum(..)`).
+    pub fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
+        let exprs: Vec<Expr> = exprs.into_iter().collect();
+        let aggregates = datafusion::logical_expr::utils::find_aggregate_exprs(exprs.iter());
+        let keys = self.keys;
+        self.table
+            .build(|b| b.aggregate(keys, aggregates))?
+            .select(exprs)
     }
 }
 
@@ -387,5 +510,103 @@ mod tests {
             .err()
             .expect("an error");
         assert!(err.to_string().contains("only a query"), "{err}");
+    }
+
+    /// Asserts that `api` plans and runs as the SQL query `sql` does.
+    async fn assert_same_as_sql(env: &TableEnvironment, api: Table, sql: &str) {
+        let sql = env.sql_query(sql).await.expect("sql");
+        assert_eq!(
+            streaming_plan(&api.explain().await.expect("explain")),
+            streaming_plan(&sql.explain().await.expect("explain"))
+        );
+        let want = lines(&sql.collect().await.expect("run"));
+        assert!(!want.is_empty());
+        assert_eq!(lines(&api.collect().await.expect("run")), want);
+    }
+
+    #[tokio::test]
+    async fn an_updating_aggregate_plans_and_runs_as_its_sql() {
+        let env = env_with_bids().await;
+        let api = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .group_by([col("channel")])
+            .select([
+                col("channel"),
+                count(col("price")).alias("n"),
+                max(col("price")).alias("top"),
+            ])
+            .expect("aggregate");
+        assert_same_as_sql(
+            &env,
+            api,
+            "SELECT channel, COUNT(price) AS n, MAX(price) AS top FROM bid GROUP BY channel",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn column_operations_plan_and_run_as_their_sql() {
+        let env = env_with_bids().await;
+        let api = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .drop_columns(&["url", "extra", "dateTime"])
+            .expect("drop")
+            .rename_columns(&[("price", "amount")])
+            .expect("rename")
+            .add_columns([(col("amount") / lit(100i64)).alias("hundreds")])
+            .expect("add")
+            .filter(col("auction").lt(lit(1010i64)))
+            .expect("filter");
+        assert_same_as_sql(
+            &env,
+            api,
+            "SELECT auction, bidder, amount, channel, amount / 100 AS hundreds FROM \
+             (SELECT auction, bidder, price AS amount, channel FROM bid) WHERE auction < 1010",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_view_made_by_the_table_api_serves_sql_and_distinct_unions() {
+        let env = env_with_bids().await;
+        let cheap = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .filter(col("price").lt(lit(10i64)))
+            .expect("filter")
+            .select([col("channel")])
+            .expect("select");
+        env.create_temporary_view("cheap", &cheap)
+            .await
+            .expect("view");
+        let api = cheap
+            .clone()
+            .union_all(cheap)
+            .expect("union")
+            .distinct()
+            .expect("distinct");
+        assert_same_as_sql(
+            &env,
+            api,
+            "SELECT DISTINCT channel FROM (SELECT channel FROM cheap UNION ALL SELECT channel FROM cheap)",
+        )
+        .await;
+        let unknown = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .drop_columns(&["nope"]);
+        assert!(
+            unknown
+                .err()
+                .expect("an error")
+                .to_string()
+                .contains("no column 'nope'")
+        );
     }
 }

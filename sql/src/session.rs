@@ -581,12 +581,31 @@ impl Session {
                 .and_then(|b| b.build())
                 .map_err(|e| df_error(e, at))?;
         }
+        self.register_view(name, plan, text)
+            .map_err(|e| relocate(e, at))?;
+        Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+    }
+
+    /// Registers `plan` as view `name` (`text`: its definition, for
+    /// messages), replacing a view of that name (the Table API's
+    /// `create_temporary_view`). A table of that name is an error.
+    pub fn register_view(&mut self, name: &str, plan: LogicalPlan, text: &str) -> Result<()> {
+        let at = Location { line: 1, column: 1 };
+        if self.tables.contains_key(name) {
+            return Err(SqlError::Plan {
+                location: at,
+                message: format!("Table '{name}' already exists"),
+            });
+        }
         let view = ViewTable::new(plan, Some(text.to_string()));
+        self.ctx
+            .deregister_table(name)
+            .map_err(|e| df_error(e, at))?;
         self.ctx
             .register_table(name, Arc::new(view))
             .map_err(|e| df_error(e, at))?;
         self.views.insert(name.to_string(), text.to_string());
-        Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+        Ok(())
     }
 
     fn drop(&mut self, view: bool, name: &str, if_exists: bool, at: Location) -> Result<Outcome> {
