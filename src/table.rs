@@ -40,7 +40,7 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use eddy_engine::error::EngineError;
 use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use eddy_engine::runtime::{JobCanceller, JobHandle};
-use eddy_sql::{Location, Outcome, Session, SqlError};
+use eddy_sql::{Location, Outcome, SqlError};
 use tokio::sync::{Mutex, mpsc};
 
 pub use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
@@ -55,7 +55,9 @@ const CHANGELOG_CAPACITY: usize = 8;
 /// by the tables made from it (cloning it shares them too).
 #[derive(Clone)]
 pub struct TableEnvironment {
-    session: Arc<Mutex<Session>>,
+    session: Arc<Mutex<eddy_sql::Session>>,
+    /// Views registered for the environment's own use so far.
+    hidden_views: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for TableEnvironment {
@@ -69,6 +71,7 @@ impl TableEnvironment {
     pub fn new() -> Self {
         Self {
             session: Arc::new(Mutex::new(crate::new_session())),
+            hidden_views: Arc::default(),
         }
     }
 
@@ -95,13 +98,17 @@ impl TableEnvironment {
         Ok(Table {
             env: self.clone(),
             plan,
+            source: None,
         })
     }
 
     /// The catalog table or view `path`.
     pub async fn from_path(&self, path: &str) -> Result<Table, SqlError> {
-        self.sql_query(&format!("SELECT * FROM `{}`", path.replace('`', "``")))
-            .await
+        let mut table = self
+            .sql_query(&format!("SELECT * FROM {}", quoted(path)))
+            .await?;
+        table.source = Some(path.to_string());
+        Ok(table)
     }
 
     /// Registers `table` as view `name`, for SQL and [`TableEnvironment::from_path`].
@@ -129,6 +136,8 @@ impl TableEnvironment {
 pub struct Table {
     env: TableEnvironment,
     plan: LogicalPlan,
+    /// The catalog table or view this table reads unchanged, if it does.
+    source: Option<String>,
 }
 
 impl Table {
@@ -237,6 +246,30 @@ impl Table {
         self.build(|b| b.join_on(other.plan, kind, [on]))
     }
 
+    /// Groups the rows into `window` (event time or processing time), for
+    /// [`WindowedTable::group_by`].
+    pub fn window(self, window: GroupWindow) -> WindowedTable {
+        WindowedTable {
+            table: self,
+            window,
+        }
+    }
+
+    /// A name SQL can read this table by: its catalog name, or a view the
+    /// environment registers for it.
+    async fn relation(&self) -> Result<String, SqlError> {
+        if let Some(source) = &self.source {
+            return Ok(quoted(source));
+        }
+        let n = self
+            .env
+            .hidden_views
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{}{}", eddy_sql::HIDDEN_VIEW_PREFIX, n + 1);
+        self.env.create_temporary_view(&name, self).await?;
+        Ok(quoted(&name))
+    }
+
     /// Groups the rows by `keys`, for [`GroupedTable::select`].
     pub fn group_by(self, keys: impl IntoIterator<Item = Expr>) -> GroupedTable {
         GroupedTable {
@@ -256,6 +289,7 @@ impl Table {
         Ok(Table {
             env: self.env,
             plan,
+            source: None,
         })
     }
 
@@ -311,6 +345,266 @@ impl GroupedTable {
             .build(|b| b.aggregate(keys, aggregates))?
             .select(exprs)
     }
+}
+
+/// Flink's tumbling window: `Tumble::over(size).on("ts").alias("w")`.
+pub struct Tumble;
+
+impl Tumble {
+    /// Windows of `size`, one after another.
+    pub fn over(size: Duration) -> WindowBuilder {
+        WindowBuilder(WindowKind::Tumble { size })
+    }
+}
+
+/// Flink's sliding (hopping) window: `Slide::over(size).every(slide)`.
+pub struct Slide;
+
+impl Slide {
+    /// Windows of `size`; see [`SlideBuilder::every`].
+    pub fn over(size: Duration) -> SlideBuilder {
+        SlideBuilder { size }
+    }
+}
+
+/// A sliding window missing its slide.
+pub struct SlideBuilder {
+    size: Duration,
+}
+
+impl SlideBuilder {
+    /// A window starting every `slide`.
+    pub fn every(self, slide: Duration) -> WindowBuilder {
+        WindowBuilder(WindowKind::Hop {
+            size: self.size,
+            slide,
+        })
+    }
+}
+
+/// Flink's session window: `Session::with_gap(gap)`; sessions are per
+/// group key.
+pub struct Session;
+
+impl Session {
+    /// Rows closer than `gap` share a session.
+    pub fn with_gap(gap: Duration) -> WindowBuilder {
+        WindowBuilder(WindowKind::Session { gap })
+    }
+}
+
+/// Flink's cumulating window: `Cumulate::over(max_size).step(step)`.
+pub struct Cumulate;
+
+impl Cumulate {
+    /// Windows growing to `max_size`; see [`CumulateBuilder::step`].
+    pub fn over(max_size: Duration) -> CumulateBuilder {
+        CumulateBuilder { max_size }
+    }
+}
+
+/// A cumulating window missing its step.
+pub struct CumulateBuilder {
+    max_size: Duration,
+}
+
+impl CumulateBuilder {
+    /// Windows ending every `step` from the start.
+    pub fn step(self, step: Duration) -> WindowBuilder {
+        WindowBuilder(WindowKind::Cumulate {
+            step,
+            max_size: self.max_size,
+        })
+    }
+}
+
+pub use std::time::Duration;
+
+#[derive(Clone, Debug)]
+enum WindowKind {
+    Tumble { size: Duration },
+    Hop { size: Duration, slide: Duration },
+    Session { gap: Duration },
+    Cumulate { step: Duration, max_size: Duration },
+}
+
+/// A window missing its time attribute and name.
+pub struct WindowBuilder(WindowKind);
+
+impl WindowBuilder {
+    /// Windows by time attribute `time` (a watermarked column or
+    /// `PROCTIME()` column).
+    pub fn on(self, time: &str) -> TimedWindowBuilder {
+        TimedWindowBuilder {
+            kind: self.0,
+            time: time.to_string(),
+        }
+    }
+}
+
+/// A window missing its name.
+pub struct TimedWindowBuilder {
+    kind: WindowKind,
+    time: String,
+}
+
+impl TimedWindowBuilder {
+    /// Names the window, for `group_by(col(name))` and its properties.
+    pub fn alias(self, name: &str) -> GroupWindow {
+        GroupWindow {
+            kind: self.kind,
+            time: self.time,
+            name: name.to_string(),
+        }
+    }
+}
+
+/// A group window: a window kind, a time attribute and a name.
+#[derive(Clone, Debug)]
+pub struct GroupWindow {
+    kind: WindowKind,
+    time: String,
+    name: String,
+}
+
+/// The properties of a group window named by `col(name)`, in
+/// [`WindowGroupedTable::select`]: `col("w").start()`, `.end()`,
+/// `.rowtime()`.
+pub trait WindowProperties {
+    /// The window's start (`window_start`).
+    fn start(self) -> Expr;
+    /// The window's end (`window_end`).
+    fn end(self) -> Expr;
+    /// The window's time attribute, its end less 1 ms (`window_time`).
+    fn rowtime(self) -> Expr;
+}
+
+impl WindowProperties for Expr {
+    fn start(self) -> Expr {
+        col("window_start")
+    }
+    fn end(self) -> Expr {
+        col("window_end")
+    }
+    fn rowtime(self) -> Expr {
+        col("window_time")
+    }
+}
+
+/// An SQL interval literal of `d`.
+fn interval(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("INTERVAL '{}' SECOND", ms / 1000)
+    } else {
+        format!("INTERVAL '{ms}' MILLISECOND")
+    }
+}
+
+/// A table with a group window, for [`WindowedTable::group_by`].
+pub struct WindowedTable {
+    table: Table,
+    window: GroupWindow,
+}
+
+impl WindowedTable {
+    /// Groups by `keys`, which name the window (`col(alias)`) and may add
+    /// other keys.
+    pub fn group_by(self, keys: impl IntoIterator<Item = Expr>) -> WindowGroupedTable {
+        WindowGroupedTable {
+            windowed: self,
+            keys: keys.into_iter().collect(),
+        }
+    }
+}
+
+/// A windowed table grouped by its window and keys.
+pub struct WindowGroupedTable {
+    windowed: WindowedTable,
+    keys: Vec<Expr>,
+}
+
+impl WindowGroupedTable {
+    /// The keys, window properties and aggregates per window and group:
+    /// planned as SQL's window table function with `GROUP BY
+    /// window_start, window_end, keys`.
+    pub async fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
+        let WindowedTable { table, window } = self.windowed;
+        let names_window = |e: &Expr| matches!(e, Expr::Column(c) if c.name == window.name);
+        if !self.keys.iter().any(names_window) {
+            return Err(plan_error(format!(
+                "group_by must name the window '{}'",
+                window.name
+            )));
+        }
+        let others: Vec<Expr> = self
+            .keys
+            .iter()
+            .filter(|e| !names_window(e))
+            .cloned()
+            .collect();
+        let relation = table.relation().await?;
+        let time = quoted(&window.time);
+        let tvf = match &window.kind {
+            WindowKind::Tumble { size } => {
+                format!(
+                    "TUMBLE(TABLE {relation}, DESCRIPTOR({time}), {})",
+                    interval(*size)
+                )
+            }
+            WindowKind::Hop { size, slide } => format!(
+                "HOP(TABLE {relation}, DESCRIPTOR({time}), {}, {})",
+                interval(*slide),
+                interval(*size)
+            ),
+            WindowKind::Cumulate { step, max_size } => format!(
+                "CUMULATE(TABLE {relation}, DESCRIPTOR({time}), {}, {})",
+                interval(*step),
+                interval(*max_size)
+            ),
+            WindowKind::Session { gap } => {
+                let mut partition = vec![];
+                for k in &others {
+                    match k {
+                        Expr::Column(c) => partition.push(quoted(&c.name)),
+                        other => {
+                            return Err(plan_error(format!(
+                                "session windows group by columns, not {other}"
+                            )));
+                        }
+                    }
+                }
+                let by = if partition.is_empty() {
+                    String::new()
+                } else {
+                    format!(" PARTITION BY {}", partition.join(", "))
+                };
+                format!(
+                    "SESSION(TABLE {relation}{by}, DESCRIPTOR({time}), {})",
+                    interval(*gap)
+                )
+            }
+        };
+        let windowed = table
+            .env
+            .sql_query(&format!("SELECT * FROM TABLE({tvf})"))
+            .await?;
+        let exprs: Vec<Expr> = exprs.into_iter().collect();
+        let mut keys = vec![col("window_start"), col("window_end")];
+        if exprs
+            .iter()
+            .any(|e| e.column_refs().iter().any(|c| c.name == "window_time"))
+        {
+            keys.push(col("window_time"));
+        }
+        keys.extend(others);
+        windowed.group_by(keys).select(exprs)
+    }
+}
+
+/// `name` as an SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 /// The changes of a running query, in order. Dropping it stops the query.
@@ -608,5 +902,94 @@ mod tests {
                 .to_string()
                 .contains("no column 'nope'")
         );
+    }
+
+    #[tokio::test]
+    async fn a_window_aggregate_plans_and_runs_as_its_sql() {
+        let env = env_with_bids().await;
+        let api = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .window(
+                Tumble::over(Duration::from_secs(10))
+                    .on("dateTime")
+                    .alias("w"),
+            )
+            .group_by([col("w"), col("auction")])
+            .select([
+                col("auction"),
+                col("w").start(),
+                col("w").end(),
+                count(col("price")).alias("n"),
+            ])
+            .await
+            .expect("window aggregate");
+        assert_same_as_sql(
+            &env,
+            api,
+            "SELECT auction, window_start, window_end, COUNT(price) AS n FROM \
+             TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND)) \
+             GROUP BY window_start, window_end, auction",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn windows_over_a_derived_table_give_the_rows_of_their_sql() {
+        let env = env_with_bids().await;
+        let hot = env
+            .from_path("bid")
+            .await
+            .expect("table")
+            .filter(col("auction").lt(lit(1010i64)))
+            .expect("filter");
+        let windows = [
+            Session::with_gap(Duration::from_secs(2))
+                .on("dateTime")
+                .alias("s"),
+            Slide::over(Duration::from_secs(4))
+                .every(Duration::from_secs(2))
+                .on("dateTime")
+                .alias("s"),
+            Cumulate::over(Duration::from_secs(4))
+                .step(Duration::from_millis(500))
+                .on("dateTime")
+                .alias("s"),
+        ];
+        let tvfs = [
+            "SESSION(TABLE hot PARTITION BY auction, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND)",
+            "HOP(TABLE hot, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '4' SECOND)",
+            "CUMULATE(TABLE hot, DESCRIPTOR(`dateTime`), INTERVAL '500' MILLISECOND, INTERVAL '4' SECOND)",
+        ];
+        env.create_temporary_view("hot", &hot).await.expect("view");
+        for (window, tvf) in windows.into_iter().zip(tvfs) {
+            let api = hot
+                .clone()
+                .window(window)
+                .group_by([col("auction"), col("s")])
+                .select([
+                    col("auction"),
+                    col("s").end(),
+                    sum(col("price")).alias("total"),
+                ])
+                .await
+                .expect("window aggregate");
+            let sql = env
+                .sql_query(&format!(
+                    "SELECT auction, window_end, SUM(price) AS total FROM TABLE({tvf}) \
+                     GROUP BY window_start, window_end, auction"
+                ))
+                .await
+                .expect("sql");
+            let want = lines(&sql.collect().await.expect("run"));
+            assert!(!want.is_empty(), "{tvf}");
+            assert_eq!(lines(&api.collect().await.expect("run")), want, "{tvf}");
+        }
+        // The views the environment made for itself are not listed.
+        match env.execute_sql("SHOW VIEWS").await.expect("show") {
+            Outcome::Rows { rows, .. } => assert_eq!(rows, [["hot"]]),
+            _ => panic!("SHOW VIEWS gives rows"),
+        }
     }
 }

@@ -28,6 +28,6 @@ pub mod types;
 pub mod window_tvf;
 
 pub use error::{Location, Result, SqlError};
-pub use session::{Outcome, Session};
+pub use session::{HIDDEN_VIEW_PREFIX, Outcome, Session};
 pub use splitter::{ScriptStatement, split_statements};
 pub use statement::{Located, Statement, parse_statement};

@@ -642,15 +642,22 @@ impl Session {
 
     fn show(&self, what: &str) -> Outcome {
         let (header, mut names): (&str, Vec<String>) = match what {
+            "VIEWS" => (
+                "view name",
+                self.views
+                    .keys()
+                    .filter(|v| !is_hidden(v))
+                    .cloned()
+                    .collect(),
+            ),
             "TABLES" => (
                 "table name",
                 self.tables
                     .keys()
-                    .chain(self.views.keys())
+                    .chain(self.views.keys().filter(|v| !is_hidden(v)))
                     .cloned()
                     .collect(),
             ),
-            "VIEWS" => ("view name", self.views.keys().cloned().collect()),
             "FUNCTIONS" => (
                 "function name",
                 self.state().scalar_functions().keys().cloned().collect(),
@@ -744,6 +751,14 @@ fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
             return v;
         }
     }
+}
+
+/// Views the Table API registers for its own use (windows over a derived
+/// table) start with this; SHOW does not list them.
+pub const HIDDEN_VIEW_PREFIX: &str = "__eddy_table_";
+
+fn is_hidden(view: &str) -> bool {
+    view.starts_with(HIDDEN_VIEW_PREFIX)
 }
 
 fn relocate(e: SqlError, at: Location) -> SqlError {
