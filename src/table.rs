@@ -494,7 +494,7 @@ impl WindowProperties for Expr {
 /// An SQL interval literal of `d`.
 fn interval(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("INTERVAL '{}' SECOND", ms / 1000)
     } else {
         format!("INTERVAL '{ms}' MILLISECOND")
