@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod program_source;
 pub mod table;
 
 pub use eddy_connectors as connectors;

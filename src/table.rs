@@ -56,6 +56,8 @@ const CHANGELOG_CAPACITY: usize = 8;
 #[derive(Clone)]
 pub struct TableEnvironment {
     session: Arc<Mutex<eddy_sql::Session>>,
+    /// The rows of tables made by `from_stream`, until a job reads them.
+    streams: crate::program_source::ProgramStreams,
     /// Views registered for the environment's own use so far.
     hidden_views: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -69,8 +71,12 @@ impl Default for TableEnvironment {
 impl TableEnvironment {
     /// An environment with every built-in connector.
     pub fn new() -> Self {
+        let streams = crate::program_source::ProgramStreams::default();
+        let mut connectors = eddy_connectors::builtin_connectors();
+        connectors.register(Arc::new(streams.clone()));
         Self {
-            session: Arc::new(Mutex::new(crate::new_session())),
+            session: Arc::new(Mutex::new(eddy_sql::Session::new(connectors))),
+            streams,
             hidden_views: Arc::default(),
         }
     }
@@ -109,6 +115,52 @@ impl TableEnvironment {
             .await?;
         table.source = Some(path.to_string());
         Ok(table)
+    }
+
+    /// Table `name` (in the catalog, for SQL too) of the batches `stream`
+    /// yields, of `schema`; `watermark` names its time attribute column
+    /// (`TIMESTAMP(3)`) and how far out of order rows may come, as
+    /// `WATERMARK FOR ts AS ts - delay`. The table is unbounded until the
+    /// stream ends, and one job reads it.
+    pub async fn from_stream(
+        &self,
+        name: &str,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        watermark: Option<(&str, Duration)>,
+        stream: impl futures::Stream<Item = datafusion::arrow::record_batch::RecordBatch>
+        + Send
+        + 'static,
+    ) -> Result<Table, SqlError> {
+        let mut columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    quoted(f.name()),
+                    eddy_sql::types::flink_type_name(f.data_type())
+                )
+            })
+            .collect();
+        if let Some((column, delay)) = watermark {
+            let c = quoted(column);
+            columns.push(format!("WATERMARK FOR {c} AS {c} - {}", interval(delay)));
+        }
+        let id = format!(
+            "{name}-{}",
+            self.hidden_views
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        self.execute_sql(&format!(
+            "CREATE TABLE {} ({}) WITH ('connector' = '{}', 'stream-id' = '{}')",
+            quoted(name),
+            columns.join(", "),
+            crate::program_source::IDENTIFIER,
+            id.replace('\'', "''")
+        ))
+        .await?;
+        self.streams.add(&id, Box::pin(stream));
+        self.from_path(name).await
     }
 
     /// Registers `table` as view `name`, for SQL and [`TableEnvironment::from_path`].
@@ -991,5 +1043,70 @@ mod tests {
             Outcome::Rows { rows, .. } => assert_eq!(rows, [["hot"]]),
             _ => panic!("SHOW VIEWS gives rows"),
         }
+    }
+
+    #[tokio::test]
+    async fn rows_sent_by_the_program_are_windowed_by_their_watermark() {
+        use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+        use datafusion::arrow::record_batch::RecordBatch;
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("user", DataType::Utf8, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        ]));
+        let batch = |rows: &[(&str, i64)]| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                    Arc::new(TimestampMillisecondArray::from_iter_values(
+                        rows.iter().map(|r| r.1),
+                    )),
+                ],
+            )
+            .expect("batch")
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let clicks =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+        let env = TableEnvironment::new();
+        let t = env
+            .from_stream(
+                "clicks",
+                schema.clone(),
+                Some(("ts", Duration::from_secs(1))),
+                clicks,
+            )
+            .await
+            .expect("table")
+            .window(Tumble::over(Duration::from_secs(10)).on("ts").alias("w"))
+            .group_by([col("w"), col("user")])
+            .select([col("user"), col("w").end(), count(col("ts")).alias("n")])
+            .await
+            .expect("window aggregate");
+        let mut changes = t.execute().await.expect("start");
+        tx.send(batch(&[("ann", 1_000), ("bob", 2_000), ("ann", 9_000)]))
+            .await
+            .expect("send");
+        // The watermark passes 10 s - 1 ms only with this batch: the first
+        // window fires now, before the program ends its stream.
+        tx.send(batch(&[("ann", 12_000)])).await.expect("send");
+        let first = changes.next().await.expect("a window").expect("no failure");
+        let mut fired = lines(&[first]);
+        assert_eq!(
+            fired,
+            [
+                "+I[ann, 1970-01-01T00:00:10, 2]",
+                "+I[bob, 1970-01-01T00:00:10, 1]"
+            ]
+        );
+        drop(tx);
+        let mut rest = vec![];
+        while let Some(b) = changes.next().await {
+            rest.push(b.expect("no failure"));
+        }
+        fired = lines(&rest);
+        assert_eq!(fired, ["+I[ann, 1970-01-01T00:00:20, 1]"]);
     }
 }
