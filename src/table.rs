@@ -108,6 +108,27 @@ impl TableEnvironment {
         })
     }
 
+    /// The table of `rows` (Flink's `fromValues`): columns `f0`, `f1`, ..
+    /// of the rows' common types.
+    pub fn from_values(&self, rows: Vec<Vec<Expr>>) -> Result<Table, SqlError> {
+        let plan = LogicalPlanBuilder::values(rows)
+            .and_then(|b| b.build())
+            .map_err(|e| plan_error(e.to_string()))?;
+        let names: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Expr::Column(c).alias(format!("f{i}")))
+            .collect();
+        Table {
+            env: self.clone(),
+            plan,
+            source: None,
+        }
+        .select(names)
+    }
+
     /// The catalog table or view `path`.
     pub async fn from_path(&self, path: &str) -> Result<Table, SqlError> {
         let mut table = self
@@ -365,6 +386,14 @@ impl Table {
             canceller: job.canceller(),
             job: Some(job),
         })
+    }
+
+    /// Starts a job writing this table into catalog table `sink` (as
+    /// `INSERT INTO sink SELECT ..`); await [`JobHandle::wait`] for its end.
+    pub async fn execute_insert(&self, sink: &str) -> Result<JobHandle, SqlError> {
+        let mut session = self.env.session.lock().await;
+        let plan = session.optimize(&self.plan)?;
+        session.start_insert(plan, sink)
     }
 
     /// Runs the query to its end (its sources must be bounded) and returns
@@ -1108,5 +1137,39 @@ mod tests {
         }
         fired = lines(&rest);
         assert_eq!(fired, ["+I[ann, 1970-01-01T00:00:20, 1]"]);
+    }
+
+    #[tokio::test]
+    async fn values_inserted_into_a_table_land_in_its_files() {
+        let dir = std::env::temp_dir().join(format!("eddy-table-api-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = TableEnvironment::new();
+        env.execute_sql(&format!(
+            "CREATE TABLE out (name STRING, n BIGINT) WITH ('connector' = 'filesystem', \
+             'path' = '{}', 'format' = 'csv')",
+            dir.display()
+        ))
+        .await
+        .expect("create");
+        let t = env
+            .from_values(vec![vec![lit("a"), lit(1i64)], vec![lit("b"), lit(2i64)]])
+            .expect("values");
+        assert_eq!(t.logical_plan().schema().field_names(), ["f0", "f1"]);
+        t.execute_insert("out")
+            .await
+            .expect("start")
+            .wait()
+            .await
+            .expect("run");
+        let mut written = String::new();
+        for file in std::fs::read_dir(&dir).expect("dir") {
+            written.push_str(&std::fs::read_to_string(file.expect("file").path()).expect("read"));
+        }
+        let mut lines: Vec<&str> = written.lines().collect();
+        lines.sort();
+        assert_eq!(lines, ["a,1", "b,2"]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let err = t.execute_insert("nowhere").await.err().expect("an error");
+        assert!(err.to_string().contains("nowhere"), "{err}");
     }
 }

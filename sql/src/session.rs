@@ -223,18 +223,18 @@ impl Session {
                 }
             }
         }
-        self.build_job(&self.job_name(Some(stmt)), queries, at, query_sink)
+        self.build_job(&self.job_name(Some(stmt)), queries, at, Some(query_sink))
     }
 
     /// Plans optimized logical plans into one job: each into the table it
-    /// names, or into `query_sink` (parallelism 1). Returns the graph and
-    /// the text EXPLAIN shows.
+    /// names, or into `query_sink` (parallelism 1; there must be one for
+    /// such a query). Returns the graph and the text EXPLAIN shows.
     fn build_job(
         &self,
         name: &str,
         queries: Vec<(LogicalPlan, Option<&str>)>,
         at: Location,
-        query_sink: Arc<dyn OperatorFactory>,
+        query_sink: Option<Arc<dyn OperatorFactory>>,
     ) -> Result<(JobGraph, String)> {
         let state = self.state();
         let mut planner = StreamPlanner::new(
@@ -263,8 +263,14 @@ impl Session {
                     planner.add_table_sink(stream, table)?;
                 }
                 None => {
+                    let Some(sink) = query_sink.clone() else {
+                        return Err(SqlError::Plan {
+                            location: at,
+                            message: "a query needs somewhere to send its rows".into(),
+                        });
+                    };
                     let schema = crate::catalog::nullable_schema(plan.schema().as_arrow());
-                    planner.add_sink(stream, query_sink.clone(), 1, schema)?;
+                    planner.add_sink(stream, sink, 1, schema)?;
                 }
             }
             logical.push(plan);
@@ -329,7 +335,7 @@ impl Session {
     ) -> Result<String> {
         let at = Location { line: 1, column: 1 };
         Ok(self
-            .build_job(&self.job_name(None), vec![(plan, None)], at, sink)?
+            .build_job(&self.job_name(None), vec![(plan, None)], at, Some(sink))?
             .1)
     }
 
@@ -341,7 +347,20 @@ impl Session {
     ) -> Result<JobHandle> {
         let at = Location { line: 1, column: 1 };
         let name = self.job_name(None);
-        let (graph, _) = self.build_job(&name, vec![(plan, None)], at, sink)?;
+        let (graph, _) = self.build_job(&name, vec![(plan, None)], at, Some(sink))?;
+        self.jobs_started += 1;
+        Ok(runtime::spawn(&graph)?)
+    }
+
+    /// Starts a job writing `plan` (optimized) into catalog table `table`,
+    /// its columns cast to the table's as `INSERT INTO` does.
+    pub fn start_insert(&mut self, plan: LogicalPlan, table: &str) -> Result<JobHandle> {
+        let at = Location { line: 1, column: 1 };
+        let plan = self.conform_to_sink(plan, table, &[], at)?;
+        let name = self
+            .job_name(None)
+            .replacen("collect", &format!("insert-into_{table}"), 1);
+        let (graph, _) = self.build_job(&name, vec![(plan, Some(table))], at, None)?;
         self.jobs_started += 1;
         Ok(runtime::spawn(&graph)?)
     }
