@@ -22,6 +22,7 @@ pub mod table;
 
 pub use eddy_connectors as connectors;
 pub use eddy_engine as engine;
+pub use eddy_engine::{ChangeBatch, RowKind};
 pub use eddy_sql as sql;
 pub use table::{Changelog, Table, TableEnvironment};
 
