@@ -1,0 +1,82 @@
+//! A running query's changes, as the program receives them.
+
+use async_trait::async_trait;
+use eddy_engine::ChangeBatch;
+use eddy_engine::error::EngineError;
+use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use eddy_engine::runtime::{JobCanceller, JobHandle};
+use eddy_sql::SqlError;
+use tokio::sync::mpsc;
+
+/// The changes of a running query, in order. Dropping it stops the query.
+pub struct Changelog {
+    pub(super) rx: mpsc::Receiver<ChangeBatch>,
+    pub(super) canceller: JobCanceller,
+    pub(super) job: Option<JobHandle>,
+}
+
+impl Changelog {
+    /// The next batch of changes; `None` once the query has ended (a
+    /// failure comes as the last item).
+    pub async fn next(&mut self) -> Option<Result<ChangeBatch, SqlError>> {
+        if let Some(batch) = self.rx.recv().await {
+            return Some(Ok(batch));
+        }
+        match self.job.take()?.wait().await {
+            Ok(_) | Err(EngineError::Cancelled) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Stops the query; [`Changelog::next`] then returns what is in flight
+    /// and ends.
+    pub fn cancel(&self) {
+        self.canceller.cancel();
+    }
+}
+
+impl Drop for Changelog {
+    fn drop(&mut self) {
+        if self.job.is_some() {
+            self.canceller.cancel();
+        }
+    }
+}
+
+/// The sink of a [`Changelog`]: sends each batch to the program.
+pub(super) struct ChannelSink {
+    pub(super) tx: mpsc::Sender<ChangeBatch>,
+}
+
+impl OperatorFactory for ChannelSink {
+    fn name(&self) -> String {
+        "Sink: changelog".into()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> eddy_engine::Result<Box<dyn Operator>> {
+        Ok(Box::new(ChannelSink {
+            tx: self.tx.clone(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Operator for ChannelSink {
+    fn name(&self) -> String {
+        "Sink: changelog".into()
+    }
+
+    async fn process(
+        &mut self,
+        _input: usize,
+        batch: ChangeBatch,
+        _ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> eddy_engine::Result<()> {
+        // The program dropped its changelog: stop.
+        self.tx
+            .send(batch)
+            .await
+            .map_err(|_| EngineError::Cancelled)
+    }
+}
