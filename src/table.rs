@@ -41,6 +41,7 @@ use eddy_sql::{Location, Outcome, SqlError};
 use tokio::sync::{Mutex, mpsc};
 
 mod changelog;
+mod rows;
 mod window;
 
 pub use changelog::Changelog;
@@ -191,6 +192,21 @@ impl TableEnvironment {
         .await?;
         self.streams.add(&id, Box::pin(stream));
         self.from_path(name).await
+    }
+
+    /// Table `name` of the program's `rows` (serde values whose fields are
+    /// the columns of `schema`), as [`TableEnvironment::from_stream`] makes
+    /// it from one batch.
+    pub async fn from_rows<T: serde::Serialize>(
+        &self,
+        name: &str,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        watermark: Option<(&str, Duration)>,
+        rows: &[T],
+    ) -> Result<Table, SqlError> {
+        let batch = rows::batch_of(&schema, rows)?;
+        self.from_stream(name, schema, watermark, futures::stream::iter([batch]))
+            .await
     }
 
     /// Registers `table` as view `name`, for SQL and [`TableEnvironment::from_path`].
@@ -403,6 +419,19 @@ impl Table {
         let mut session = self.env.session.lock().await;
         let plan = session.optimize(&self.plan)?;
         session.start_insert(plan, sink)
+    }
+
+    /// Runs the query to its end (its sources must be bounded) and returns
+    /// every change as its kind and a `T` of the row's values (see
+    /// [`Changelog::next_rows`]).
+    pub async fn collect_rows<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<(eddy_engine::RowKind, T)>, SqlError> {
+        let mut out = vec![];
+        for batch in self.collect().await? {
+            out.extend(rows::rows_of(&batch)?);
+        }
+        Ok(out)
     }
 
     /// Runs the query to its end (its sources must be bounded) and returns

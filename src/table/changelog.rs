@@ -28,6 +28,16 @@ impl Changelog {
         }
     }
 
+    /// The next batch of changes as typed rows: each row's kind and its
+    /// values as a `T`, whose fields are the columns (through JSON objects
+    /// as Flink's `json` format writes them: timestamps are
+    /// `yyyy-MM-dd HH:mm:ss[.fff]` strings).
+    pub async fn next_rows<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Option<Result<Vec<(eddy_engine::RowKind, T)>, SqlError>> {
+        Some(self.next().await?.and_then(|b| super::rows::rows_of(&b)))
+    }
+
     /// Stops the query; [`Changelog::next`] then returns what is in flight
     /// and ends.
     pub fn cancel(&self) {

@@ -401,3 +401,67 @@ async fn values_inserted_into_a_table_land_in_its_files() {
     let err = t.execute_insert("nowhere").await.err().expect("an error");
     assert!(err.to_string().contains("nowhere"), "{err}");
 }
+
+#[tokio::test]
+async fn typed_rows_go_in_and_come_out_as_serde_values() {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use eddy_engine::RowKind;
+
+    #[derive(serde::Serialize)]
+    struct Click {
+        user: String,
+        ts: String,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct PerUser {
+        user: String,
+        n: i64,
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user", DataType::Utf8, true),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+    ]));
+    let click = |user: &str, ts: &str| Click {
+        user: user.into(),
+        ts: ts.into(),
+    };
+    let env = TableEnvironment::new();
+    let clicks = env
+        .from_rows(
+            "clicks",
+            schema,
+            None,
+            &[
+                click("ann", "2024-01-01 10:00:00"),
+                click("bob", "2024-01-01 10:00:01"),
+                click("ann", "2024-01-01 10:00:02.500"),
+            ],
+        )
+        .await
+        .expect("table");
+    let mut per_user: Vec<(RowKind, PerUser)> = clicks
+        .group_by([col("user")])
+        .select([col("user"), count(col("ts")).alias("n")])
+        .expect("aggregate")
+        .collect_rows()
+        .await
+        .expect("run");
+    per_user.sort_by(|a, b| a.1.user.cmp(&b.1.user));
+    let ann = PerUser {
+        user: "ann".into(),
+        n: 2,
+    };
+    let bob = PerUser {
+        user: "bob".into(),
+        n: 1,
+    };
+    assert_eq!(per_user, [(RowKind::Insert, ann), (RowKind::Insert, bob)]);
+    #[derive(serde::Deserialize, Debug)]
+    struct Wrong {
+        #[allow(dead_code)]
+        missing: i64,
+    }
+    let t = env.sql_query("SELECT 1 AS one").await.expect("sql");
+    let err = t.collect_rows::<Wrong>().await.err().expect("an error");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
