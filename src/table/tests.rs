@@ -462,6 +462,6 @@ async fn typed_rows_go_in_and_come_out_as_serde_values() {
         missing: i64,
     }
     let t = env.sql_query("SELECT 1 AS one").await.expect("sql");
-    let err = t.collect_rows::<Wrong>().await.err().expect("an error");
+    let err = t.collect_rows::<Wrong>().await.expect_err("an error");
     assert!(err.to_string().contains("missing"), "{err}");
 }
