@@ -279,43 +279,6 @@ impl<'a> StreamPlanner<'a> {
         self.add_forward(input, Arc::new(unnest), schema)
     }
 
-    /// The unbounded `ROW_NUMBER()` under a rank filter: `plan` is the
-    /// Window node, or a projection of plain columns (keeping the rank)
-    /// over it, which the optimizer puts there when the query reads fewer
-    /// columns than it ranks by.
-    fn top_n_window<'p>(
-        &self,
-        plan: &'p LogicalPlan,
-    ) -> Option<(
-        &'p datafusion::logical_expr::Window,
-        Box<datafusion::logical_expr::expr::WindowFunction>,
-        Option<&'p datafusion::logical_expr::Projection>,
-    )> {
-        let (w, projection) = match plan {
-            LogicalPlan::Window(w) => (w, None),
-            LogicalPlan::Projection(p) => match p.input.as_ref() {
-                LogicalPlan::Window(w) => {
-                    let rn = w.schema.field(w.schema.fields().len() - 1).name();
-                    let plain = p.expr.iter().all(|e| matches!(e, Expr::Column(_)));
-                    let keeps_rank = p
-                        .expr
-                        .iter()
-                        .any(|e| matches!(e, Expr::Column(c) if &c.name == rn));
-                    if !plain || !keeps_rank {
-                        return None;
-                    }
-                    (w, Some(p))
-                }
-                _ => return None,
-            },
-            _ => return None,
-        };
-        if self.is_window_rank(w) {
-            return None;
-        }
-        rank::row_number(w).map(|wf| (w, wf, projection))
-    }
-
     /// A Calc computing projection `p` over `input` (the stream of its input).
     fn project(
         &mut self,

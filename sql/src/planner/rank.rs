@@ -87,6 +87,43 @@ pub(crate) fn is_rank_bound(predicate: &Expr, rn: &str, limit: usize) -> bool {
 }
 
 impl StreamPlanner<'_> {
+    /// The unbounded `ROW_NUMBER()` under a rank filter: `plan` is the
+    /// Window node, or a projection of plain columns (keeping the rank)
+    /// over it, which the optimizer puts there when the query reads fewer
+    /// columns than it ranks by.
+    pub(crate) fn top_n_window<'p>(
+        &self,
+        plan: &'p LogicalPlan,
+    ) -> Option<(
+        &'p datafusion::logical_expr::Window,
+        Box<datafusion::logical_expr::expr::WindowFunction>,
+        Option<&'p datafusion::logical_expr::Projection>,
+    )> {
+        let (w, projection) = match plan {
+            LogicalPlan::Window(w) => (w, None),
+            LogicalPlan::Projection(p) => match p.input.as_ref() {
+                LogicalPlan::Window(w) => {
+                    let rn = w.schema.field(w.schema.fields().len() - 1).name();
+                    let plain = p.expr.iter().all(|e| matches!(e, Expr::Column(_)));
+                    let keeps_rank = p
+                        .expr
+                        .iter()
+                        .any(|e| matches!(e, Expr::Column(c) if &c.name == rn));
+                    if !plain || !keeps_rank {
+                        return None;
+                    }
+                    (w, Some(p))
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if self.is_window_rank(w) {
+            return None;
+        }
+        row_number(w).map(|wf| (w, wf, projection))
+    }
+
     /// Unbounded Top-N over `w`, keeping ranks up to `limit`: a hash
     /// exchange on the partition keys and a [`Rank`]. Keep-last
     /// deduplication (`ORDER BY` a time attribute `DESC`, `rn = 1`) ranks
