@@ -80,6 +80,15 @@ impl Default for TableEnvironment {
 
 impl TableEnvironment {
     /// An environment with every built-in connector.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// let env = eddy::TableEnvironment::new();
+    /// env.set("parallelism.default", "2").await?;
+    /// assert_eq!(env.get("parallelism.default").await.as_deref(), Some("2"));
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         let streams = crate::program_source::ProgramStreams::default();
         let mut connectors = eddy_connectors::builtin_connectors();
@@ -95,6 +104,16 @@ impl TableEnvironment {
     /// background; await it through [`Outcome::Job`]), `EXPLAIN`, `SHOW`,
     /// `DESCRIBE`. A `SELECT` prints its changelog to stdout, as in `eddy
     /// -f`; use [`TableEnvironment::sql_query`] to get its rows instead.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// let env = eddy::TableEnvironment::new();
+    /// env.execute_sql("CREATE TABLE t (x BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5')").await?;
+    /// let t = env.from_path("t").await?;
+    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+    /// # Ok(()) }
+    /// ```
     pub async fn execute_sql(&self, sql: &str) -> Result<Outcome, SqlError> {
         let statements = eddy_sql::split_statements(sql);
         let [one] = statements.as_slice() else {
@@ -109,6 +128,15 @@ impl TableEnvironment {
     }
 
     /// The table a query's text defines.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.sql_query("SELECT 1 + 1 AS two").await?;
+    /// assert_eq!(t.logical_plan().schema().field_names(), ["two"]);
+    /// # Ok(()) }
+    /// ```
     pub async fn sql_query(&self, sql: &str) -> Result<Table, SqlError> {
         let plan = self.session.lock().await.query_plan(sql).await?;
         Ok(Table {
@@ -120,6 +148,16 @@ impl TableEnvironment {
 
     /// The table of `rows` (Flink's `fromValues`): columns `f0`, `f1`, ..
     /// of the rows' common types.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// assert_eq!(t.logical_plan().schema().field_names(), ["f0", "f1"]);
+    /// # Ok(()) }
+    /// ```
     pub fn from_values(&self, rows: Vec<Vec<Expr>>) -> Result<Table, SqlError> {
         let plan = LogicalPlanBuilder::values(rows)
             .and_then(|b| b.build())
@@ -140,6 +178,17 @@ impl TableEnvironment {
     }
 
     /// The catalog table or view `path`.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// let env = eddy::TableEnvironment::new();
+    /// env.execute_sql("CREATE VIEW v AS SELECT 7 AS n").await?;
+    /// let t = env.from_path("v").await?;
+    /// let names: Vec<&String> = t.logical_plan().schema().fields().iter().map(|f| f.name()).collect();
+    /// assert_eq!(names, ["n"]);
+    /// # Ok(()) }
+    /// ```
     pub async fn from_path(&self, path: &str) -> Result<Table, SqlError> {
         let mut table = self
             .sql_query(&format!("SELECT * FROM {}", quoted(path)))
@@ -153,6 +202,21 @@ impl TableEnvironment {
     /// (`TIMESTAMP(3)`) and how far out of order rows may come, as
     /// `WATERMARK FOR ts AS ts - delay`. The table is unbounded until the
     /// stream ends, and one job reads it.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use std::sync::Arc;
+    /// use datafusion::arrow::array::Int64Array;
+    /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    /// use datafusion::arrow::record_batch::RecordBatch;
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).expect("batch");
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_stream("xs", schema, None, futures::stream::iter([batch])).await?;
+    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn from_stream(
         &self,
         name: &str,
@@ -197,6 +261,24 @@ impl TableEnvironment {
     /// Table `name` of the program's `rows` (serde values whose fields are
     /// the columns of `schema`), as [`TableEnvironment::from_stream`] makes
     /// it from one batch.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use std::sync::Arc;
+    /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    /// #[derive(serde::Serialize)]
+    /// struct Reading { sensor: String, value: f64 }
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("sensor", DataType::Utf8, true),
+    ///     Field::new("value", DataType::Float64, true),
+    /// ]));
+    /// let env = eddy::TableEnvironment::new();
+    /// let rows = [Reading { sensor: "a".into(), value: 1.5 }];
+    /// let t = env.from_rows("readings", schema, None, &rows).await?;
+    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn from_rows<T: serde::Serialize>(
         &self,
         name: &str,
@@ -210,6 +292,18 @@ impl TableEnvironment {
     }
 
     /// Registers `table` as view `name`, for SQL and [`TableEnvironment::from_path`].
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// env.create_temporary_view("pairs", &t).await?;
+    /// let n = env.sql_query("SELECT COUNT(*) AS n FROM pairs").await?;
+    /// assert!(!n.collect().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn create_temporary_view(&self, name: &str, table: &Table) -> Result<(), SqlError> {
         let text = format!("(Table API)\n{}", table.plan.display_indent());
         self.session
@@ -245,11 +339,33 @@ impl Table {
     }
 
     /// The table of `exprs` over each row (`SELECT exprs`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.select([(col("f0") * lit(10i64)).alias("tens")])?;
+    /// assert_eq!(t.logical_plan().schema().field_names(), ["tens"]);
+    /// # Ok(()) }
+    /// ```
     pub fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
         self.build(|b| b.project(exprs))
     }
 
     /// The rows where `predicate` is true (`WHERE predicate`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.filter(col("f0").gt(lit(1i64)))?;
+    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn filter(self, predicate: Expr) -> Result<Table, SqlError> {
         self.build(|b| b.filter(predicate))
     }
@@ -270,6 +386,17 @@ impl Table {
     }
 
     /// Every column, then `exprs` (`SELECT *, exprs`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.add_columns([(col("f0") + lit(1i64)).alias("next")])?;
+    /// assert_eq!(t.logical_plan().schema().field_names(), ["f0", "f1", "next"]);
+    /// # Ok(()) }
+    /// ```
     pub fn add_columns(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
         let mut all = self.columns();
         all.extend(exprs);
@@ -277,6 +404,17 @@ impl Table {
     }
 
     /// Renames columns: `(old, new)` pairs.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.rename_columns(&[("f0", "id"), ("f1", "name")])?;
+    /// assert_eq!(t.logical_plan().schema().field_names(), ["id", "name"]);
+    /// # Ok(()) }
+    /// ```
     pub fn rename_columns(self, renames: &[(&str, &str)]) -> Result<Table, SqlError> {
         let mut left: Vec<&str> = renames.iter().map(|(old, _)| *old).collect();
         let exprs: Vec<Expr> = self
@@ -299,6 +437,17 @@ impl Table {
     }
 
     /// Every column but `names`.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.drop_columns(&["f1"])?;
+    /// assert_eq!(t.logical_plan().schema().field_names(), ["f0"]);
+    /// # Ok(()) }
+    /// ```
     pub fn drop_columns(self, names: &[&str]) -> Result<Table, SqlError> {
         let columns = self.plan.schema().columns();
         if let Some(missing) = names
@@ -315,17 +464,54 @@ impl Table {
     }
 
     /// The distinct rows (`SELECT DISTINCT *`): an updating table.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.clone().union_all(t)?.distinct()?;
+    /// assert!(!t.collect().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn distinct(self) -> Result<Table, SqlError> {
         self.build(|b| b.distinct())
     }
 
     /// This table's rows, then `other`'s (`UNION ALL`); the schemas must agree.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let both = t.clone().union_all(t)?;
+    /// assert_eq!(both.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
+    /// # Ok(()) }
+    /// ```
     pub fn union_all(self, other: Table) -> Result<Table, SqlError> {
         self.build(|b| b.union(other.plan))
     }
 
     /// Joins `other` on `on`, keeping the pairs that match
     /// (`INNER JOIN .. ON`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let names = env
+    ///     .from_values(vec![vec![lit(1i64), lit("one")]])?
+    ///     .rename_columns(&[("f0", "id"), ("f1", "word")])?;
+    /// // Planned like SQL's JOIN; running regular joins comes with the joins work.
+    /// let joined = t.join(names, col("f0").eq(col("id")))?;
+    /// assert_eq!(joined.logical_plan().schema().field_names(), ["f0", "f1", "id", "word"]);
+    /// # Ok(()) }
+    /// ```
     pub fn join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
         self.join_as(JoinType::Inner, other, on)
     }
@@ -369,6 +555,18 @@ impl Table {
     }
 
     /// Groups the rows by `keys`, for [`GroupedTable::select`].
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// use eddy::table::count;
+    /// let per_name = t.group_by([col("f1")]).select([col("f1"), count(col("f0")).alias("n")])?;
+    /// assert_eq!(per_name.logical_plan().schema().field_names(), ["f1", "n"]);
+    /// # Ok(()) }
+    /// ```
     pub fn group_by(self, keys: impl IntoIterator<Item = Expr>) -> GroupedTable {
         GroupedTable {
             table: self,
@@ -393,6 +591,17 @@ impl Table {
 
     /// The plans `EXPLAIN` shows for this query: the optimized logical plan
     /// and the streaming job.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let plan = t.explain().await?;
+    /// assert!(plan.contains("== Streaming Plan =="));
+    /// # Ok(()) }
+    /// ```
     pub async fn explain(&self) -> Result<String, SqlError> {
         let session = self.env.session.lock().await;
         let plan = session.optimize(&self.plan)?;
@@ -401,6 +610,21 @@ impl Table {
     }
 
     /// Starts the query: its changes (`+I`, `-U`, `+U`, `-D`) as they come.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let mut changes = t.execute().await?;
+    /// let mut rows = 0;
+    /// while let Some(batch) = changes.next().await {
+    ///     rows += batch?.num_rows();
+    /// }
+    /// assert_eq!(rows, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(&self) -> Result<Changelog, SqlError> {
         let mut session = self.env.session.lock().await;
         let plan = session.optimize(&self.plan)?;
@@ -415,6 +639,17 @@ impl Table {
 
     /// Starts a job writing this table into catalog table `sink` (as
     /// `INSERT INTO sink SELECT ..`); await [`JobHandle::wait`] for its end.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// env.execute_sql("CREATE TABLE sink (id BIGINT, name STRING) WITH ('connector' = 'blackhole')").await?;
+    /// t.execute_insert("sink").await?.wait().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn execute_insert(&self, sink: &str) -> Result<JobHandle, SqlError> {
         let mut session = self.env.session.lock().await;
         let plan = session.optimize(&self.plan)?;
@@ -424,6 +659,17 @@ impl Table {
     /// Runs the query to its end (its sources must be bounded) and returns
     /// every change as its kind and a `T` of the row's values (see
     /// [`Changelog::next_rows`]).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let rows: Vec<(eddy::RowKind, std::collections::HashMap<String, serde_json::Value>)> = t.collect_rows().await?;
+    /// assert_eq!(rows.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect_rows<T: serde::de::DeserializeOwned>(
         &self,
     ) -> Result<Vec<(eddy_engine::RowKind, T)>, SqlError> {
@@ -436,6 +682,17 @@ impl Table {
 
     /// Runs the query to its end (its sources must be bounded) and returns
     /// every change batch.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let batches = t.collect().await?;
+    /// assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn collect(&self) -> Result<Vec<ChangeBatch>, SqlError> {
         let mut changes = self.execute().await?;
         let mut out = vec![];

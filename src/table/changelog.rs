@@ -32,6 +32,21 @@ impl Changelog {
     /// values as a `T`, whose fields are the columns (through JSON objects
     /// as Flink's `json` format writes them: timestamps are
     /// `yyyy-MM-dd HH:mm:ss[.fff]` strings).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let mut changes = t.execute().await?;
+    /// let mut n = 0;
+    /// while let Some(rows) = changes.next_rows::<serde_json::Value>().await {
+    ///     n += rows?.len();
+    /// }
+    /// assert_eq!(n, 2);
+    /// # Ok(()) }
+    /// ```
     pub async fn next_rows<T: serde::de::DeserializeOwned>(
         &mut self,
     ) -> Option<Result<Vec<(eddy_engine::RowKind, T)>, SqlError>> {

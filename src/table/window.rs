@@ -9,6 +9,24 @@ use eddy_sql::SqlError;
 use super::{Expr, Table, plan_error, quoted};
 
 /// Flink's tumbling window: `Tumble::over(size).on("ts").alias("w")`.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// use eddy::table::{Duration, Tumble, WindowProperties, col, count};
+/// let env = eddy::TableEnvironment::new();
+/// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
+/// let per_minute = env
+///     .from_path("clicks")
+///     .await?
+///     .window(Tumble::over(Duration::from_secs(60)).on("ts").alias("w"))
+///     .group_by([col("w"), col("u")])
+///     .select([col("u"), col("w").start(), count(col("ts")).alias("n")])
+///     .await?;
+/// let names: Vec<&String> = per_minute.logical_plan().schema().fields().iter().map(|f| f.name()).collect();
+/// assert_eq!(names, ["u", "window_start", "n"]);
+/// # Ok(()) }
+/// ```
 pub struct Tumble;
 
 impl Tumble {
