@@ -554,6 +554,18 @@ impl Table {
         Ok(quoted(&name))
     }
 
+    /// Orders the rows by `keys` (`col("x").sort(ascending, nulls_first)`),
+    /// for [`OrderedTable::fetch`]: a Top-N.
+    pub fn order_by(
+        self,
+        keys: impl IntoIterator<Item = datafusion::logical_expr::SortExpr>,
+    ) -> OrderedTable {
+        OrderedTable {
+            table: self,
+            keys: keys.into_iter().collect(),
+        }
+    }
+
     /// Groups the rows by `keys`, for [`GroupedTable::select`].
     ///
     /// ```
@@ -700,6 +712,59 @@ impl Table {
             out.push(batch?);
         }
         Ok(out)
+    }
+}
+
+/// A table ordered by keys, for [`OrderedTable::fetch`].
+pub struct OrderedTable {
+    table: Table,
+    keys: Vec<datafusion::logical_expr::SortExpr>,
+}
+
+impl OrderedTable {
+    /// The first `n` rows by the order: per window when the table is a
+    /// window result (it has `window_start` and `window_end`: window
+    /// Top-N, emitted as each window fires), else over the whole table (an
+    /// updating Top-N). Planned as SQL's `ROW_NUMBER() OVER (..) <= n`.
+    pub async fn fetch(self, n: usize) -> Result<Table, SqlError> {
+        let mut order = vec![];
+        for key in &self.keys {
+            let Expr::Column(c) = &key.expr else {
+                return Err(plan_error(format!(
+                    "order_by takes columns, not {}",
+                    key.expr
+                )));
+            };
+            order.push(format!(
+                "{} {} NULLS {}",
+                quoted(&c.name),
+                if key.asc { "ASC" } else { "DESC" },
+                if key.nulls_first { "FIRST" } else { "LAST" }
+            ));
+        }
+        if order.is_empty() {
+            return Err(plan_error("order_by needs a key".into()));
+        }
+        let columns = self.table.plan.schema().columns();
+        let names: Vec<String> = columns.iter().map(|c| quoted(&c.name)).collect();
+        let windowed = ["window_start", "window_end"]
+            .iter()
+            .all(|w| columns.iter().any(|c| c.name == *w));
+        let partition = if windowed {
+            "PARTITION BY window_start, window_end "
+        } else {
+            ""
+        };
+        let relation = self.table.relation().await?;
+        self.table
+            .env
+            .sql_query(&format!(
+                "SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER ({partition}ORDER BY {order}) AS `__rank` \
+                 FROM {relation}) WHERE `__rank` <= {n}",
+                cols = names.join(", "),
+                order = order.join(", "),
+            ))
+            .await
     }
 }
 

@@ -465,3 +465,70 @@ async fn typed_rows_go_in_and_come_out_as_serde_values() {
     let err = t.collect_rows::<Wrong>().await.expect_err("an error");
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+#[tokio::test]
+async fn order_by_fetch_is_a_top_n_per_window_or_over_the_table() {
+    let env = env_with_bids().await;
+    let per_window = env
+        .from_path("bid")
+        .await
+        .expect("table")
+        .window(
+            Tumble::over(Duration::from_secs(10))
+                .on("dateTime")
+                .alias("w"),
+        )
+        .group_by([col("w"), col("auction")])
+        .select([
+            col("auction"),
+            col("w").start(),
+            col("w").end(),
+            count(col("price")).alias("n"),
+        ])
+        .await
+        .expect("window aggregate");
+    let top = per_window
+        .order_by([
+            col("n").sort(false, false),
+            col("auction").sort(true, false),
+        ])
+        .fetch(2)
+        .await
+        .expect("top 2");
+    let sql = env
+        .sql_query(
+            "SELECT auction, window_start, window_end, n FROM (SELECT *, ROW_NUMBER() OVER \
+             (PARTITION BY window_start, window_end ORDER BY n DESC, auction ASC) AS rn FROM \
+             (SELECT auction, window_start, window_end, COUNT(price) AS n FROM \
+             TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND)) \
+             GROUP BY window_start, window_end, auction)) WHERE rn <= 2",
+        )
+        .await
+        .expect("sql");
+    let want = lines(&sql.collect().await.expect("run"));
+    assert!(want.len() > 2);
+    assert_eq!(lines(&top.collect().await.expect("run")), want);
+
+    let priciest = env
+        .from_path("bid")
+        .await
+        .expect("table")
+        .select([col("auction"), col("price")])
+        .expect("select")
+        .order_by([col("price").sort(false, true)])
+        .fetch(3)
+        .await
+        .expect("top 3");
+    // A derived table is read through a view of its own: same rows as the
+    // SQL, whose plan names `bid` instead.
+    let sql = env
+        .sql_query(
+            "SELECT auction, price FROM (SELECT auction, price, ROW_NUMBER() OVER (ORDER BY price DESC) AS rn \
+             FROM bid) WHERE rn <= 3",
+        )
+        .await
+        .expect("sql");
+    let want = lines(&sql.collect().await.expect("run"));
+    assert!(!want.is_empty());
+    assert_eq!(lines(&priciest.collect().await.expect("run")), want);
+}
