@@ -334,6 +334,16 @@ pub struct Table {
 
 impl Table {
     /// The logical plan (DataFusion's), as SQL would plan it.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// assert!(t.logical_plan().display_indent().to_string().contains("Values"));
+    /// # Ok(()) }
+    /// ```
     pub fn logical_plan(&self) -> &LogicalPlan {
         &self.plan
     }
@@ -371,6 +381,17 @@ impl Table {
     }
 
     /// The same as [`Table::filter`] (Flink's `where`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let t = t.where_(col("f1").eq(lit("b")))?;
+    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn where_(self, predicate: Expr) -> Result<Table, SqlError> {
         self.filter(predicate)
     }
@@ -517,11 +538,35 @@ impl Table {
     }
 
     /// Joins `other`, keeping unmatched rows of this table with NULLs.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let other = env.from_values(vec![vec![lit(1i64)]])?.rename_columns(&[("f0", "id")])?;
+    /// let joined = t.left_outer_join(other, col("f0").eq(col("id")))?;
+    /// assert!(joined.logical_plan().display_indent().to_string().contains("Left Join"));
+    /// # Ok(()) }
+    /// ```
     pub fn left_outer_join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
         self.join_as(JoinType::Left, other, on)
     }
 
     /// Joins `other`, keeping unmatched rows of both tables with NULLs.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let other = env.from_values(vec![vec![lit(1i64)]])?.rename_columns(&[("f0", "id")])?;
+    /// let joined = t.full_outer_join(other, col("f0").eq(col("id")))?;
+    /// assert!(joined.logical_plan().display_indent().to_string().contains("Full Join"));
+    /// # Ok(()) }
+    /// ```
     pub fn full_outer_join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
         self.join_as(JoinType::Full, other, on)
     }
@@ -532,6 +577,23 @@ impl Table {
 
     /// Groups the rows into `window` (event time or processing time), for
     /// [`WindowedTable::group_by`].
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// let env = eddy::TableEnvironment::new();
+    /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
+    /// let clicks = env.from_path("clicks").await?;
+    /// use eddy::table::{col, count, Duration, WindowProperties};
+    /// use eddy::table::Tumble;
+    /// let per_minute = clicks
+    ///     .window(Tumble::over(Duration::from_secs(60)).on("ts").alias("w"))
+    ///     .group_by([col("w")])
+    ///     .select([col("w").end(), count(col("u")).alias("n")])
+    ///     .await?;
+    /// assert!(!per_minute.collect().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn window(self, window: GroupWindow) -> WindowedTable {
         WindowedTable {
             table: self,
@@ -556,6 +618,18 @@ impl Table {
 
     /// Orders the rows by `keys` (`col("x").sort(ascending, nulls_first)`),
     /// for [`OrderedTable::fetch`]: a Top-N.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let top = t.order_by([col("f0").sort(false, true)]).fetch(1).await?;
+    /// let rows: Vec<(eddy::RowKind, serde_json::Value)> = top.collect_rows().await?;
+    /// assert_eq!(rows.last().map(|r| r.1["f0"].clone()), Some(serde_json::json!(2)));
+    /// # Ok(()) }
+    /// ```
     pub fn order_by(
         self,
         keys: impl IntoIterator<Item = datafusion::logical_expr::SortExpr>,
@@ -726,6 +800,17 @@ impl OrderedTable {
     /// window result (it has `window_start` and `window_end`: window
     /// Top-N, emitted as each window fires), else over the whole table (an
     /// updating Top-N). Planned as SQL's `ROW_NUMBER() OVER (..) <= n`.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let top = t.order_by([col("f1").sort(true, true)]).fetch(1).await?;
+    /// assert!(!top.collect().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn fetch(self, n: usize) -> Result<Table, SqlError> {
         let mut order = vec![];
         for key in &self.keys {
@@ -778,6 +863,18 @@ pub struct GroupedTable {
 impl GroupedTable {
     /// The keys and aggregates per group: `exprs` may name the keys and
     /// aggregate the other columns (`count(col("x"))`, `sum(..)`).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// use eddy::table::sum;
+    /// let totals = t.group_by([col("f1")]).select([col("f1"), sum(col("f0")).alias("total")])?;
+    /// assert_eq!(totals.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
         let exprs: Vec<Expr> = exprs.into_iter().collect();
         let aggregates = datafusion::logical_expr::utils::find_aggregate_exprs(exprs.iter());

@@ -18,6 +18,19 @@ pub struct Changelog {
 impl Changelog {
     /// The next batch of changes; `None` once the query has ended (a
     /// failure comes as the last item).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
+    /// let mut changes = t.execute().await?;
+    /// while let Some(batch) = changes.next().await {
+    ///     println!("{} changes", batch?.num_rows());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn next(&mut self) -> Option<Result<ChangeBatch, SqlError>> {
         if let Some(batch) = self.rx.recv().await {
             return Some(Ok(batch));
@@ -55,6 +68,20 @@ impl Changelog {
 
     /// Stops the query; [`Changelog::next`] then returns what is in flight
     /// and ends.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::col;
+    /// let env = eddy::TableEnvironment::new();
+    /// env.execute_sql("CREATE TABLE g (x BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10')").await?;
+    /// let mut changes = env.from_path("g").await?.select([col("x")])?.execute().await?;
+    /// changes.cancel();
+    /// while let Some(batch) = changes.next().await {
+    ///     batch?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn cancel(&self) {
         self.canceller.cancel();
     }

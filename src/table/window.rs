@@ -37,6 +37,23 @@ impl Tumble {
 }
 
 /// Flink's sliding (hopping) window: `Slide::over(size).every(slide)`.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// let env = eddy::TableEnvironment::new();
+/// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
+/// let clicks = env.from_path("clicks").await?;
+/// use eddy::table::{col, count, Duration, WindowProperties};
+/// use eddy::table::Slide;
+/// let t = clicks
+///     .window(Slide::over(Duration::from_secs(60)).every(Duration::from_secs(10)).on("ts").alias("w"))
+///     .group_by([col("w")])
+///     .select([col("w").start(), count(col("u")).alias("n")])
+///     .await?;
+/// assert!(!t.collect().await?.is_empty());
+/// # Ok(()) }
+/// ```
 pub struct Slide;
 
 impl Slide {
@@ -73,6 +90,23 @@ impl Session {
 }
 
 /// Flink's cumulating window: `Cumulate::over(max_size).step(step)`.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// let env = eddy::TableEnvironment::new();
+/// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
+/// let clicks = env.from_path("clicks").await?;
+/// use eddy::table::{col, count, Duration, WindowProperties};
+/// use eddy::table::Cumulate;
+/// let t = clicks
+///     .window(Cumulate::over(Duration::from_secs(60)).step(Duration::from_secs(10)).on("ts").alias("w"))
+///     .group_by([col("w")])
+///     .select([col("w").end(), count(col("u")).alias("n")])
+///     .await?;
+/// assert!(!t.collect().await?.is_empty());
+/// # Ok(()) }
+/// ```
 pub struct Cumulate;
 
 impl Cumulate {
@@ -205,6 +239,23 @@ impl WindowGroupedTable {
     /// The keys, window properties and aggregates per window and group:
     /// planned as SQL's window table function with `GROUP BY
     /// window_start, window_end, keys`.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// let env = eddy::TableEnvironment::new();
+    /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
+    /// let clicks = env.from_path("clicks").await?;
+    /// use eddy::table::{col, count, Duration, WindowProperties};
+    /// use eddy::table::Session;
+    /// let sessions = clicks
+    ///     .window(Session::with_gap(Duration::from_secs(5)).on("ts").alias("s"))
+    ///     .group_by([col("s"), col("u")])
+    ///     .select([col("u"), col("s").start(), col("s").end(), count(col("ts")).alias("n")])
+    ///     .await?;
+    /// assert!(!sessions.collect().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn select(self, exprs: impl IntoIterator<Item = Expr>) -> Result<Table, SqlError> {
         let WindowedTable { table, window } = self.windowed;
         let names_window = |e: &Expr| matches!(e, Expr::Column(c) if c.name == window.name);
