@@ -1,7 +1,7 @@
 //! A windowed aggregate fed from a Rust channel, an updating aggregate
 //! consumed as a changelog, and SQL over a table made in Rust:
 //!
-//!     cargo run --example clicks_per_user
+//!     cargo run --example sql_and_table_api
 
 use std::sync::Arc;
 use std::time::Duration;
