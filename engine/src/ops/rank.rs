@@ -839,8 +839,10 @@ mod tests {
             // A lower value ranks first again: the old top row is gone.
             kv_changes(&[(Insert, 1, 2)]),
         ];
-        let out = run(&factory, &steps).await;
-        assert_eq!(out, ["+I[1, 5, 1]", "+I[1, 2, 1]"]);
+        assert_eq!(run(&factory, &steps).await, ["+I[1, 5, 1]", "+I[1, 2, 1]"]);
+        // Keeping order keys only, too.
+        factory.update_before = false;
+        assert_eq!(run(&factory, &steps).await, ["+I[1, 5, 1]", "+I[1, 2, 1]"]);
     }
 
     #[tokio::test]
@@ -945,6 +947,52 @@ mod tests {
         for b in 0..batches {
             assert!(last.contains(&format!("+U[{}, 1000, 1]", own(b))));
             assert!(last.contains(&format!("+I[{}, 7, 2]", own(b))));
+        }
+    }
+
+    #[tokio::test]
+    async fn partitions_survive_the_renumbering_that_drops_empty_ones() {
+        use RowKind::*;
+        let mut factory = factory(1, true);
+        factory.state_ttl = Some(std::time::Duration::from_secs(60));
+        let inserts: Vec<_> = (0..2000).map(|k| (Insert, k, 5)).collect();
+        let deletes: Vec<_> = (0..1500).map(|k| (Delete, k, 5)).collect();
+        let steps = vec![
+            kv_changes(&inserts),
+            kv_changes(&deletes),
+            // Nothing expires, but three in four partitions are empty: the
+            // sweep renumbers the 500 others.
+            Step::Clock(chrono::Utc::now().timestamp_millis() + 1_000),
+            kv_changes(&[(Insert, 1999, 9), (Insert, 0, 3)]),
+        ];
+        let out = run(&factory, &steps).await;
+        assert_eq!(
+            out[out.len() - 3..],
+            ["-U[1999, 5, 1]", "+U[1999, 9, 1]", "+I[0, 3, 1]"]
+        );
+        for orders_only in [false, true] {
+            // Without -U and over append-only input, order keys only.
+            let mut factory = factory.clone();
+            factory.updating_input = false;
+            factory.update_before = !orders_only;
+            let steps = vec![
+                kv_changes(&inserts),
+                Step::Clock(chrono::Utc::now().timestamp_millis() + 3_600_000),
+                kv_changes(&[(Insert, 1999, 9), (Insert, 7, 3)]),
+                kv_changes(&[(Insert, 7, 4)]),
+            ];
+            let out = run(&factory, &steps).await;
+            let want: &[&str] = if orders_only {
+                &["+I[1999, 9, 1]", "+I[7, 3, 1]", "+U[7, 4, 1]"]
+            } else {
+                &[
+                    "+I[1999, 9, 1]",
+                    "+I[7, 3, 1]",
+                    "-U[7, 3, 1]",
+                    "+U[7, 4, 1]",
+                ]
+            };
+            assert_eq!(out[out.len() - want.len()..], *want);
         }
     }
 }
