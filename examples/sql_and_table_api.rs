@@ -74,16 +74,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(tx);
 
     while let Some(batch) = changes.next().await {
-        let batch = batch?;
         // Each row with its kind: +I, -U, +U or -D.
-        for row in 0..batch.num_rows() {
-            let mut line = String::new();
-            eddy::engine::value_text::write_row(
-                &mut line,
-                batch.kind(row),
-                batch.data.columns(),
-                row,
-            );
+        let batch = batch?;
+        for line in eddy::engine::value_text::change_lines(&batch) {
             println!("{line}");
         }
     }

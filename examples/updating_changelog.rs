@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use eddy::table::{col, count, sum};
-use eddy::{RowKind, TableEnvironment};
+use eddy::TableEnvironment;
 
 #[derive(serde::Serialize)]
 struct Order {
@@ -52,15 +52,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut changes = totals.execute().await?;
     while let Some(rows) = changes.next_rows::<Total>().await {
         for (kind, total) in rows? {
-            let kind = match kind {
-                RowKind::Insert => "+I",
-                RowKind::UpdateBefore => "-U",
-                RowKind::UpdateAfter => "+U",
-                RowKind::Delete => "-D",
-            };
             println!(
-                "{kind} {} has {} orders, {} spent",
-                total.customer, total.orders, total.spent
+                "{} {} has {} orders, {} spent",
+                kind.short(),
+                total.customer,
+                total.orders,
+                total.spent
             );
         }
     }

@@ -66,14 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     while let Some(batch) = results.next().await {
         let batch = batch?;
-        for row in 0..batch.num_rows() {
-            let mut line = String::new();
-            eddy::engine::value_text::write_row(
-                &mut line,
-                batch.kind(row),
-                batch.data.columns(),
-                row,
-            );
+        for line in eddy::engine::value_text::change_lines(&batch) {
             println!("{line}");
         }
     }

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::batch::RowKind;
+use crate::batch::{ChangeBatch, RowKind};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
@@ -18,6 +18,17 @@ use datafusion::arrow::array::{
     UInt16Array, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
+
+/// Every row of `batch` as `+I[v1, v2]`, in order.
+pub fn change_lines(batch: &ChangeBatch) -> Vec<String> {
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut line = String::new();
+            write_row(&mut line, batch.kind(row), batch.data.columns(), row);
+            line
+        })
+        .collect()
+}
 
 /// Writes row `row` of `columns` as `+I[v1, v2]`.
 pub fn write_row(out: &mut String, kind: RowKind, columns: &[ArrayRef], row: usize) {

@@ -22,16 +22,33 @@ async fn env_with_bids() -> TableEnvironment {
 
 /// The changes as `+I[..]` lines, sorted.
 fn lines(batches: &[ChangeBatch]) -> Vec<String> {
-    let mut out = vec![];
-    for b in batches {
-        for row in 0..b.num_rows() {
-            let mut line = String::new();
-            eddy_engine::value_text::write_row(&mut line, b.kind(row), b.data.columns(), row);
-            out.push(line);
-        }
-    }
+    let mut out: Vec<String> = batches
+        .iter()
+        .flat_map(eddy_engine::value_text::change_lines)
+        .collect();
     out.sort();
     out
+}
+
+/// Bids per auction and 10-second tumbling window, with the Table API.
+async fn bids_per_auction_and_10s(env: &TableEnvironment) -> Table {
+    env.from_path("bid")
+        .await
+        .expect("table")
+        .window(
+            Tumble::over(Duration::from_secs(10))
+                .on("dateTime")
+                .alias("w"),
+        )
+        .group_by([col("w"), col("auction")])
+        .select([
+            col("auction"),
+            col("w").start(),
+            col("w").end(),
+            count(col("price")).alias("n"),
+        ])
+        .await
+        .expect("window aggregate")
 }
 
 /// The streaming plan part of EXPLAIN, without the job-specific sink.
@@ -217,24 +234,7 @@ async fn a_view_made_by_the_table_api_serves_sql_and_distinct_unions() {
 #[tokio::test]
 async fn a_window_aggregate_plans_and_runs_as_its_sql() {
     let env = env_with_bids().await;
-    let api = env
-        .from_path("bid")
-        .await
-        .expect("table")
-        .window(
-            Tumble::over(Duration::from_secs(10))
-                .on("dateTime")
-                .alias("w"),
-        )
-        .group_by([col("w"), col("auction")])
-        .select([
-            col("auction"),
-            col("w").start(),
-            col("w").end(),
-            count(col("price")).alias("n"),
-        ])
-        .await
-        .expect("window aggregate");
+    let api = bids_per_auction_and_10s(&env).await;
     assert_same_as_sql(
         &env,
         api,
@@ -469,24 +469,7 @@ async fn typed_rows_go_in_and_come_out_as_serde_values() {
 #[tokio::test]
 async fn order_by_fetch_is_a_top_n_per_window_or_over_the_table() {
     let env = env_with_bids().await;
-    let per_window = env
-        .from_path("bid")
-        .await
-        .expect("table")
-        .window(
-            Tumble::over(Duration::from_secs(10))
-                .on("dateTime")
-                .alias("w"),
-        )
-        .group_by([col("w"), col("auction")])
-        .select([
-            col("auction"),
-            col("w").start(),
-            col("w").end(),
-            count(col("price")).alias("n"),
-        ])
-        .await
-        .expect("window aggregate");
+    let per_window = bids_per_auction_and_10s(&env).await;
     let top = per_window
         .order_by([
             col("n").sort(false, false),
