@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use eddy::table::{col, count, sum};
 use eddy::TableEnvironment;
+use eddy::table::{col, count, sum};
 
 #[derive(serde::Serialize)]
 struct Order {

@@ -37,10 +37,11 @@ use std::sync::Arc;
 
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use eddy_engine::runtime::JobHandle;
-use eddy_sql::{Location, Outcome, SqlError};
-use tokio::sync::{Mutex, mpsc};
+use eddy_sql::{Location, SqlError};
+use tokio::sync::mpsc;
 
 mod changelog;
+mod environment;
 mod rows;
 mod window;
 
@@ -49,6 +50,7 @@ pub use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
 pub use datafusion::logical_expr::{Expr, JoinType};
 pub use datafusion::prelude::{col, lit};
 pub use eddy_engine::ChangeBatch;
+pub use environment::TableEnvironment;
 pub use std::time::Duration;
 pub use window::{
     Cumulate, CumulateBuilder, GroupWindow, Session, Slide, SlideBuilder, TimedWindowBuilder,
@@ -56,272 +58,9 @@ pub use window::{
 };
 
 use changelog::ChannelSink;
-use window::interval;
 
 /// Batches in flight between a running query and its [`Changelog`].
 const CHANGELOG_CAPACITY: usize = 8;
-
-/// A streaming table environment: a catalog and the `SET` options, shared
-/// by the tables made from it (cloning it shares them too).
-#[derive(Clone)]
-pub struct TableEnvironment {
-    session: Arc<Mutex<eddy_sql::Session>>,
-    /// The rows of tables made by `from_stream`, until a job reads them.
-    streams: crate::program_source::ProgramStreams,
-    /// Views registered for the environment's own use so far.
-    hidden_views: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Default for TableEnvironment {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl TableEnvironment {
-    /// An environment with every built-in connector.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// let env = eddy::TableEnvironment::new();
-    /// env.set("parallelism.default", "2").await?;
-    /// assert_eq!(env.get("parallelism.default").await.as_deref(), Some("2"));
-    /// # Ok(()) }
-    /// ```
-    pub fn new() -> Self {
-        let streams = crate::program_source::ProgramStreams::default();
-        let mut connectors = eddy_connectors::builtin_connectors();
-        connectors.register(Arc::new(streams.clone()));
-        Self {
-            session: Arc::new(Mutex::new(eddy_sql::Session::new(connectors))),
-            streams,
-            hidden_views: Arc::default(),
-        }
-    }
-
-    /// Runs one SQL statement: DDL, `SET`, `INSERT` (the job runs in the
-    /// background; await it through [`Outcome::Job`]), `EXPLAIN`, `SHOW`,
-    /// `DESCRIBE`. A `SELECT` prints its changelog to stdout, as in `eddy
-    /// -f`; use [`TableEnvironment::sql_query`] to get its rows instead.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// let env = eddy::TableEnvironment::new();
-    /// env.execute_sql("CREATE TABLE t (x BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5')").await?;
-    /// let t = env.from_path("t").await?;
-    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
-    /// # Ok(()) }
-    /// ```
-    pub async fn execute_sql(&self, sql: &str) -> Result<Outcome, SqlError> {
-        let statements = eddy_sql::split_statements(sql);
-        let [one] = statements.as_slice() else {
-            return Err(plan_error(format!(
-                "execute_sql runs one statement, got {}",
-                statements.len()
-            )));
-        };
-        let located = eddy_sql::parse_statement(one)?;
-        let printer = Arc::new(eddy_connectors::print::changelog_printer());
-        self.session.lock().await.execute(&located, printer).await
-    }
-
-    /// The table a query's text defines.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// let env = eddy::TableEnvironment::new();
-    /// let t = env.sql_query("SELECT 1 + 1 AS two").await?;
-    /// assert_eq!(t.logical_plan().schema().field_names(), ["two"]);
-    /// # Ok(()) }
-    /// ```
-    pub async fn sql_query(&self, sql: &str) -> Result<Table, SqlError> {
-        let plan = self.session.lock().await.query_plan(sql).await?;
-        Ok(Table {
-            env: self.clone(),
-            plan,
-            source: None,
-        })
-    }
-
-    /// The table of `rows` (Flink's `fromValues`): columns `f0`, `f1`, ..
-    /// of the rows' common types.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// use eddy::table::{col, lit};
-    /// let env = eddy::TableEnvironment::new();
-    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
-    /// assert_eq!(t.logical_plan().schema().field_names(), ["f0", "f1"]);
-    /// # Ok(()) }
-    /// ```
-    pub fn from_values(&self, rows: Vec<Vec<Expr>>) -> Result<Table, SqlError> {
-        let plan = LogicalPlanBuilder::values(rows)
-            .and_then(|b| b.build())
-            .map_err(|e| plan_error(e.to_string()))?;
-        let names: Vec<Expr> = plan
-            .schema()
-            .columns()
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| Expr::Column(c).alias(format!("f{i}")))
-            .collect();
-        Table {
-            env: self.clone(),
-            plan,
-            source: None,
-        }
-        .select(names)
-    }
-
-    /// The catalog table or view `path`.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// let env = eddy::TableEnvironment::new();
-    /// env.execute_sql("CREATE VIEW v AS SELECT 7 AS n").await?;
-    /// let t = env.from_path("v").await?;
-    /// let names: Vec<&String> = t.logical_plan().schema().fields().iter().map(|f| f.name()).collect();
-    /// assert_eq!(names, ["n"]);
-    /// # Ok(()) }
-    /// ```
-    pub async fn from_path(&self, path: &str) -> Result<Table, SqlError> {
-        let mut table = self
-            .sql_query(&format!("SELECT * FROM {}", quoted(path)))
-            .await?;
-        table.source = Some(path.to_string());
-        Ok(table)
-    }
-
-    /// Table `name` (in the catalog, for SQL too) of the batches `stream`
-    /// yields, of `schema`; `watermark` names its time attribute column
-    /// (`TIMESTAMP(3)`) and how far out of order rows may come, as
-    /// `WATERMARK FOR ts AS ts - delay`. The table is unbounded until the
-    /// stream ends, and one job reads it.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// use std::sync::Arc;
-    /// use datafusion::arrow::array::Int64Array;
-    /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    /// use datafusion::arrow::record_batch::RecordBatch;
-    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
-    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).expect("batch");
-    /// let env = eddy::TableEnvironment::new();
-    /// let t = env.from_stream("xs", schema, None, futures::stream::iter([batch])).await?;
-    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
-    /// # Ok(()) }
-    /// ```
-    pub async fn from_stream(
-        &self,
-        name: &str,
-        schema: datafusion::arrow::datatypes::SchemaRef,
-        watermark: Option<(&str, Duration)>,
-        stream: impl futures::Stream<Item = datafusion::arrow::record_batch::RecordBatch>
-        + Send
-        + 'static,
-    ) -> Result<Table, SqlError> {
-        let mut columns: Vec<String> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} {}",
-                    quoted(f.name()),
-                    eddy_sql::types::flink_type_name(f.data_type())
-                )
-            })
-            .collect();
-        if let Some((column, delay)) = watermark {
-            let c = quoted(column);
-            columns.push(format!("WATERMARK FOR {c} AS {c} - {}", interval(delay)));
-        }
-        let id = format!(
-            "{name}-{}",
-            self.hidden_views
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        self.execute_sql(&format!(
-            "CREATE TABLE {} ({}) WITH ('connector' = '{}', 'stream-id' = '{}')",
-            quoted(name),
-            columns.join(", "),
-            crate::program_source::IDENTIFIER,
-            id.replace('\'', "''")
-        ))
-        .await?;
-        self.streams.add(&id, Box::pin(stream));
-        self.from_path(name).await
-    }
-
-    /// Table `name` of the program's `rows` (serde values whose fields are
-    /// the columns of `schema`), as [`TableEnvironment::from_stream`] makes
-    /// it from one batch.
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// use std::sync::Arc;
-    /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    /// #[derive(serde::Serialize)]
-    /// struct Reading { sensor: String, value: f64 }
-    /// let schema = Arc::new(Schema::new(vec![
-    ///     Field::new("sensor", DataType::Utf8, true),
-    ///     Field::new("value", DataType::Float64, true),
-    /// ]));
-    /// let env = eddy::TableEnvironment::new();
-    /// let rows = [Reading { sensor: "a".into(), value: 1.5 }];
-    /// let t = env.from_rows("readings", schema, None, &rows).await?;
-    /// assert_eq!(t.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
-    /// # Ok(()) }
-    /// ```
-    pub async fn from_rows<T: serde::Serialize>(
-        &self,
-        name: &str,
-        schema: datafusion::arrow::datatypes::SchemaRef,
-        watermark: Option<(&str, Duration)>,
-        rows: &[T],
-    ) -> Result<Table, SqlError> {
-        let batch = rows::batch_of(&schema, rows)?;
-        self.from_stream(name, schema, watermark, futures::stream::iter([batch]))
-            .await
-    }
-
-    /// Registers `table` as view `name`, for SQL and [`TableEnvironment::from_path`].
-    ///
-    /// ```
-    /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
-    /// use eddy::table::{col, lit};
-    /// let env = eddy::TableEnvironment::new();
-    /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
-    /// env.create_temporary_view("pairs", &t).await?;
-    /// let n = env.sql_query("SELECT COUNT(*) AS n FROM pairs").await?;
-    /// assert!(!n.collect().await?.is_empty());
-    /// # Ok(()) }
-    /// ```
-    pub async fn create_temporary_view(&self, name: &str, table: &Table) -> Result<(), SqlError> {
-        let text = format!("(Table API)\n{}", table.plan.display_indent());
-        self.session
-            .lock()
-            .await
-            .register_view(name, table.plan.clone(), &text)
-    }
-
-    /// Sets a configuration option, as `SET 'key' = 'value'` does.
-    pub async fn set(&self, key: &str, value: &str) -> Result<(), SqlError> {
-        self.session.lock().await.set(key, value)
-    }
-
-    /// A configuration option's value, if set or defaulted.
-    pub async fn get(&self, key: &str) -> Option<String> {
-        self.session.lock().await.config(key).map(String::from)
-    }
-}
 
 /// A table: a query not yet running. Operations return new tables.
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! The Table API against SQL: same plans, same changes.
 
 use super::*;
+use eddy_sql::Outcome;
 
 /// A bounded table of bids over the conformance data.
 async fn env_with_bids() -> TableEnvironment {
