@@ -202,7 +202,8 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
         // Append-only output at parallelism 1 from one split keeps Flink's order.
         // (Tables of SHOW / DESCRIBE were compared line by line above.) An
         // updating result is compared folded: Flink updates per row, Eddy
-        // per batch.
+        // per batch. A join's output follows how its inputs interleave,
+        // which neither engine fixes.
         let updating = ["-U[", "+U[", "-D["].iter().any(|k| expected.contains(k));
         if p == 1
             && !updating
@@ -212,6 +213,7 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
             && !sql.contains("ROW_NUMBER")
             && !sql.contains(" OVER ")
             && !sql.contains(" JOIN ")
+            && !case.parent().is_some_and(|d| d.ends_with("joins"))
             && !sql.contains("CUMULATE(")
             && !sql.contains("STATEMENT SET")
             && !sql.contains("/logs")

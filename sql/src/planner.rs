@@ -28,6 +28,7 @@ use crate::error::{Location, Result, SqlError};
 use crate::statement::ColumnKind;
 
 mod aggregate;
+mod join;
 mod over;
 mod rank;
 mod window;
@@ -485,7 +486,10 @@ impl<'a> StreamPlanner<'a> {
                 self.add_values(batch)
             }
             LogicalPlan::Aggregate(a) => self.plan_window_aggregate(a),
-            LogicalPlan::Join(j) => self.plan_window_join(j),
+            LogicalPlan::Join(j) => match self.window_join_ends(j) {
+                Some(ends) => self.plan_window_join(j, ends),
+                None => self.plan_join(j),
+            },
             LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
             LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
             LogicalPlan::Window(w) if self.is_window_rank(w) => self.plan_window_rank(w),
@@ -739,15 +743,23 @@ fn bounded_delay(e: &Expr, schema: &DFSchema) -> Option<(usize, i64)> {
             right,
         }) => {
             let delay = match right.as_ref() {
-                Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
-                    v.days as i64 * 86_400_000 + v.milliseconds as i64
-                }
-                Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
-                    v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000
-                }
+                Expr::Literal(v, _) => interval_millis(v)?,
                 _ => return None,
             };
             Some((column(left)?, delay))
+        }
+        _ => None,
+    }
+}
+
+/// Milliseconds of an interval literal without months, if `v` is one.
+pub(crate) fn interval_millis(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::IntervalDayTime(Some(d)) => {
+            Some(i64::from(d.days) * 86_400_000 + i64::from(d.milliseconds))
+        }
+        ScalarValue::IntervalMonthDayNano(Some(i)) if i.months == 0 => {
+            Some(i64::from(i.days) * 86_400_000 + i.nanoseconds / 1_000_000)
         }
         _ => None,
     }

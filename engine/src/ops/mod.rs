@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod calc;
 pub mod group_aggregate;
 pub mod group_state;
+pub mod join;
 pub mod over_aggregate;
 pub mod rank;
 pub mod row_store;

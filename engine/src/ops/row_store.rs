@@ -12,8 +12,10 @@
 //! the references it is given. Rows are read back a batch at a time with
 //! [`RowStore::gather`] (Arrow's `interleave`).
 
-use datafusion::arrow::array::{UInt32Array, make_comparator};
-use datafusion::arrow::compute::{SortOptions, interleave_record_batch, take_record_batch};
+use datafusion::arrow::array::{Array, ArrayRef, UInt32Array, make_comparator, new_null_array};
+use datafusion::arrow::compute::{
+    SortOptions, interleave, interleave_record_batch, take_record_batch,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -192,6 +194,51 @@ impl RowStore {
             return Ok(take_record_batch(single, &take)?);
         }
         Ok(interleave_record_batch(&batches, &indices)?)
+    }
+
+    /// The rows `refs` as columns, in that order; a `None` gives a row of
+    /// NULLs (the padding of an outer join).
+    pub fn gather_or_null(&self, refs: &[Option<RowRef>]) -> Result<Vec<ArrayRef>> {
+        if refs.iter().all(Option::is_some) {
+            let refs: Vec<RowRef> = refs.iter().flatten().copied().collect();
+            return Ok(self.gather(&refs)?.columns().to_vec());
+        }
+        // Slot 0 is a row of NULLs; chunks follow in order of first use.
+        let nulls: Vec<ArrayRef> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), 1))
+            .collect();
+        let mut slots: Vec<u32> = vec![u32::MAX; self.chunks.len()];
+        let mut sources: Vec<&RecordBatch> = vec![];
+        let mut indices = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(r) = r else {
+                indices.push((0, 0));
+                continue;
+            };
+            let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
+                return Err(EngineError::State(format!(
+                    "row store: chunk {} was dropped",
+                    r.chunk
+                )));
+            };
+            let slot = &mut slots[r.chunk as usize];
+            if *slot == u32::MAX {
+                sources.push(&c.data);
+                *slot = sources.len() as u32;
+            }
+            indices.push((*slot as usize, c.position(r.row)));
+        }
+        (0..self.schema.fields().len())
+            .map(|col| {
+                let arrays: Vec<&dyn Array> = std::iter::once(nulls[col].as_ref())
+                    .chain(sources.iter().map(|b| b.column(col).as_ref()))
+                    .collect();
+                Ok(interleave(&arrays, &indices)?)
+            })
+            .collect()
     }
 
     /// After a batch: drops the chunks nothing holds any more, and cuts the

@@ -16,47 +16,14 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
+pub use super::join::JoinKind;
+use super::join::side_key;
 use super::window_buffer::WindowBuffer;
 use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-use crate::state::{StateKey, split_watermark, watermark_batch};
-
-/// Which unmatched rows a join keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinKind {
-    /// Only matches.
-    Inner,
-    /// Matches and unmatched left rows.
-    Left,
-    /// Matches and unmatched right rows.
-    Right,
-    /// Matches and every unmatched row.
-    Full,
-    /// Left rows with a match (each once).
-    LeftSemi,
-    /// Left rows without a match.
-    LeftAnti,
-    /// Right rows with a match (each once).
-    RightSemi,
-    /// Right rows without a match.
-    RightAnti,
-}
-
-impl JoinKind {
-    /// The side whose rows alone a semi or anti join emits, and whether
-    /// those are the matched ones.
-    fn filtering(self) -> Option<(usize, bool)> {
-        match self {
-            JoinKind::LeftSemi => Some((0, true)),
-            JoinKind::LeftAnti => Some((0, false)),
-            JoinKind::RightSemi => Some((1, true)),
-            JoinKind::RightAnti => Some((1, false)),
-            _ => None,
-        }
-    }
-}
+use crate::state::{split_watermark, watermark_batch};
 
 /// One side of the join.
 #[derive(Clone)]
@@ -113,17 +80,6 @@ impl OperatorFactory for WindowJoin {
             watermark: MIN_WATERMARK,
         }))
     }
-}
-
-/// Each side's rows are stored under their own key.
-fn side_key(ctx: &Context, side: usize) -> StateKey {
-    let mut key = ctx.state_key();
-    key.operator = format!(
-        "{}/{}",
-        key.operator,
-        if side == 0 { "left" } else { "right" }
-    );
-    key
 }
 
 struct WindowJoinOperator {

@@ -11,22 +11,10 @@ use datafusion::physical_expr::aggregate::AggregateExprBuilder;
 use eddy_engine::ops::aggregate::AggregateCall;
 use eddy_engine::ops::over_aggregate::{Frame, OverAggregate};
 
+use super::interval_millis;
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
-
-/// Milliseconds of a RANGE bound (an interval), if it is one.
-fn interval_millis(v: &ScalarValue) -> Option<i64> {
-    match v {
-        ScalarValue::IntervalDayTime(Some(d)) => {
-            Some(i64::from(d.days) * 86_400_000 + i64::from(d.milliseconds))
-        }
-        ScalarValue::IntervalMonthDayNano(Some(i)) if i.months == 0 => {
-            Some(i64::from(i.days) * 86_400_000 + i.nanoseconds / 1_000_000)
-        }
-        _ => None,
-    }
-}
 
 impl StreamPlanner<'_> {
     /// OVER aggregations of one partitioning, order and frame: a hash

@@ -9,7 +9,7 @@ use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::aggregate::WindowColumns;
 use eddy_engine::ops::session_aggregate::SessionAggregate;
 use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate};
-use eddy_engine::ops::window_join::{JoinKind, JoinSide, WindowJoin};
+use eddy_engine::ops::window_join::{JoinSide, WindowJoin};
 use eddy_engine::ops::window_rank::WindowRank;
 
 use super::aggregate::KeyedInput;
@@ -238,24 +238,12 @@ impl StreamPlanner<'_> {
         Ok(stream)
     }
 
-    /// A join of two window results on `window_start`, `window_end` (and
-    /// keys): a [`WindowJoin`] over both inputs.
-    pub(crate) fn plan_window_join(
-        &mut self,
+    /// The `window_end` columns of both sides if `j` is a window join: on
+    /// `window_start` and `window_end` of two window results.
+    pub(crate) fn window_join_ends(
+        &self,
         j: &datafusion::logical_expr::Join,
-    ) -> Result<Stream> {
-        use datafusion::common::JoinType;
-        let kind = match j.join_type {
-            JoinType::Inner => JoinKind::Inner,
-            JoinType::Left => JoinKind::Left,
-            JoinType::Right => JoinKind::Right,
-            JoinType::Full => JoinKind::Full,
-            JoinType::LeftSemi => JoinKind::LeftSemi,
-            JoinType::LeftAnti => JoinKind::LeftAnti,
-            JoinType::RightSemi => JoinKind::RightSemi,
-            JoinType::RightAnti => JoinKind::RightAnti,
-            _ => return Err(self.not_supported(&format!("{} JOIN", j.join_type))),
-        };
+    ) -> Option<(usize, usize)> {
         let both = |l: &Expr, r: &Expr, role| {
             window_column(&j.left, l) == Some(role) && window_column(&j.right, r) == Some(role)
         };
@@ -267,11 +255,18 @@ impl StreamPlanner<'_> {
             _ => None,
         });
         let has_start = j.on.iter().any(|(l, r)| both(l, r, WindowColumn::Start));
-        let (Some((left_end, right_end)), true) = (window_end, has_start) else {
-            return Err(self.not_supported(
-                "JOIN other than a window join (on window_start and window_end of two window table functions)",
-            ));
-        };
+        window_end.filter(|_| has_start)
+    }
+
+    /// A join of two window results on `window_start`, `window_end` (and
+    /// keys; `ends`: the `window_end` columns): a [`WindowJoin`] over both
+    /// inputs.
+    pub(crate) fn plan_window_join(
+        &mut self,
+        j: &datafusion::logical_expr::Join,
+        (left_end, right_end): (usize, usize),
+    ) -> Result<Stream> {
+        let kind = self.join_kind(j)?;
         let left = self.plan(&j.left)?;
         let right = self.plan(&j.right)?;
         for side in [left, right] {

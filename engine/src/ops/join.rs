@@ -1,0 +1,893 @@
+//! `StreamingJoin`: Flink's regular join and interval join, over
+//! append-only or updating inputs.
+//!
+//! Each side keeps its rows ([`state::SideState`]), listed by join key
+//! (dense ids shared by both sides, from DataFusion's `GroupValues`). A
+//! batch from one side is matched against the other side's rows of the
+//! same keys, the residual condition evaluated on all candidate pairs at
+//! once; then its rows are applied in order: an added row joins its
+//! matches and is kept, a retracted one retracts its joins and leaves.
+//!
+//! Outer sides count each row's matches, as Flink does: a row without
+//! matches is emitted padded with NULLs, and that padding is retracted
+//! when its first match arrives (and emitted again when its last match
+//! leaves). Semi and anti joins emit the filtered side's rows as their
+//! match counts cross zero. NULL keys never match, unless the join says
+//! `IS NOT DISTINCT FROM`.
+//!
+//! An interval join (`a.ts BETWEEN b.ts - INTERVAL .. AND b.ts + ..` on
+//! time attributes of append-only inputs) is the same join with two
+//! differences: a row leaves once the watermark makes a match impossible,
+//! and only then is an unmatched row of an outer side emitted with
+//! padding, so the output stays append-only. Its output watermark is held
+//! back by the larger bound, so the rows it emits are not late.
+
+mod state;
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int8Array, UInt32Array, new_null_array,
+};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
+use datafusion::physical_plan::aggregates::order::GroupOrdering;
+
+use self::state::SideState;
+use crate::batch::{ChangeBatch, RowKind};
+use crate::error::{EngineError, Result};
+use crate::message::MIN_WATERMARK;
+use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::ops::row_store::{RowRef, RowStore};
+use crate::state::{StateKey, split_watermark, watermark_batch};
+
+/// Which unmatched rows a join keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Only matches.
+    Inner,
+    /// Matches and unmatched left rows.
+    Left,
+    /// Matches and unmatched right rows.
+    Right,
+    /// Matches and every unmatched row.
+    Full,
+    /// Left rows with a match (each once).
+    LeftSemi,
+    /// Left rows without a match.
+    LeftAnti,
+    /// Right rows with a match (each once).
+    RightSemi,
+    /// Right rows without a match.
+    RightAnti,
+}
+
+impl JoinKind {
+    /// The side whose rows alone a semi or anti join emits, and whether
+    /// those are the matched ones.
+    pub fn filtering(self) -> Option<(usize, bool)> {
+        match self {
+            JoinKind::LeftSemi => Some((0, true)),
+            JoinKind::LeftAnti => Some((0, false)),
+            JoinKind::RightSemi => Some((1, true)),
+            JoinKind::RightAnti => Some((1, false)),
+            _ => None,
+        }
+    }
+
+    /// Whether the unmatched rows of `side` are emitted, padded.
+    pub fn is_outer(self, side: usize) -> bool {
+        match self {
+            JoinKind::Left => side == 0,
+            JoinKind::Right => side == 1,
+            JoinKind::Full => true,
+            _ => false,
+        }
+    }
+}
+
+/// The state key of one side of a two-input operator.
+pub(crate) fn side_key(ctx: &Context, side: usize) -> StateKey {
+    let mut key = ctx.state_key();
+    key.operator = format!(
+        "{}/{}",
+        key.operator,
+        if side == 0 { "left" } else { "right" }
+    );
+    key
+}
+
+/// One input of a join.
+#[derive(Clone)]
+pub struct JoinInput {
+    /// Schema of its rows: the columns the join outputs (the first
+    /// `width`), then any key columns computed for the join.
+    pub schema: SchemaRef,
+    /// Columns of the side in the output (and in the residual condition).
+    pub width: usize,
+    /// Equi-join key columns; both sides' keys have the same types.
+    pub keys: Vec<usize>,
+    /// Interval joins: the side's time attribute column.
+    pub time: Option<usize>,
+    /// Whether the input retracts rows.
+    pub updating: bool,
+}
+
+/// The time condition of an interval join, in milliseconds:
+/// `lower <= left.time - right.time <= upper`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBounds {
+    /// Least difference.
+    pub lower: i64,
+    /// Greatest difference.
+    pub upper: i64,
+}
+
+impl TimeBounds {
+    /// The watermark after which a row of `side` at `time` can match no
+    /// more rows of the other side.
+    fn expiry(&self, side: usize, time: i64) -> i64 {
+        if side == 0 {
+            time.saturating_sub(self.lower)
+        } else {
+            time.saturating_add(self.upper)
+        }
+    }
+
+    /// How far the output watermark trails the input's.
+    pub fn watermark_delay(&self) -> i64 {
+        self.lower.saturating_neg().max(self.upper).max(0)
+    }
+}
+
+/// Configuration of a streaming join (the factory).
+#[derive(Clone)]
+pub struct StreamingJoin {
+    /// Input 0.
+    pub left: JoinInput,
+    /// Input 1.
+    pub right: JoinInput,
+    /// Which rows it emits.
+    pub kind: JoinKind,
+    /// Whether NULL keys match each other (`IS NOT DISTINCT FROM`).
+    pub nulls_equal: bool,
+    /// A left anti join for `NOT IN`: a left row with a NULL key is never
+    /// emitted, and while the right side holds a NULL key, no row is.
+    pub null_aware: bool,
+    /// A condition on the joined row (the left side's output columns,
+    /// then the right side's), if any.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// Set for an interval join.
+    pub interval: Option<TimeBounds>,
+    /// Keys untouched this long are forgotten (`table.exec.state.ttl`).
+    pub state_ttl: Option<std::time::Duration>,
+    /// Output: the left side's columns, then the right side's (one side's
+    /// for semi and anti joins).
+    pub schema: SchemaRef,
+    /// Text for EXPLAIN.
+    pub description: String,
+}
+
+impl StreamingJoin {
+    fn input(&self, side: usize) -> &JoinInput {
+        if side == 0 { &self.left } else { &self.right }
+    }
+}
+
+impl OperatorFactory for StreamingJoin {
+    fn name(&self) -> String {
+        self.description.clone()
+    }
+
+    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        if self.left.keys.len() != self.right.keys.len()
+            || self.interval.is_some() && (self.left.time.is_none() || self.right.time.is_none())
+        {
+            return Err(EngineError::Internal(
+                "a join's sides disagree on their keys or times".into(),
+            ));
+        }
+        let key_types: Vec<DataType> = if self.left.keys.is_empty() {
+            vec![DataType::Boolean]
+        } else {
+            self.left
+                .keys
+                .iter()
+                .map(|k| self.left.schema.field(*k).data_type().clone())
+                .collect()
+        };
+        let key_schema = Arc::new(Schema::new(
+            key_types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    datafusion::arrow::datatypes::Field::new(format!("k{i}"), t.clone(), true)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let ttl = self.state_ttl.is_some() && self.interval.is_none();
+        let side = |s: usize| {
+            let input = self.input(s);
+            SideState::new(RowStore::new(input.schema.clone()), input.updating, ttl)
+        };
+        Ok(Box::new(JoinOperator {
+            config: self.clone(),
+            keys: new_group_values(key_schema, &GroupOrdering::None)?,
+            key_types,
+            sides: [side(0), side(1)],
+            watermark: MIN_WATERMARK,
+            ids: vec![],
+            right_nulls: 0,
+        }))
+    }
+}
+
+/// A row to emit: a row of the input batch and a held row of the other
+/// side, either of which may be padding.
+struct Out {
+    kind: RowKind,
+    input: Option<u32>,
+    other: Option<RowRef>,
+}
+
+/// The candidate pairs of a batch: for row `i`, the other side's entries
+/// `entries[offsets[i]..offsets[i + 1]]`.
+#[derive(Default)]
+struct Pairs {
+    offsets: Vec<usize>,
+    rows: Vec<u32>,
+    entries: Vec<u32>,
+}
+
+impl Pairs {
+    fn of(&self, i: usize) -> &[u32] {
+        &self.entries[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+struct JoinOperator {
+    config: StreamingJoin,
+    /// Join key to dense id, for both sides.
+    keys: Box<dyn GroupValues>,
+    key_types: Vec<DataType>,
+    sides: [SideState; 2],
+    watermark: i64,
+    /// Buffer: the key id of each row of a batch.
+    ids: Vec<usize>,
+    /// Null-aware anti joins: right rows held with a NULL key.
+    right_nulls: u64,
+}
+
+impl JoinOperator {
+    /// The key columns of a batch of side `side`, as the left side's types.
+    fn key_columns(&self, side: usize, data: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let input = self.config.input(side);
+        if input.keys.is_empty() {
+            return Ok(vec![Arc::new(BooleanArray::from(vec![
+                true;
+                data.num_rows()
+            ]))]);
+        }
+        input
+            .keys
+            .iter()
+            .zip(&self.key_types)
+            .map(|(k, t)| {
+                let c = data.column(*k);
+                Ok(if c.data_type() == t {
+                    c.clone()
+                } else {
+                    cast(c, t)?
+                })
+            })
+            .collect()
+    }
+
+    /// Gives the rows of `data` key ids (in `self.ids`); returns which rows
+    /// may match (no NULL key, unless NULLs are equal).
+    fn intern(&mut self, side: usize, data: &RecordBatch) -> Result<Vec<bool>> {
+        let columns = self.key_columns(side, data)?;
+        self.ids.clear();
+        self.keys.intern(&columns, &mut self.ids)?;
+        let n = self.keys.len();
+        for s in &mut self.sides {
+            s.grow(n);
+        }
+        let mut valid = vec![true; data.num_rows()];
+        if !self.config.nulls_equal {
+            for c in &columns {
+                if let Some(nulls) = c.nulls() {
+                    for (i, v) in valid.iter_mut().enumerate() {
+                        *v &= nulls.is_valid(i);
+                    }
+                }
+            }
+        }
+        Ok(valid)
+    }
+
+    /// The time attribute of each row of a batch of side `side`, in ms.
+    fn times(&self, side: usize, data: &RecordBatch) -> Result<Option<Vec<i64>>> {
+        let Some(column) = self.config.input(side).time else {
+            return Ok(None);
+        };
+        let c = data.column(column);
+        let ms = match c.data_type() {
+            DataType::Timestamp(TimeUnit::Millisecond, _) => c.clone(),
+            DataType::Timestamp(_, tz) => {
+                cast(c, &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))?
+            }
+            other => {
+                return Err(EngineError::Internal(format!(
+                    "an interval join's time column is {other}"
+                )));
+            }
+        };
+        let ms = cast(&ms, &DataType::Int64)?;
+        let ms = ms.as_primitive::<Int64Type>();
+        Ok(Some(
+            (0..ms.len())
+                .map(|i| if ms.is_null(i) { i64::MIN } else { ms.value(i) })
+                .collect(),
+        ))
+    }
+
+    /// The other side's rows each row of `data` (side `side`) joins with:
+    /// same key, and the residual condition holds.
+    fn pairs(&self, side: usize, data: &RecordBatch, valid: &[bool]) -> Result<Pairs> {
+        let other = &self.sides[1 - side];
+        let mut pairs = Pairs::default();
+        for (i, id) in self.ids.iter().enumerate() {
+            pairs.offsets.push(pairs.entries.len());
+            if valid[i] {
+                for e in other.list(*id) {
+                    pairs.rows.push(i as u32);
+                    pairs.entries.push(e);
+                }
+            }
+        }
+        pairs.offsets.push(pairs.entries.len());
+        let Some(filter) = &self.config.filter else {
+            return Ok(pairs);
+        };
+        if pairs.entries.is_empty() {
+            return Ok(pairs);
+        }
+        let refs: Vec<Option<RowRef>> = pairs
+            .entries
+            .iter()
+            .map(|e| Some(other.entries[*e as usize].row))
+            .collect();
+        let input_rows = UInt32Array::from(pairs.rows.clone());
+        let joined = self.joined_columns(side, data, &input_rows, &refs)?;
+        let fields: Vec<_> = joined
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                datafusion::arrow::datatypes::Field::new(
+                    format!("c{i}"),
+                    c.data_type().clone(),
+                    true,
+                )
+            })
+            .collect();
+        let joined = RecordBatch::try_new(Arc::new(Schema::new(fields)), joined)?;
+        let mask = filter.evaluate(&joined)?.into_array(joined.num_rows())?;
+        let mask = mask.as_boolean();
+        let mut kept = Pairs::default();
+        for i in 0..data.num_rows() {
+            kept.offsets.push(kept.entries.len());
+            for p in pairs.offsets[i]..pairs.offsets[i + 1] {
+                if mask.is_valid(p) && mask.value(p) {
+                    kept.rows.push(i as u32);
+                    kept.entries.push(pairs.entries[p]);
+                }
+            }
+        }
+        kept.offsets.push(kept.entries.len());
+        Ok(kept)
+    }
+
+    /// Joined rows as columns (left side's output columns, then the right
+    /// side's): rows `input` of `data` (side `side`, NULL where the index
+    /// is) with held rows `other` of the other side.
+    fn joined_columns(
+        &self,
+        side: usize,
+        data: &RecordBatch,
+        input: &UInt32Array,
+        other: &[Option<RowRef>],
+    ) -> Result<Vec<ArrayRef>> {
+        let width = self.config.input(side).width;
+        let mine = data.columns()[..width]
+            .iter()
+            .map(|c| Ok(take(c, input, None)?))
+            .collect::<Result<Vec<_>>>()?;
+        let mut theirs = self.sides[1 - side].store.gather_or_null(other)?;
+        theirs.truncate(self.config.input(1 - side).width);
+        Ok(if side == 0 {
+            mine.into_iter().chain(theirs).collect()
+        } else {
+            theirs.into_iter().chain(mine).collect()
+        })
+    }
+
+    /// The output batch of `outs`.
+    fn output(&self, side: usize, data: &RecordBatch, outs: &[Out]) -> Result<ChangeBatch> {
+        let input = UInt32Array::from_iter(outs.iter().map(|o| o.input));
+        let other: Vec<Option<RowRef>> = outs.iter().map(|o| o.other).collect();
+        let mut columns = self.joined_columns(side, data, &input, &other)?;
+        match self.config.kind.filtering() {
+            Some((0, _)) => columns.truncate(self.config.left.width),
+            Some(_) => {
+                columns.drain(..self.config.left.width);
+            }
+            None => {}
+        }
+        let data = crate::batch::conform(&self.config.schema, columns)?;
+        let kinds = Int8Array::from_iter_values(outs.iter().map(|o| o.kind as i8));
+        Ok(if outs.iter().all(|o| o.kind == RowKind::Insert) {
+            ChangeBatch::inserts(data)
+        } else {
+            ChangeBatch::with_kinds(data, kinds)
+        })
+    }
+
+    /// Applies the rows of a batch of side `side` in order, returning what
+    /// they emit.
+    fn apply(
+        &mut self,
+        side: usize,
+        batch: &ChangeBatch,
+        pairs: &Pairs,
+        valid: &[bool],
+        times: Option<&[i64]>,
+    ) -> Result<Vec<Out>> {
+        let data = &batch.data;
+        let other_side = 1 - side;
+        let kind = self.config.kind;
+        let interval = self.config.interval;
+        let filtering = kind.filtering();
+        let (me_outer, other_outer) = (kind.is_outer(side), kind.is_outer(other_side));
+        // Match counts are kept on outer sides and the filtered side.
+        let counts_mine = me_outer || filtering.is_some_and(|(f, _)| f == side);
+        let counts_other = other_outer || filtering.is_some_and(|(f, _)| f == other_side);
+        let hashes = if self.sides[side].hashes_rows() {
+            let mut h = vec![0u64; data.num_rows()];
+            datafusion::common::hash_utils::create_hashes(
+                data.columns(),
+                &foldhash::fast::FixedState::with_seed(0x10_1e),
+                &mut h,
+            )?;
+            h
+        } else {
+            vec![]
+        };
+        let now = self.sides[side]
+            .touched_at
+            .is_some()
+            .then(|| chrono::Utc::now().timestamp_millis());
+        let chunk = self.sides[side].store.add(data.clone());
+        let mut outs = vec![];
+        let [left, right] = &mut self.sides;
+        let (mine, other) = if side == 0 {
+            (left, right)
+        } else {
+            (right, left)
+        };
+        for i in 0..data.num_rows() {
+            let row_kind = batch.kind(i);
+            let matched = pairs.of(i);
+            let key = self.ids[i];
+            let hash = hashes.get(i).copied().unwrap_or(0);
+            if let (Some(t), Some(now)) = (&mut mine.touched_at, now) {
+                t[key] = now;
+            }
+            let here = Some(i as u32);
+            if self.config.null_aware {
+                if side == 0 && !valid[i] {
+                    continue;
+                }
+                if side == 1 && !valid[i] {
+                    // NOT IN over a set holding NULL is never true: every
+                    // row emitted goes while a NULL is held.
+                    let before = self.right_nulls;
+                    if row_kind.is_addition() {
+                        self.right_nulls += 1;
+                    } else {
+                        self.right_nulls = before.saturating_sub(1);
+                    }
+                    if (before == 0) != (self.right_nulls == 0) {
+                        let kind = if before == 0 {
+                            RowKind::Delete
+                        } else {
+                            RowKind::Insert
+                        };
+                        outs.extend(other.live().filter(|e| e.matches == 0).map(|e| Out {
+                            kind,
+                            input: None,
+                            other: Some(e.row),
+                        }));
+                    }
+                }
+            }
+            let hidden = self.right_nulls > 0;
+            if row_kind.is_addition() {
+                if counts_other {
+                    for e in matched {
+                        let entry = &mut other.entries[*e as usize];
+                        entry.matches += 1;
+                        let first = entry.matches == 1;
+                        let row = Some(entry.row);
+                        match filtering {
+                            Some((_, keep_matched)) if first && !hidden => outs.push(Out {
+                                kind: if keep_matched {
+                                    RowKind::Insert
+                                } else {
+                                    RowKind::Delete
+                                },
+                                input: None,
+                                other: row,
+                            }),
+                            None if first && interval.is_none() => outs.push(Out {
+                                kind: RowKind::Delete,
+                                input: None,
+                                other: row,
+                            }),
+                            _ => {}
+                        }
+                    }
+                }
+                let expired = match (interval, times) {
+                    (Some(b), Some(t)) => b.expiry(side, t[i]) <= self.watermark,
+                    _ => false,
+                };
+                match filtering {
+                    Some((f, keep_matched)) if f == side => {
+                        if matched.is_empty() != keep_matched && !hidden {
+                            outs.push(Out {
+                                kind: row_kind,
+                                input: here,
+                                other: None,
+                            });
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        let joined_kind = if me_outer || other_outer {
+                            RowKind::Insert
+                        } else {
+                            row_kind
+                        };
+                        outs.extend(matched.iter().map(|e| Out {
+                            kind: joined_kind,
+                            input: here,
+                            other: Some(other.entries[*e as usize].row),
+                        }));
+                        if me_outer && matched.is_empty() && (interval.is_none() || expired) {
+                            outs.push(Out {
+                                kind: RowKind::Insert,
+                                input: here,
+                                other: None,
+                            });
+                        }
+                    }
+                }
+                if !expired {
+                    let count = if counts_mine { matched.len() as u32 } else { 0 };
+                    let e = mine.insert(
+                        key,
+                        RowRef {
+                            chunk,
+                            row: i as u32,
+                        },
+                        count,
+                        hash,
+                    );
+                    if let (Some(b), Some(t)) = (interval, times) {
+                        mine.expiries.push(Reverse((b.expiry(side, t[i]), e)));
+                    }
+                }
+            } else {
+                if let Some(e) = mine.find(key, hash, data, i)? {
+                    mine.remove(e);
+                }
+                match filtering {
+                    Some((f, keep_matched)) if f == side => {
+                        if matched.is_empty() != keep_matched && !hidden {
+                            outs.push(Out {
+                                kind: row_kind,
+                                input: here,
+                                other: None,
+                            });
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        let joined_kind = if me_outer || other_outer {
+                            RowKind::Delete
+                        } else {
+                            row_kind
+                        };
+                        if me_outer && matched.is_empty() {
+                            outs.push(Out {
+                                kind: RowKind::Delete,
+                                input: here,
+                                other: None,
+                            });
+                        }
+                        for e in matched {
+                            outs.push(Out {
+                                kind: joined_kind,
+                                input: here,
+                                other: Some(other.entries[*e as usize].row),
+                            });
+                        }
+                    }
+                }
+                if counts_other {
+                    for e in matched {
+                        let entry = &mut other.entries[*e as usize];
+                        entry.matches = entry.matches.saturating_sub(1);
+                        if entry.matches > 0 {
+                            continue;
+                        }
+                        let row = Some(entry.row);
+                        match filtering {
+                            Some(_) if hidden => {}
+                            Some((_, keep_matched)) => outs.push(Out {
+                                kind: if keep_matched {
+                                    RowKind::Delete
+                                } else {
+                                    RowKind::Insert
+                                },
+                                input: None,
+                                other: row,
+                            }),
+                            None => outs.push(Out {
+                                kind: RowKind::Insert,
+                                input: None,
+                                other: row,
+                            }),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(outs)
+    }
+
+    /// Interval joins: lets go the rows the watermark makes unmatchable,
+    /// emitting the unmatched rows of outer sides padded with NULLs.
+    fn expire(&mut self) -> Result<Vec<ChangeBatch>> {
+        let mut batches = vec![];
+        for side in 0..2 {
+            let outer = self.config.kind.is_outer(side);
+            let s = &mut self.sides[side];
+            let mut padded = vec![];
+            while let Some(Reverse((expiry, e))) = s.expiries.peek().copied() {
+                if expiry > self.watermark {
+                    break;
+                }
+                s.expiries.pop();
+                let entry = s.entries[e as usize];
+                if outer && entry.matches == 0 {
+                    padded.push(entry.row);
+                }
+                s.remove(e);
+            }
+            if !padded.is_empty() {
+                let n = padded.len();
+                let mine = s.store.gather(&padded)?;
+                let mine = mine.columns()[..self.config.input(side).width].to_vec();
+                let other = self.config.input(1 - side);
+                let nulls = other.schema.fields()[..other.width]
+                    .iter()
+                    .map(|f| new_null_array(f.data_type(), n));
+                let columns: Vec<ArrayRef> = if side == 0 {
+                    mine.into_iter().chain(nulls).collect()
+                } else {
+                    nulls.chain(mine).collect()
+                };
+                batches.push(ChangeBatch::inserts(crate::batch::conform(
+                    &self.config.schema,
+                    columns,
+                )?));
+            }
+            self.sides[side].settle()?;
+        }
+        Ok(batches)
+    }
+
+    fn set_state_entries(&self, ctx: &Context) {
+        ctx.metrics
+            .set_state_entries(self.sides[0].len() + self.sides[1].len());
+    }
+
+    /// Restores side `side` from the rows and match counts a snapshot wrote.
+    fn restore_side(&mut self, side: usize, batch: &RecordBatch) -> Result<()> {
+        let width = self.config.input(side).schema.fields().len();
+        if batch.num_columns() != width + 1 {
+            return Err(EngineError::State(
+                "join state has an unexpected layout".into(),
+            ));
+        }
+        let rows = RecordBatch::try_new(
+            self.config.input(side).schema.clone(),
+            batch.columns()[..width].to_vec(),
+        )?;
+        let matches = cast(batch.column(width), &DataType::UInt32)?;
+        let matches = matches.as_primitive::<datafusion::arrow::datatypes::UInt32Type>();
+        let valid = self.intern(side, &rows)?;
+        if side == 1 {
+            self.right_nulls += valid.iter().filter(|v| !**v).count() as u64;
+        }
+        let times = self.times(side, &rows)?;
+        let hashes = if self.sides[side].hashes_rows() {
+            let mut h = vec![0u64; rows.num_rows()];
+            datafusion::common::hash_utils::create_hashes(
+                rows.columns(),
+                &foldhash::fast::FixedState::with_seed(0x10_1e),
+                &mut h,
+            )?;
+            h
+        } else {
+            vec![0; rows.num_rows()]
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let interval = self.config.interval;
+        let s = &mut self.sides[side];
+        let chunk = s.store.add(rows);
+        for (i, key) in self.ids.iter().enumerate() {
+            let e = s.insert(
+                *key,
+                RowRef {
+                    chunk,
+                    row: i as u32,
+                },
+                matches.value(i),
+                hashes[i],
+            );
+            if let (Some(b), Some(t)) = (interval, &times) {
+                s.expiries.push(Reverse((b.expiry(side, t[i]), e)));
+            }
+            if let Some(t) = &mut s.touched_at {
+                t[*key] = now;
+            }
+        }
+        s.settle()
+    }
+}
+
+#[async_trait]
+impl Operator for JoinOperator {
+    fn name(&self) -> String {
+        self.config.description.clone()
+    }
+
+    fn processing_timer(&self) -> Option<std::time::Duration> {
+        self.config
+            .state_ttl
+            .filter(|_| self.config.interval.is_none())
+            .map(super::group_aggregate::ttl_sweep_every)
+    }
+
+    /// Forgets the keys of a side no row of that side touched for the TTL,
+    /// emitting nothing (as Flink).
+    async fn on_processing_time(
+        &mut self,
+        now: i64,
+        ctx: &mut Context,
+        _out: &mut dyn Emitter,
+    ) -> Result<()> {
+        let Some(ttl) = self.config.state_ttl else {
+            return Ok(());
+        };
+        let deadline = now.saturating_sub(ttl.as_millis() as i64);
+        for s in &mut self.sides {
+            let expired: Vec<usize> = match &s.touched_at {
+                Some(t) => (0..s.keys()).filter(|k| t[*k] < deadline).collect(),
+                None => vec![],
+            };
+            for k in expired {
+                s.clear_key(k);
+            }
+            s.settle()?;
+        }
+        self.set_state_entries(ctx);
+        Ok(())
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
+        for side in 0..2 {
+            let (watermark, batches) =
+                split_watermark(store.restore(&side_key(ctx, side))?.unwrap_or_default());
+            if let Some(w) = watermark {
+                self.watermark = self.watermark.max(w);
+            }
+            for b in batches {
+                self.restore_side(side, &b)?;
+            }
+        }
+        self.set_state_entries(ctx);
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = &ctx.state else {
+            return Ok(());
+        };
+        for side in 0..2 {
+            let mut batches = vec![watermark_batch(self.watermark)?];
+            if let Some((rows, matches)) = self.sides[side].rows()? {
+                let mut columns = rows.columns().to_vec();
+                columns.push(matches);
+                batches.push(crate::ops::accumulator_state::state_batch(columns)?);
+            }
+            store.write(checkpoint, &side_key(ctx, side), batches)?;
+        }
+        Ok(())
+    }
+
+    async fn process(
+        &mut self,
+        input: usize,
+        batch: ChangeBatch,
+        ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        let side = input.min(1);
+        let data = &batch.data;
+        if data.num_rows() == 0 {
+            return Ok(());
+        }
+        let valid = self.intern(side, data)?;
+        let times = self.times(side, data)?;
+        let pairs = self.pairs(side, data, &valid)?;
+        let outs = self.apply(side, &batch, &pairs, &valid, times.as_deref())?;
+        let emitted = if outs.is_empty() {
+            None
+        } else {
+            Some(self.output(side, data, &outs)?)
+        };
+        self.sides[side].settle()?;
+        self.set_state_entries(ctx);
+        if let Some(b) = emitted {
+            out.emit(b).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_watermark(
+        &mut self,
+        watermark: i64,
+        ctx: &mut Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.watermark = self.watermark.max(watermark);
+        let Some(bounds) = self.config.interval else {
+            return out.emit_watermark(watermark).await;
+        };
+        for b in self.expire()? {
+            out.emit(b).await?;
+        }
+        self.set_state_entries(ctx);
+        let delayed = if watermark == crate::message::MAX_WATERMARK {
+            watermark
+        } else {
+            watermark.saturating_sub(bounds.watermark_delay())
+        };
+        out.emit_watermark(delayed).await
+    }
+}
+
+#[cfg(test)]
+mod tests;
