@@ -1,0 +1,4 @@
+CREATE TABLE orders (oid INT, cid INT, amount INT, ts TIMESTAMP(3)) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/orders.csv', 'format' = 'csv', 'csv.null-literal' = 'null');
+CREATE TABLE customers (cid INT, name STRING, region STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/customers.csv', 'format' = 'csv');
+CREATE TABLE regions (region STRING, manager STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/regions.csv', 'format' = 'csv');
+SELECT o.oid, c.name, c.region, g.manager FROM orders o JOIN customers c ON o.cid = c.cid JOIN regions g ON c.region = g.region;
