@@ -23,6 +23,7 @@ pub mod rewrite;
 pub mod session;
 pub mod splitter;
 pub mod statement;
+pub mod system_time;
 pub mod tokens;
 pub mod types;
 pub mod window_tvf;

@@ -34,6 +34,8 @@ mod rank;
 mod window;
 mod window_columns;
 
+pub(crate) use window_columns::traces_to_table_column;
+
 /// A planned stream: the node producing it and its parallelism.
 #[derive(Debug, Clone, Copy)]
 pub struct Stream {

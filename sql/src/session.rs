@@ -369,6 +369,14 @@ impl Session {
     pub async fn plan_query(&self, query: &ast::Query, at: Location) -> Result<LogicalPlan> {
         let mut query = query.clone();
         rewrite_query(&mut query);
+        if query.to_string().contains(crate::system_time::VERSIONED) {
+            let views = self.view_rowtimes().await;
+            crate::system_time::versioned_joins(
+                &mut query,
+                &|name| self.versioned_rowtime(name, &views),
+                at,
+            )?;
+        }
         let state = self.state();
         let stmt = DfStatement::Statement(Box::new(ast::Statement::Query(Box::new(query))));
         let plan = state
@@ -376,6 +384,58 @@ impl Session {
             .await
             .map_err(|e| df_error(e, at))?;
         state.optimize(&plan).map_err(|e| df_error(e, at))
+    }
+
+    /// The rowtime column of each view that has one.
+    async fn view_rowtimes(&self) -> HashMap<String, String> {
+        let mut found = HashMap::new();
+        for name in self.views.keys() {
+            let Ok(provider) = self.ctx.table_provider(name.as_str()).await else {
+                continue;
+            };
+            let Some(view) = (provider.as_ref() as &dyn std::any::Any).downcast_ref::<ViewTable>()
+            else {
+                continue;
+            };
+            let plan = view.logical_plan();
+            let rowtime = plan.schema().fields().iter().find(|f| {
+                crate::planner::traces_to_table_column(plan, f.name(), &|table, column| {
+                    self.tables.get(table).is_some_and(|t| {
+                        t.def.watermark.as_ref().is_some_and(|w| w.column == column)
+                    })
+                })
+            });
+            if let Some(f) = rowtime {
+                found.insert(name.clone(), f.name().clone());
+            }
+        }
+        found
+    }
+
+    /// The rowtime column of versioned table or view `name` (for
+    /// `FOR SYSTEM_TIME AS OF`), or why it is none (Flink's words).
+    fn versioned_rowtime(
+        &self,
+        name: &str,
+        views: &HashMap<String, String>,
+    ) -> std::result::Result<String, String> {
+        if let Some(entry) = self.tables.get(name) {
+            if entry.def.primary_key.is_empty() {
+                return Err("Temporal Table Join requires primary key in versioned table, but no primary key can be found.".into());
+            }
+            // Without a watermark the table can still serve a
+            // processing-time join, which the planner refuses by name.
+            return Ok(match &entry.def.watermark {
+                Some(w) => w.column.clone(),
+                None => entry.def.primary_key[0].clone(),
+            });
+        }
+        if self.views.contains_key(name) {
+            return views.get(name).cloned().ok_or_else(|| {
+                "Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table, but no row time attribute can be found.".into()
+            });
+        }
+        Err(format!("Object '{name}' not found"))
     }
 
     /// Casts and renames a query's columns to the sink table's physical columns.

@@ -44,6 +44,7 @@ impl Cursor {
             .filter(|t| !matches!(t.token, Token::Whitespace(_)))
             .collect();
         let tokens = crate::window_tvf::rewrite(tokens)?;
+        let tokens = crate::system_time::rewrite(tokens)?;
         Ok(Self {
             tokens,
             pos: 0,

@@ -118,6 +118,109 @@ pub struct JoinInput {
     pub updating: bool,
 }
 
+/// Join keys to dense ids, the same for both sides (DataFusion's
+/// `GroupValues`).
+pub(crate) struct KeyIds {
+    ids: Box<dyn GroupValues>,
+    /// The left side's key types; the right side's keys are cast to them.
+    types: Vec<DataType>,
+    nulls_equal: bool,
+}
+
+impl KeyIds {
+    /// Ids for the keys of `left` (and of the other side, of the same
+    /// types); NULL keys match only if `nulls_equal`.
+    pub fn new(left: &JoinInput, nulls_equal: bool) -> Result<Self> {
+        let types: Vec<DataType> = if left.keys.is_empty() {
+            vec![DataType::Boolean]
+        } else {
+            left.keys
+                .iter()
+                .map(|k| left.schema.field(*k).data_type().clone())
+                .collect()
+        };
+        let schema = Arc::new(Schema::new(
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    datafusion::arrow::datatypes::Field::new(format!("k{i}"), t.clone(), true)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        Ok(Self {
+            ids: new_group_values(schema, &GroupOrdering::None)?,
+            types,
+            nulls_equal,
+        })
+    }
+
+    /// Keys seen so far.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The key id of each row of `data` (a batch of `input`) into `ids`;
+    /// returns which rows may match (no NULL key, unless NULLs are equal).
+    pub fn intern(
+        &mut self,
+        input: &JoinInput,
+        data: &RecordBatch,
+        ids: &mut Vec<usize>,
+    ) -> Result<Vec<bool>> {
+        let columns: Vec<ArrayRef> = if input.keys.is_empty() {
+            vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
+        } else {
+            input
+                .keys
+                .iter()
+                .zip(&self.types)
+                .map(|(k, t)| {
+                    let c = data.column(*k);
+                    Ok(if c.data_type() == t {
+                        c.clone()
+                    } else {
+                        cast(c, t)?
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        ids.clear();
+        self.ids.intern(&columns, ids)?;
+        let mut valid = vec![true; data.num_rows()];
+        if !self.nulls_equal {
+            for c in &columns {
+                if let Some(nulls) = c.nulls() {
+                    for (i, v) in valid.iter_mut().enumerate() {
+                        *v &= nulls.is_valid(i);
+                    }
+                }
+            }
+        }
+        Ok(valid)
+    }
+}
+
+/// The milliseconds of a timestamp column (`i64::MIN` for NULL).
+pub(crate) fn time_millis(c: &ArrayRef) -> Result<Vec<i64>> {
+    let ms = match c.data_type() {
+        DataType::Timestamp(TimeUnit::Millisecond, _) => c.clone(),
+        DataType::Timestamp(_, tz) => {
+            cast(c, &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))?
+        }
+        other => {
+            return Err(EngineError::Internal(format!(
+                "a join's time column is {other}"
+            )));
+        }
+    };
+    let ms = cast(&ms, &DataType::Int64)?;
+    let ms = ms.as_primitive::<Int64Type>();
+    Ok((0..ms.len())
+        .map(|i| if ms.is_null(i) { i64::MIN } else { ms.value(i) })
+        .collect())
+}
+
 /// The time condition of an interval join, in milliseconds:
 /// `lower <= left.time - right.time <= upper`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,24 +295,6 @@ impl OperatorFactory for StreamingJoin {
                 "a join's sides disagree on their keys or times".into(),
             ));
         }
-        let key_types: Vec<DataType> = if self.left.keys.is_empty() {
-            vec![DataType::Boolean]
-        } else {
-            self.left
-                .keys
-                .iter()
-                .map(|k| self.left.schema.field(*k).data_type().clone())
-                .collect()
-        };
-        let key_schema = Arc::new(Schema::new(
-            key_types
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    datafusion::arrow::datatypes::Field::new(format!("k{i}"), t.clone(), true)
-                })
-                .collect::<Vec<_>>(),
-        ));
         let ttl = self.state_ttl.is_some() && self.interval.is_none();
         let side = |s: usize| {
             let input = self.input(s);
@@ -217,8 +302,7 @@ impl OperatorFactory for StreamingJoin {
         };
         Ok(Box::new(JoinOperator {
             config: self.clone(),
-            keys: new_group_values(key_schema, &GroupOrdering::None)?,
-            key_types,
+            keys: KeyIds::new(&self.left, self.nulls_equal)?,
             sides: [side(0), side(1)],
             watermark: MIN_WATERMARK,
             ids: vec![],
@@ -252,9 +336,7 @@ impl Pairs {
 
 struct JoinOperator {
     config: StreamingJoin,
-    /// Join key to dense id, for both sides.
-    keys: Box<dyn GroupValues>,
-    key_types: Vec<DataType>,
+    keys: KeyIds,
     sides: [SideState; 2],
     watermark: i64,
     /// Buffer: the key id of each row of a batch.
@@ -264,77 +346,25 @@ struct JoinOperator {
 }
 
 impl JoinOperator {
-    /// The key columns of a batch of side `side`, as the left side's types.
-    fn key_columns(&self, side: usize, data: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        let input = self.config.input(side);
-        if input.keys.is_empty() {
-            return Ok(vec![Arc::new(BooleanArray::from(vec![
-                true;
-                data.num_rows()
-            ]))]);
-        }
-        input
-            .keys
-            .iter()
-            .zip(&self.key_types)
-            .map(|(k, t)| {
-                let c = data.column(*k);
-                Ok(if c.data_type() == t {
-                    c.clone()
-                } else {
-                    cast(c, t)?
-                })
-            })
-            .collect()
-    }
-
-    /// Gives the rows of `data` key ids (in `self.ids`); returns which rows
-    /// may match (no NULL key, unless NULLs are equal).
+    /// Gives the rows of `data` (side `side`) key ids (in `self.ids`);
+    /// returns which rows may match.
     fn intern(&mut self, side: usize, data: &RecordBatch) -> Result<Vec<bool>> {
-        let columns = self.key_columns(side, data)?;
-        self.ids.clear();
-        self.keys.intern(&columns, &mut self.ids)?;
-        let n = self.keys.len();
+        let valid = self
+            .keys
+            .intern(self.config.input(side), data, &mut self.ids)?;
         for s in &mut self.sides {
-            s.grow(n);
-        }
-        let mut valid = vec![true; data.num_rows()];
-        if !self.config.nulls_equal {
-            for c in &columns {
-                if let Some(nulls) = c.nulls() {
-                    for (i, v) in valid.iter_mut().enumerate() {
-                        *v &= nulls.is_valid(i);
-                    }
-                }
-            }
+            s.grow(self.keys.len());
         }
         Ok(valid)
     }
 
     /// The time attribute of each row of a batch of side `side`, in ms.
     fn times(&self, side: usize, data: &RecordBatch) -> Result<Option<Vec<i64>>> {
-        let Some(column) = self.config.input(side).time else {
-            return Ok(None);
-        };
-        let c = data.column(column);
-        let ms = match c.data_type() {
-            DataType::Timestamp(TimeUnit::Millisecond, _) => c.clone(),
-            DataType::Timestamp(_, tz) => {
-                cast(c, &DataType::Timestamp(TimeUnit::Millisecond, tz.clone()))?
-            }
-            other => {
-                return Err(EngineError::Internal(format!(
-                    "an interval join's time column is {other}"
-                )));
-            }
-        };
-        let ms = cast(&ms, &DataType::Int64)?;
-        let ms = ms.as_primitive::<Int64Type>();
-        Ok(Some(
-            (0..ms.len())
-                .map(|i| if ms.is_null(i) { i64::MIN } else { ms.value(i) })
-                .collect(),
-        ))
+        self.config
+            .input(side)
+            .time
+            .map(|c| time_millis(data.column(c)))
+            .transpose()
     }
 
     /// The other side's rows each row of `data` (side `side`) joins with:

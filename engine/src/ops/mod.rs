@@ -11,6 +11,7 @@ pub mod rank;
 pub mod row_store;
 pub mod session_aggregate;
 pub mod slicing_window_aggregate;
+pub mod temporal_join;
 pub mod union;
 pub mod unnest;
 pub mod values;

@@ -8,7 +8,7 @@ mod decimal;
 
 pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
-pub use window::{CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
+pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
 mod string;
 mod variance;

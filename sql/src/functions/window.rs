@@ -34,6 +34,11 @@ pub const SLICE_END: &str = "flink_slice_end";
 /// row).
 pub const PLUS_MILLIS: &str = "flink_plus_millis";
 
+/// `AS_OF(probe_time, version_time)`: always true; marks the condition of
+/// a temporal join (`FOR SYSTEM_TIME AS OF`) and names its two times, so
+/// the planner finds them and the optimizer keeps both columns.
+pub const AS_OF: &str = "flink_as_of";
+
 /// `PROCTIME()`: the processing time, the wall clock when the row is
 /// read, as a `TIMESTAMP_LTZ(3)`.
 pub const PROCTIME: &str = "proctime";
@@ -47,6 +52,7 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
     );
     vec![
         FlinkFunction::new(PROCTIME, vec![vec![]], ltz, proctime).volatile(),
+        FlinkFunction::any_args(AS_OF, 2, DataType::Boolean, as_of).volatile(),
         FlinkFunction::new(SESSION_END, vec![vec![TS, Int64]], TS, session_end)
             .with_constant_parameters(),
         FlinkFunction::new(
@@ -73,6 +79,12 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
         FlinkFunction::new(PLUS_MILLIS, vec![vec![TS, Int64]], TS, plus_millis)
             .with_constant_parameters(),
     ]
+}
+
+fn as_of(_args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    Ok(Arc::new(datafusion::arrow::array::BooleanArray::from(
+        vec![true; rows],
+    )))
 }
 
 fn proctime(_args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {

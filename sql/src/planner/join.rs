@@ -11,6 +11,7 @@ use datafusion::common::{Column, DFSchema, JoinType, NullEquality};
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, utils::split_conjunction};
 use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::join::{JoinInput, JoinKind, StreamingJoin, TimeBounds};
+use eddy_engine::ops::temporal_join::TemporalJoin;
 
 use super::{Stream, StreamPlanner, interval_millis};
 use crate::catalog::nullable_schema;
@@ -41,6 +42,11 @@ impl StreamPlanner<'_> {
     /// A regular or interval join: a [`StreamingJoin`] fed by both sides
     /// hashed on their keys (all rows to one subtask without keys).
     pub(crate) fn plan_join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Stream> {
+        if let Some(filter) = &j.filter
+            && let Some((probe_time, version_time, residual)) = as_of(filter)
+        {
+            return self.plan_temporal_join(j, &probe_time, &version_time, residual);
+        }
         let kind = self.join_kind(j)?;
         let (left_keys, right_keys): (Vec<&Expr>, Vec<&Expr>) =
             j.on.iter().map(|(l, r)| (l, r)).unzip();
@@ -127,6 +133,157 @@ impl StreamPlanner<'_> {
             node,
             parallelism: self.parallelism,
         })
+    }
+
+    /// A temporal join (`FOR SYSTEM_TIME AS OF`): the probe side's rows
+    /// joined with the version of the versioned side valid at
+    /// `probe_time`, in a [`TemporalJoin`].
+    fn plan_temporal_join(
+        &mut self,
+        j: &datafusion::logical_expr::Join,
+        probe_time: &Expr,
+        version_time: &Expr,
+        residual: Option<Expr>,
+    ) -> Result<Stream> {
+        let left_outer = match j.join_type {
+            JoinType::Inner => false,
+            JoinType::Left => true,
+            _ => {
+                return Err(
+                    self.not_supported("a temporal table join other than INNER JOIN or LEFT JOIN")
+                );
+            }
+        };
+        if self.is_time_attribute(&j.left, probe_time) && !self.is_rowtime(&j.left, probe_time) {
+            return Err(self.plan_error("Processing-time temporal join is not supported yet."));
+        }
+        if !self.is_rowtime(&j.left, probe_time) {
+            return Err(self.plan_error(format!(
+                "FOR SYSTEM_TIME AS OF {probe_time}: the time must be a rowtime attribute of the left table"
+            )));
+        }
+        if !self.is_rowtime(&j.right, version_time) {
+            return Err(self.plan_error("Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table, but no row time attribute can be found."));
+        }
+        if j.on.is_empty() {
+            return Err(self.plan_error(
+                "Temporal table join requires an equality condition on fields of table",
+            ));
+        }
+        let column = |schema: &DFSchema, e: &Expr| match e {
+            Expr::Column(c) => schema.index_of_column(c).ok(),
+            _ => None,
+        };
+        let (Some(left_time), Some(right_time)) = (
+            column(j.left.schema(), probe_time),
+            column(j.right.schema(), version_time),
+        ) else {
+            return Err(self.plan_error("FOR SYSTEM_TIME AS OF: time columns not found"));
+        };
+        let (left_keys, right_keys): (Vec<&Expr>, Vec<&Expr>) =
+            j.on.iter().map(|(l, r)| (l, r)).unzip();
+        let mut left = self.join_side(&j.left, &left_keys)?;
+        // A versioned view deduplicating an append-only table (keeping the
+        // latest row per key) has every row of the table as a version: the
+        // join reads the rows themselves, each batch's every row, where
+        // the deduplication would pass on only each key's last.
+        let versions = self
+            .versions_of(&j.right)
+            .unwrap_or_else(|| j.right.as_ref().clone());
+        let mut right = self.join_side(&versions, &right_keys)?;
+        if left.input.updating {
+            return Err(self.updating_input_error("the probe side of a temporal join", left.stream));
+        }
+        left.input.time = Some(left_time);
+        right.input.time = Some(right_time);
+        let pairs = j
+            .left
+            .schema()
+            .join(j.right.schema())
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        let filter = residual
+            .as_ref()
+            .map(|f| self.physical(f, &pairs))
+            .transpose()?;
+        let schema = nullable_schema(j.schema.as_arrow());
+        let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+        let mut text = format!(
+            "TemporalJoin(joinType=[{}], asOf=[{probe_time}], versionTime=[{version_time}], on=[{}]",
+            j.join_type,
+            on.join(", ")
+        );
+        if let Some(f) = &residual {
+            text += &format!(", where=[{f}]");
+        }
+        text.push(')');
+        let edges = vec![
+            Edge {
+                from: left.stream.node,
+                input: 0,
+                partitioning: Partitioning::Hash(left.input.keys.clone()),
+            },
+            Edge {
+                from: right.stream.node,
+                input: 1,
+                partitioning: Partitioning::Hash(right.input.keys.clone()),
+            },
+        ];
+        let op = TemporalJoin {
+            left: left.input,
+            right: right.input,
+            left_outer,
+            filter,
+            schema: schema.clone(),
+            description: text,
+        };
+        let node = self
+            .graph
+            .add_operator(Arc::new(op), self.parallelism, edges, schema)?;
+        Ok(Stream {
+            node,
+            parallelism: self.parallelism,
+        })
+    }
+
+    /// `plan` without the deduplication of a versioned view: `[alias]
+    /// Projection (Filter rn = 1 (ROW_NUMBER() OVER (PARTITION BY k ORDER
+    /// BY rowtime DESC)))` over an append-only input becomes the
+    /// projection of that input; `None` if `plan` is no such view.
+    fn versions_of(&self, plan: &LogicalPlan) -> Option<LogicalPlan> {
+        use datafusion::logical_expr::{Projection, SubqueryAlias};
+        match plan {
+            LogicalPlan::SubqueryAlias(a) => {
+                let input = self.versions_of(&a.input)?;
+                SubqueryAlias::try_new(Arc::new(input), a.alias.clone())
+                    .ok()
+                    .map(LogicalPlan::SubqueryAlias)
+            }
+            LogicalPlan::Projection(p) => {
+                let LogicalPlan::Filter(f) = p.input.as_ref() else {
+                    return None;
+                };
+                let LogicalPlan::Window(w) = f.input.as_ref() else {
+                    return None;
+                };
+                let wf = super::rank::row_number(w)?;
+                let rn = w.schema.field(w.schema.fields().len() - 1).name();
+                let latest = matches!(
+                    wf.params.order_by.as_slice(),
+                    [o] if !o.asc && self.is_rowtime(&w.input, &o.expr)
+                );
+                let uses_rn = p
+                    .expr
+                    .iter()
+                    .any(|e| e.column_refs().iter().any(|c| &c.name == rn));
+                if !latest || uses_rn || super::rank::rank_limit(&f.predicate, rn) != Some(1) {
+                    return None;
+                }
+                Projection::try_new(p.expr.clone(), w.input.clone())
+                    .ok()
+                    .map(LogicalPlan::Projection)
+            }
+            _ => None,
+        }
     }
 
     /// Plans one side of a join with its keys `keys` (expressions over
@@ -294,4 +451,25 @@ impl StreamPlanner<'_> {
                 .is_some_and(|t| t.def.watermark.as_ref().is_some_and(|w| w.column == column))
         })
     }
+}
+
+/// The `flink_as_of(probe_time, version_time)` marker of a temporal join
+/// in a join condition: both times, and the rest of the condition.
+fn as_of(filter: &Expr) -> Option<(Expr, Expr, Option<Expr>)> {
+    let mut times = None;
+    let mut rest = vec![];
+    for c in split_conjunction(filter) {
+        match c {
+            Expr::ScalarFunction(f) if f.name() == crate::functions::AS_OF && f.args.len() == 2 => {
+                times = Some((f.args[0].clone(), f.args[1].clone()));
+            }
+            other => rest.push(other.clone()),
+        }
+    }
+    let (probe, version) = times?;
+    Some((
+        probe,
+        version,
+        datafusion::logical_expr::utils::conjunction(rest),
+    ))
 }

@@ -370,7 +370,7 @@ fn time_argument(plan: &LogicalPlan) -> Option<(&LogicalPlan, String)> {
 
 /// Whether column `name` of `plan` is a column of a table for which
 /// `is_wanted(table, column)` holds (or a `PROCTIME()` call), through
-/// projections, filters, aliases and views.
+/// projections, filters, aliases, OVER windows and views.
 pub(crate) fn traces_to_table_column(
     plan: &LogicalPlan,
     name: &str,
@@ -389,6 +389,8 @@ pub(crate) fn traces_to_table_column(
         }
         LogicalPlan::Filter(f) => traces_to_table_column(&f.input, name, is_wanted),
         LogicalPlan::SubqueryAlias(a) => traces_to_table_column(&a.input, name, is_wanted),
+        // OVER aggregations and ranks pass their input's columns on.
+        LogicalPlan::Window(w) => traces_to_table_column(&w.input, name, is_wanted),
         LogicalPlan::TableScan(scan) => {
             let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source) else {
                 return false;

@@ -1,0 +1,4 @@
+-- Event-time temporal LEFT JOIN against a PRIMARY KEY + watermark filesystem table: orders with no rate valid at their time are padded with NULLs.
+CREATE TABLE fx_orders (oid INT, currency STRING, amount INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/fx_orders.csv', 'format' = 'csv');
+CREATE TABLE rates (currency STRING, rate INT, ts TIMESTAMP(3), PRIMARY KEY (currency) NOT ENFORCED, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/rates.csv', 'format' = 'csv');
+SELECT o.oid, o.currency, o.amount, r.rate FROM fx_orders o LEFT JOIN rates FOR SYSTEM_TIME AS OF o.ts AS r ON o.currency = r.currency;
