@@ -214,6 +214,15 @@ pub trait ConnectorFactory: Send + Sync {
         )))
     }
 
+    /// Whether its tables serve lookup joins (`FOR SYSTEM_TIME AS OF` a
+    /// processing time): a join reads the table whole through its bounded
+    /// source into a cache (options `lookup.cache`,
+    /// `lookup.full-cache.periodic-reload.interval`, which its sources
+    /// must accept).
+    fn supports_lookup(&self) -> bool {
+        false
+    }
+
     /// Whether its sinks take updates (`-U`, `+U`, `-D`); an append-only
     /// sink rejects an updating query before it starts.
     fn sink_accepts_updates(&self) -> bool {

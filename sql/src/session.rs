@@ -420,15 +420,13 @@ impl Session {
         views: &HashMap<String, String>,
     ) -> std::result::Result<String, String> {
         if let Some(entry) = self.tables.get(name) {
-            if entry.def.primary_key.is_empty() {
-                return Err("Temporal Table Join requires primary key in versioned table, but no primary key can be found.".into());
-            }
-            // Without a watermark the table can still serve a
-            // processing-time join, which the planner refuses by name.
-            return Ok(match &entry.def.watermark {
-                Some(w) => w.column.clone(),
-                None => entry.def.primary_key[0].clone(),
-            });
+            // Without a watermark the table may serve a lookup join; the
+            // planner checks what the join needs.
+            return match (&entry.def.watermark, entry.def.columns.first()) {
+                (Some(w), _) => Ok(w.column.clone()),
+                (None, Some(c)) => Ok(c.name.clone()),
+                (None, None) => Err(format!("table '{name}' has no columns")),
+            };
         }
         if self.views.contains_key(name) {
             return views.get(name).cloned().ok_or_else(|| {

@@ -27,6 +27,8 @@ const OPTION_KEYS: &[&str] = &[
     "sink.rolling-policy.check-interval",
     "sink.parallelism",
     "partition.default-name",
+    "lookup.cache",
+    "lookup.full-cache.periodic-reload.interval",
 ];
 
 /// Factory of the `filesystem` connector.
@@ -46,6 +48,10 @@ impl ConnectorFactory for FilesystemConnector {
         "filesystem"
     }
 
+    fn supports_lookup(&self) -> bool {
+        true
+    }
+
     fn create_source(&self, mut req: TableRequest) -> Result<Arc<dyn SourceFactory>> {
         let opts = &mut req.options;
         let path = PathBuf::from(opts.require("path")?);
@@ -53,6 +59,9 @@ impl ConnectorFactory for FilesystemConnector {
         let monitor = opts.take_duration("source.monitor-interval")?;
         let regex = opts.take("source.path.regex-pattern");
         let _ = opts.take("partition.default-name");
+        // Read by the lookup join (the planner validates them).
+        let _ = opts.take("lookup.cache");
+        let _ = opts.take("lookup.full-cache.periodic-reload.interval");
         req.options.finish(&supported(&format))?;
         Ok(Arc::new(FileSourceFactory::try_new(
             path,

@@ -6,6 +6,7 @@ pub mod calc;
 pub mod group_aggregate;
 pub mod group_state;
 pub mod join;
+pub mod lookup_join;
 pub mod over_aggregate;
 pub mod rank;
 pub mod row_store;

@@ -11,11 +11,20 @@ use datafusion::common::{Column, DFSchema, JoinType, NullEquality};
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, utils::split_conjunction};
 use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::join::{JoinInput, JoinKind, StreamingJoin, TimeBounds};
+use eddy_engine::ops::lookup_join::{LookupCache, LookupJoin};
 use eddy_engine::ops::temporal_join::TemporalJoin;
 
 use super::{Stream, StreamPlanner, interval_millis};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+
+/// A catalog table under a join, the scan reading it, and the conditions
+/// of the filters between (each over its input's schema).
+type ScannedTable<'p> = (
+    crate::catalog::TableEntry,
+    &'p datafusion::logical_expr::TableScan,
+    Vec<(Expr, datafusion::common::DFSchemaRef)>,
+);
 
 /// A side of a join as planned: its stream, with its key columns.
 struct Side {
@@ -155,7 +164,28 @@ impl StreamPlanner<'_> {
             }
         };
         if self.is_time_attribute(&j.left, probe_time) && !self.is_rowtime(&j.left, probe_time) {
-            return Err(self.plan_error("Processing-time temporal join is not supported yet."));
+            return match self.scanned_table(&j.right) {
+                Some((entry, scan, filters))
+                    if self
+                        .connectors
+                        .get(
+                            entry
+                                .def
+                                .options
+                                .get("connector")
+                                .map_or("", String::as_str),
+                        )
+                        .is_ok_and(|c| c.supports_lookup()) =>
+                {
+                    self.plan_lookup_join(j, &entry, scan, &filters, left_outer, residual)
+                }
+                _ => Err(self.plan_error("Processing-time temporal join is not supported yet.")),
+            };
+        }
+        if let Some((entry, _, _)) = self.scanned_table(&j.right)
+            && entry.def.primary_key.is_empty()
+        {
+            return Err(self.plan_error("Temporal Table Join requires primary key in versioned table, but no primary key can be found."));
         }
         if !self.is_rowtime(&j.left, probe_time) {
             return Err(self.plan_error(format!(
@@ -243,6 +273,167 @@ impl StreamPlanner<'_> {
             node,
             parallelism: self.parallelism,
         })
+    }
+
+    /// The catalog table `plan` scans (under aliases and filters), the
+    /// scan, and the filters' conditions over the scan's columns.
+    fn scanned_table<'p>(
+        &self,
+        plan: &'p LogicalPlan,
+    ) -> Option<ScannedTable<'p>> {
+        match plan {
+            LogicalPlan::SubqueryAlias(a) => self.scanned_table(&a.input),
+            LogicalPlan::Filter(f) => {
+                let (entry, scan, mut filters) = self.scanned_table(&f.input)?;
+                filters.push((f.predicate.clone(), f.input.schema().clone()));
+                Some((entry, scan, filters))
+            }
+            LogicalPlan::TableScan(scan) => {
+                let provider = datafusion::datasource::source_as_provider(&scan.source).ok()?;
+                if (provider.as_ref() as &dyn std::any::Any)
+                    .downcast_ref::<datafusion::datasource::ViewTable>()
+                    .is_some()
+                {
+                    return None;
+                }
+                Some((
+                    self.tables.get(scan.table_name.table())?.clone(),
+                    scan,
+                    vec![],
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// A lookup join (`FOR SYSTEM_TIME AS OF` a processing time) against
+    /// catalog table `entry`, scanned by `scan`: a [`LookupJoin`] reading
+    /// the table through its connector's source.
+    fn plan_lookup_join(
+        &mut self,
+        j: &datafusion::logical_expr::Join,
+        entry: &crate::catalog::TableEntry,
+        scan: &datafusion::logical_expr::TableScan,
+        filters: &[(Expr, datafusion::common::DFSchemaRef)],
+        left_outer: bool,
+        residual: Option<Expr>,
+    ) -> Result<Stream> {
+        if entry.has_derived_columns() {
+            return Err(self
+                .not_supported("a lookup join against a table with computed or metadata columns"));
+        }
+        let columns: Vec<usize> = match &scan.projection {
+            Some(p) => p.clone(),
+            None => (0..entry.physical_schema.fields().len()).collect(),
+        };
+        let right_schema = j.right.schema();
+        let table_keys =
+            j.on.iter()
+                .map(|(_, r)| match r {
+                    Expr::Column(c) => right_schema.index_of_column(c).ok().map(|i| columns[i]),
+                    _ => None,
+                })
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| {
+                    self.not_supported(
+                        "a lookup join on an expression of the table's columns (use its columns)",
+                    )
+                })?;
+        if table_keys.is_empty() {
+            return Err(self.plan_error(
+                "Temporal table join requires an equality condition on fields of table",
+            ));
+        }
+        let options = &entry.def.options;
+        let cache = match options
+            .get("lookup.cache")
+            .map(|v| v.to_ascii_uppercase())
+            .as_deref()
+        {
+            None | Some("FULL") => {
+                let reload = match options.get("lookup.full-cache.periodic-reload.interval") {
+                    None => None,
+                    Some(v) => Some(eddy_engine::connector::parse_duration(v).ok_or_else(|| {
+                        self.plan_error(format!("Invalid value for option 'lookup.full-cache.periodic-reload.interval': '{v}' (expected a duration such as '10 min')"))
+                    })?),
+                };
+                LookupCache::Full { reload }
+            }
+            Some("NONE") => LookupCache::None,
+            Some(other) => {
+                return Err(self.plan_error(format!(
+                    "Invalid value for option 'lookup.cache': '{other}'. Supported values are [FULL, NONE]"
+                )));
+            }
+        };
+        let (left_keys, _): (Vec<&Expr>, Vec<&Expr>) = j.on.iter().map(|(l, r)| (l, r)).unzip();
+        let left = self.join_side(&j.left, &left_keys)?;
+        if left.input.updating {
+            return Err(self.updating_input_error("the probe side of a lookup join", left.stream));
+        }
+        let request = super::table_request(entry)?;
+        let connector = self.connectors.get(request.options.connector())?;
+        let table = connector.create_source(request)?;
+        let pairs = j
+            .left
+            .schema()
+            .join(right_schema)
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        let filter = residual
+            .as_ref()
+            .map(|f| self.physical(f, &pairs))
+            .transpose()?;
+        let schema = nullable_schema(j.schema.as_arrow());
+        let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+        let mut text = format!(
+            "LookupJoin(table=[{}], joinType=[{}], on=[{}]",
+            entry.def.name,
+            j.join_type,
+            on.join(", ")
+        );
+        if let Some(f) = &residual {
+            text += &format!(", where=[{f}]");
+        }
+        text.push(')');
+        // Filters over the table's scanned columns (which the table's
+        // output columns are, in order).
+        let table_filter = filters
+            .iter()
+            .map(|(e, schema)| self.physical(e, schema))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .reduce(|a, b| {
+                Arc::new(datafusion::physical_expr::expressions::BinaryExpr::new(
+                    a,
+                    Operator::And,
+                    b,
+                ))
+            });
+        let op = LookupJoin {
+            probe_schema: left.input.schema.clone(),
+            probe_keys: left.input.keys.clone(),
+            probe_width: left.input.width,
+            table,
+            table_keys,
+            table_columns: columns,
+            table_filter,
+            primary_key: (!entry.def.primary_key.is_empty())
+                .then(|| {
+                    entry
+                        .def
+                        .primary_key
+                        .iter()
+                        .map(|k| entry.physical_schema.index_of(k).ok())
+                        .collect::<Option<Vec<usize>>>()
+                })
+                .flatten(),
+            cache,
+            left_outer,
+            filter,
+            schema: schema.clone(),
+            description: text,
+        };
+        self.add_forward(left.stream, Arc::new(op), schema)
     }
 
     /// `plan` without the deduplication of a versioned view: `[alias]
