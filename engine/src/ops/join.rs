@@ -298,7 +298,11 @@ impl OperatorFactory for StreamingJoin {
         let ttl = self.state_ttl.is_some() && self.interval.is_none();
         let side = |s: usize| {
             let input = self.input(s);
-            SideState::new(RowStore::new(input.schema.clone()), input.updating, ttl)
+            SideState::new(
+                RowStore::new(input.schema.clone()).with_hot_budget(state::HOT_BYTES),
+                input.updating,
+                ttl,
+            )
         };
         Ok(Box::new(JoinOperator {
             config: self.clone(),
@@ -391,7 +395,7 @@ impl JoinOperator {
         let refs: Vec<Option<RowRef>> = pairs
             .entries
             .iter()
-            .map(|e| Some(other.entries[*e as usize].row))
+            .map(|e| Some(other.entry(*e).row))
             .collect();
         let input_rows = UInt32Array::from(pairs.rows.clone());
         let joined = self.joined_columns(side, data, &input_rows, &refs)?;
@@ -550,7 +554,7 @@ impl JoinOperator {
             if row_kind.is_addition() {
                 if counts_other {
                     for e in matched {
-                        let entry = &mut other.entries[*e as usize];
+                        let entry = other.entry_mut(*e);
                         entry.matches += 1;
                         let first = entry.matches == 1;
                         let row = Some(entry.row);
@@ -597,7 +601,7 @@ impl JoinOperator {
                         outs.extend(matched.iter().map(|e| Out {
                             kind: joined_kind,
                             input: here,
-                            other: Some(other.entries[*e as usize].row),
+                            other: Some(other.entry(*e).row),
                         }));
                         if me_outer && matched.is_empty() && (interval.is_none() || expired) {
                             outs.push(Out {
@@ -655,14 +659,14 @@ impl JoinOperator {
                             outs.push(Out {
                                 kind: joined_kind,
                                 input: here,
-                                other: Some(other.entries[*e as usize].row),
+                                other: Some(other.entry(*e).row),
                             });
                         }
                     }
                 }
                 if counts_other {
                     for e in matched {
-                        let entry = &mut other.entries[*e as usize];
+                        let entry = other.entry_mut(*e);
                         entry.matches = entry.matches.saturating_sub(1);
                         if entry.matches > 0 {
                             continue;
@@ -705,7 +709,7 @@ impl JoinOperator {
                     break;
                 }
                 s.expiries.pop();
-                let entry = s.entries[e as usize];
+                let entry = *s.entry(e);
                 if outer && entry.matches == 0 {
                     padded.push(entry.row);
                 }

@@ -13,6 +13,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::error::Result;
 use crate::ops::row_store::{RowRef, RowStore};
 
+/// Bytes of a side's rows kept uncompressed: a join keeps every row, and
+/// most are never read again (see `RowStore::with_hot_budget`).
+pub(super) const HOT_BYTES: usize = 16 << 20;
+
 /// No entry (the end of a list).
 const NONE: u32 = u32::MAX;
 
@@ -33,7 +37,7 @@ pub(super) struct SideState {
     /// Per key: the first entry of its list.
     heads: Vec<u32>,
     /// Entries; a free one has `key == NONE`.
-    pub entries: Vec<Entry>,
+    entries: Arena,
     free: Vec<u32>,
     /// Per entry, the hash of its row, to find a retracted row quickly;
     /// kept only for a side that retracts.
@@ -51,7 +55,7 @@ impl SideState {
         Self {
             store,
             heads: vec![],
-            entries: vec![],
+            entries: Arena::default(),
             free: vec![],
             hashes: retracts.then(Vec::new),
             touched_at: ttl.then(Vec::new),
@@ -86,7 +90,7 @@ impl SideState {
         std::iter::from_fn(move || {
             (e != NONE).then(|| {
                 let this = e;
-                e = self.entries[e as usize].next;
+                e = self.entries.get(e).next;
                 this
             })
         })
@@ -105,16 +109,13 @@ impl SideState {
         };
         let e = match self.free.pop() {
             Some(e) => {
-                self.entries[e as usize] = entry;
+                *self.entries.get_mut(e) = entry;
                 e
             }
-            None => {
-                self.entries.push(entry);
-                self.entries.len() as u32 - 1
-            }
+            None => self.entries.push(entry),
         };
         if next != NONE {
-            self.entries[next as usize].prev = e;
+            self.entries.get_mut(next).prev = e;
         }
         self.heads[key] = e;
         if let Some(h) = &mut self.hashes {
@@ -135,19 +136,19 @@ impl SideState {
             prev,
             next,
             ..
-        } = self.entries[e as usize];
+        } = *self.entries.get(e);
         if key == NONE {
             return;
         }
         if prev == NONE {
             self.heads[key as usize] = next;
         } else {
-            self.entries[prev as usize].next = next;
+            self.entries.get_mut(prev).next = next;
         }
         if next != NONE {
-            self.entries[next as usize].prev = prev;
+            self.entries.get_mut(next).prev = prev;
         }
-        self.entries[e as usize].key = NONE;
+        self.entries.get_mut(e).key = NONE;
         self.store.release(row);
         self.free.push(e);
         self.len -= 1;
@@ -160,11 +161,21 @@ impl SideState {
             if self.hashes.as_ref().is_some_and(|h| h[e as usize] != hash) {
                 continue;
             }
-            if self.store.equals(self.entries[e as usize].row, data, i)? {
+            if self.store.equals(self.entries.get(e).row, data, i)? {
                 return Ok(Some(e));
             }
         }
         Ok(None)
+    }
+
+    /// Entry `e`.
+    pub fn entry(&self, e: u32) -> &Entry {
+        self.entries.get(e)
+    }
+
+    /// Entry `e`, to change its match count.
+    pub fn entry_mut(&mut self, e: u32) -> &mut Entry {
+        self.entries.get_mut(e)
     }
 
     /// The entries held.
@@ -189,19 +200,16 @@ impl SideState {
     pub fn settle(&mut self) -> Result<()> {
         self.store.settle()?;
         if let Some(sparse) = self.store.sparse_chunks() {
-            let moving: Vec<u32> = (0..self.entries.len() as u32)
+            let moving: Vec<u32> = (0..self.entries.len())
                 .filter(|e| {
-                    let entry = &self.entries[*e as usize];
+                    let entry = self.entries.get(*e);
                     entry.key != NONE && sparse.get(entry.row.chunk as usize) == Some(&true)
                 })
                 .collect();
-            let refs: Vec<RowRef> = moving
-                .iter()
-                .map(|e| self.entries[*e as usize].row)
-                .collect();
+            let refs: Vec<RowRef> = moving.iter().map(|e| self.entries.get(*e).row).collect();
             let moved = self.store.compact(&sparse, &refs)?;
             for (e, r) in moving.into_iter().zip(moved) {
-                self.entries[e as usize].row = r;
+                self.entries.get_mut(e).row = r;
             }
         }
         Ok(())
@@ -217,7 +225,7 @@ impl SideState {
         let mut live: Vec<&Entry> = Vec::with_capacity(self.len);
         for key in 0..self.heads.len() {
             let from = live.len();
-            live.extend(self.list(key).map(|e| &self.entries[e as usize]));
+            live.extend(self.list(key).map(|e| self.entries.get(e)));
             live[from..].reverse();
         }
         let refs: Vec<RowRef> = live.iter().map(|e| e.row).collect();
@@ -226,5 +234,47 @@ impl SideState {
             self.store.gather(&refs)?,
             std::sync::Arc::new(matches),
         )))
+    }
+}
+
+/// Entries per segment of the arena.
+const SEGMENT: u32 = 1 << 14;
+
+/// The entries, in segments of a fixed size: growing never copies them
+/// (a doubling `Vec` of millions of entries would hold both copies for a
+/// moment, and room for twice as many after).
+#[derive(Default)]
+struct Arena {
+    segments: Vec<Vec<Entry>>,
+    len: u32,
+}
+
+impl Arena {
+    fn len(&self) -> u32 {
+        self.len
+    }
+
+    fn get(&self, e: u32) -> &Entry {
+        &self.segments[(e / SEGMENT) as usize][(e % SEGMENT) as usize]
+    }
+
+    fn get_mut(&mut self, e: u32) -> &mut Entry {
+        &mut self.segments[(e / SEGMENT) as usize][(e % SEGMENT) as usize]
+    }
+
+    /// Adds `entry`: its number.
+    fn push(&mut self, entry: Entry) -> u32 {
+        if self.len % SEGMENT == 0 {
+            self.segments.push(Vec::with_capacity(SEGMENT as usize));
+        }
+        if let Some(last) = self.segments.last_mut() {
+            last.push(entry);
+        }
+        self.len += 1;
+        self.len - 1
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.segments.iter().flatten()
     }
 }
