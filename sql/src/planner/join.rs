@@ -277,10 +277,7 @@ impl StreamPlanner<'_> {
 
     /// The catalog table `plan` scans (under aliases and filters), the
     /// scan, and the filters' conditions over the scan's columns.
-    fn scanned_table<'p>(
-        &self,
-        plan: &'p LogicalPlan,
-    ) -> Option<ScannedTable<'p>> {
+    fn scanned_table<'p>(&self, plan: &'p LogicalPlan) -> Option<ScannedTable<'p>> {
         match plan {
             LogicalPlan::SubqueryAlias(a) => self.scanned_table(&a.input),
             LogicalPlan::Filter(f) => {

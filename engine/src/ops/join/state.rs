@@ -264,7 +264,7 @@ impl Arena {
 
     /// Adds `entry`: its number.
     fn push(&mut self, entry: Entry) -> u32 {
-        if self.len % SEGMENT == 0 {
+        if self.len.is_multiple_of(SEGMENT) {
             self.segments.push(Vec::with_capacity(SEGMENT as usize));
         }
         if let Some(last) = self.segments.last_mut() {
