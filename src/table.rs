@@ -267,9 +267,15 @@ impl Table {
     /// let names = env
     ///     .from_values(vec![vec![lit(1i64), lit("one")]])?
     ///     .rename_columns(&[("f0", "id"), ("f1", "word")])?;
-    /// // Planned like SQL's JOIN; running regular joins comes with the joins work.
     /// let joined = t.join(names, col("f0").eq(col("id")))?;
     /// assert_eq!(joined.logical_plan().schema().field_names(), ["f0", "f1", "id", "word"]);
+    /// let rows: Vec<String> = joined
+    ///     .collect()
+    ///     .await?
+    ///     .iter()
+    ///     .flat_map(eddy::engine::value_text::change_lines)
+    ///     .collect();
+    /// assert_eq!(rows, ["+I[1, a, 1, one]"]);
     /// # Ok(()) }
     /// ```
     pub fn join(self, other: Table, on: Expr) -> Result<Table, SqlError> {
@@ -287,6 +293,12 @@ impl Table {
     /// let other = env.from_values(vec![vec![lit(1i64)]])?.rename_columns(&[("f0", "id")])?;
     /// let joined = t.left_outer_join(other, col("f0").eq(col("id")))?;
     /// assert!(joined.logical_plan().display_indent().to_string().contains("Left Join"));
+    /// // The changelog folds to the left rows, each with its match or NULLs.
+    /// let batches = joined.collect().await?;
+    /// let mut rows: Vec<String> =
+    ///     batches.iter().flat_map(eddy::engine::value_text::change_lines).collect();
+    /// rows.retain(|r| r.starts_with("+I"));
+    /// assert!(rows.contains(&"+I[2, b, null]".to_string()));
     /// # Ok(()) }
     /// ```
     pub fn left_outer_join(self, other: Table, on: Expr) -> Result<Table, SqlError> {

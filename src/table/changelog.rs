@@ -66,6 +66,74 @@ impl Changelog {
         Some(self.next().await?.and_then(|b| super::rows::rows_of(&b)))
     }
 
+    /// The changes as an async [`futures::Stream`] of batches, for
+    /// combinators (`map`, `filter`, `forward` into a sink of the program).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::lit;
+    /// use futures::StreamExt;
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit(1i64)], vec![lit(2i64)]])?;
+    /// let rows: usize = t
+    ///     .execute()
+    ///     .await?
+    ///     .into_stream()
+    ///     .map(|b| b.map(|b| b.num_rows()).unwrap_or(0))
+    ///     .fold(0, |n, r| async move { n + r })
+    ///     .await;
+    /// assert_eq!(rows, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<ChangeBatch, SqlError>> {
+        futures::stream::unfold(self, |mut changes| async move {
+            let item = changes.next().await?;
+            Some((item, changes))
+        })
+    }
+
+    /// The changes as an async stream of typed rows (see
+    /// [`Changelog::next_rows`]), one item per row.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// use futures::StreamExt;
+    /// #[derive(serde::Deserialize)]
+    /// struct Word {
+    ///     f0: String,
+    /// }
+    /// let env = eddy::TableEnvironment::new();
+    /// let t = env.from_values(vec![vec![lit("a")], vec![lit("b")]])?;
+    /// let words: Vec<String> = t
+    ///     .execute()
+    ///     .await?
+    ///     .into_row_stream::<Word>()
+    ///     .filter_map(|r| async move { r.ok().map(|(_, w)| w.f0) })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(words, ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn into_row_stream<T: serde::de::DeserializeOwned>(
+        self,
+    ) -> impl futures::Stream<Item = Result<(eddy_engine::RowKind, T), SqlError>> {
+        use futures::StreamExt;
+        futures::stream::unfold(self, |mut changes| async move {
+            let item = changes.next_rows::<T>().await?;
+            Some((item, changes))
+        })
+        .flat_map(|batch| {
+            let rows: Vec<Result<(eddy_engine::RowKind, T), SqlError>> = match batch {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(rows)
+        })
+    }
+
     /// Stops the query; [`Changelog::next`] then returns what is in flight
     /// and ends.
     ///

@@ -169,6 +169,44 @@ async fn an_updating_aggregate_plans_and_runs_as_its_sql() {
 }
 
 #[tokio::test]
+async fn a_join_plans_and_runs_as_its_sql() {
+    let env = env_with_bids().await;
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance/data/nexmark/auction.csv"
+    );
+    env.execute_sql(&format!(
+        "CREATE TABLE auction (id BIGINT, itemName STRING, description STRING, initialBid BIGINT, \
+         reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, \
+         category BIGINT, extra STRING) \
+         WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'csv')"
+    ))
+    .await
+    .expect("create table");
+    let auctions = env
+        .from_path("auction")
+        .await
+        .expect("table")
+        .select([col("id"), col("category")])
+        .expect("select");
+    let api = env
+        .from_path("bid")
+        .await
+        .expect("table")
+        .left_outer_join(auctions, col("auction").eq(col("id")))
+        .expect("join")
+        .select([col("auction"), col("price"), col("category")])
+        .expect("select");
+    assert_same_as_sql(
+        &env,
+        api,
+        "SELECT auction, price, category FROM bid \
+         LEFT JOIN (SELECT id, category FROM auction) ON auction = id",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn column_operations_plan_and_run_as_their_sql() {
     let env = env_with_bids().await;
     let api = env
