@@ -41,9 +41,23 @@ pub enum Slicing {
     /// (TUMBLE, or rows of windows computed upstream).
     Given,
     /// Windows of `size` every `slide` ms (`size` a multiple of `slide`).
-    Hop { slide: i64, size: i64, offset: i64 },
+    Hop {
+        /// Milliseconds between window starts.
+        slide: i64,
+        /// Milliseconds a window spans.
+        size: i64,
+        /// Milliseconds the windows are shifted from the epoch.
+        offset: i64,
+    },
     /// Windows growing by `step` ms from the start of each `size` period.
-    Cumulate { step: i64, size: i64, offset: i64 },
+    Cumulate {
+        /// Milliseconds each window grows by.
+        step: i64,
+        /// Milliseconds of the largest window.
+        size: i64,
+        /// Milliseconds the periods are shifted from the epoch.
+        offset: i64,
+    },
 }
 
 impl std::fmt::Display for Slicing {
