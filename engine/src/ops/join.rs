@@ -102,6 +102,40 @@ pub(crate) fn side_key(ctx: &Context, side: usize) -> StateKey {
     key
 }
 
+/// What a two-input operator's snapshot held for each side: its
+/// watermark and its batches (nothing without a snapshot store).
+pub(crate) fn restore_sides(ctx: &Context) -> Result<Vec<(Option<i64>, Vec<RecordBatch>)>> {
+    let Some(store) = &ctx.state else {
+        return Ok(vec![]);
+    };
+    (0..2)
+        .map(|side| {
+            Ok(split_watermark(
+                store.restore(&side_key(ctx, side))?.unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+/// Writes each side's batches, after the operator's watermark, for
+/// `checkpoint` (nothing without a snapshot store).
+pub(crate) fn save_sides(
+    ctx: &Context,
+    checkpoint: u64,
+    watermark: i64,
+    sides: [Vec<RecordBatch>; 2],
+) -> Result<()> {
+    let Some(store) = &ctx.state else {
+        return Ok(());
+    };
+    for (side, batches) in sides.into_iter().enumerate() {
+        let mut all = vec![watermark_batch(watermark)?];
+        all.extend(batches);
+        store.write(checkpoint, &side_key(ctx, side), all)?;
+    }
+    Ok(())
+}
+
 /// One input of a join.
 #[derive(Clone)]
 pub struct JoinInput {
@@ -321,6 +355,17 @@ struct Out {
     kind: RowKind,
     input: Option<u32>,
     other: Option<RowRef>,
+}
+
+impl Out {
+    /// A row of the input batch without a partner.
+    fn alone(kind: RowKind, input: Option<u32>) -> Self {
+        Self {
+            kind,
+            input,
+            other: None,
+        }
+    }
 }
 
 /// The candidate pairs of a batch: for row `i`, the other side's entries
@@ -582,16 +627,12 @@ impl JoinOperator {
                     _ => false,
                 };
                 match filtering {
-                    Some((f, keep_matched)) if f == side => {
-                        if matched.is_empty() != keep_matched && !hidden {
-                            outs.push(Out {
-                                kind: row_kind,
-                                input: here,
-                                other: None,
-                            });
+                    Some((f, keep_matched)) => {
+                        // The filtered side's own row, by its match count.
+                        if f == side && matched.is_empty() != keep_matched && !hidden {
+                            outs.push(Out::alone(row_kind, here));
                         }
                     }
-                    Some(_) => {}
                     None => {
                         let joined_kind = if me_outer || other_outer {
                             RowKind::Insert
@@ -604,11 +645,7 @@ impl JoinOperator {
                             other: Some(other.entry(*e).row),
                         }));
                         if me_outer && matched.is_empty() && (interval.is_none() || expired) {
-                            outs.push(Out {
-                                kind: RowKind::Insert,
-                                input: here,
-                                other: None,
-                            });
+                            outs.push(Out::alone(RowKind::Insert, here));
                         }
                     }
                 }
@@ -632,16 +669,12 @@ impl JoinOperator {
                     mine.remove(e);
                 }
                 match filtering {
-                    Some((f, keep_matched)) if f == side => {
-                        if matched.is_empty() != keep_matched && !hidden {
-                            outs.push(Out {
-                                kind: row_kind,
-                                input: here,
-                                other: None,
-                            });
+                    Some((f, keep_matched)) => {
+                        // The filtered side's own row, by its match count.
+                        if f == side && matched.is_empty() != keep_matched && !hidden {
+                            outs.push(Out::alone(row_kind, here));
                         }
                     }
-                    Some(_) => {}
                     None => {
                         let joined_kind = if me_outer || other_outer {
                             RowKind::Delete
@@ -649,11 +682,7 @@ impl JoinOperator {
                             row_kind
                         };
                         if me_outer && matched.is_empty() {
-                            outs.push(Out {
-                                kind: RowKind::Delete,
-                                input: here,
-                                other: None,
-                            });
+                            outs.push(Out::alone(RowKind::Delete, here));
                         }
                         for e in matched {
                             outs.push(Out {
@@ -838,12 +867,7 @@ impl Operator for JoinOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let Some(store) = ctx.state.clone() else {
-            return Ok(());
-        };
-        for side in 0..2 {
-            let (watermark, batches) =
-                split_watermark(store.restore(&side_key(ctx, side))?.unwrap_or_default());
+        for (side, (watermark, batches)) in restore_sides(ctx)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);
             }
@@ -856,19 +880,15 @@ impl Operator for JoinOperator {
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
-        for side in 0..2 {
-            let mut batches = vec![watermark_batch(self.watermark)?];
+        let mut sides: [Vec<RecordBatch>; 2] = [vec![], vec![]];
+        for (side, batches) in sides.iter_mut().enumerate() {
             if let Some((rows, matches)) = self.sides[side].rows()? {
                 let mut columns = rows.columns().to_vec();
                 columns.push(matches);
                 batches.push(crate::ops::accumulator_state::state_batch(columns)?);
             }
-            store.write(checkpoint, &side_key(ctx, side), batches)?;
         }
-        Ok(())
+        save_sides(ctx, checkpoint, self.watermark, sides)
     }
 
     async fn process(

@@ -22,13 +22,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
-use super::join::{JoinInput, KeyIds, side_key, time_millis};
+use super::join::{JoinInput, KeyIds, restore_sides, save_sides, time_millis};
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use crate::ops::row_store::{RowRef, RowStore};
-use crate::state::{split_watermark, watermark_batch};
 
 /// Configuration of a temporal join (the factory).
 #[derive(Clone)]
@@ -319,12 +318,7 @@ impl Operator for TemporalJoinOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let Some(store) = ctx.state.clone() else {
-            return Ok(());
-        };
-        for side in 0..2 {
-            let (watermark, batches) =
-                split_watermark(store.restore(&side_key(ctx, side))?.unwrap_or_default());
+        for (side, (watermark, batches)) in restore_sides(ctx)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);
             }
@@ -358,26 +352,22 @@ impl Operator for TemporalJoinOperator {
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
         let mut waiting: Vec<_> = self.waiting.iter().map(|Reverse(w)| *w).collect();
         waiting.sort_unstable_by_key(|w| (w.0, w.1));
         let refs: Vec<RowRef> = waiting.iter().map(|w| w.2).collect();
-        let mut left = vec![watermark_batch(self.watermark)?];
+        let mut left = vec![];
         if !refs.is_empty() {
             left.push(self.probes.gather(&refs)?);
         }
-        store.write(checkpoint, &side_key(ctx, 0), left)?;
         let all: Vec<Version> = self.versions.iter().flatten().copied().collect();
-        let mut right = vec![watermark_batch(self.watermark)?];
+        let mut right = vec![];
         if !all.is_empty() {
             let refs: Vec<RowRef> = all.iter().map(|v| v.row).collect();
             let mut columns = self.version_rows.gather(&refs)?.columns().to_vec();
             columns.push(deleted_column(&all));
             right.push(crate::ops::accumulator_state::state_batch(columns)?);
         }
-        store.write(checkpoint, &side_key(ctx, 1), right)
+        save_sides(ctx, checkpoint, self.watermark, [left, right])
     }
 
     async fn process(

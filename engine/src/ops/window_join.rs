@@ -17,13 +17,12 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
 pub use super::join::JoinKind;
-use super::join::side_key;
+use super::join::{restore_sides, save_sides};
 use super::window_buffer::WindowBuffer;
 use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-use crate::state::{split_watermark, watermark_batch};
 
 /// One side of the join.
 #[derive(Clone)]
@@ -284,12 +283,7 @@ impl Operator for WindowJoinOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
-        for side in 0..2 {
-            let (watermark, batches) =
-                split_watermark(store.restore(&side_key(ctx, side))?.unwrap_or_default());
+        for (side, (watermark, batches)) in restore_sides(ctx)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);
             }
@@ -305,15 +299,8 @@ impl Operator for WindowJoinOperator {
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
-        for side in 0..2 {
-            let mut batches = vec![watermark_batch(self.watermark)?];
-            batches.extend(self.held[side].batches().cloned());
-            store.write(checkpoint, &side_key(ctx, side), batches)?;
-        }
-        Ok(())
+        let sides = [0, 1].map(|side| self.held[side].batches().cloned().collect());
+        save_sides(ctx, checkpoint, self.watermark, sides)
     }
 
     async fn on_watermark(

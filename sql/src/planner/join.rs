@@ -48,6 +48,24 @@ impl StreamPlanner<'_> {
         })
     }
 
+    /// Condition `condition` of join `j` over a joined row: both sides'
+    /// columns, whatever the join outputs.
+    pub(crate) fn join_condition(
+        &self,
+        j: &datafusion::logical_expr::Join,
+        condition: Option<&Expr>,
+    ) -> Result<Option<Arc<dyn datafusion::physical_expr::PhysicalExpr>>> {
+        let Some(condition) = condition else {
+            return Ok(None);
+        };
+        let pairs = j
+            .left
+            .schema()
+            .join(j.right.schema())
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        Ok(Some(self.physical(condition, &pairs)?))
+    }
+
     /// A regular or interval join: a [`StreamingJoin`] fed by both sides
     /// hashed on their keys (all rows to one subtask without keys).
     pub(crate) fn plan_join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Stream> {
@@ -70,16 +88,7 @@ impl StreamPlanner<'_> {
             left.input.time = Some(l);
             right.input.time = Some(r);
         }
-        let pairs = j
-            .left
-            .schema()
-            .join(j.right.schema())
-            .map_err(|e| self.plan_error(e.to_string()))?;
-        let filter = j
-            .filter
-            .as_ref()
-            .map(|f| self.physical(f, &pairs))
-            .transpose()?;
+        let filter = self.join_condition(j, j.filter.as_ref())?;
         let schema = nullable_schema(j.schema.as_arrow());
         let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
         let mut text = format!("joinType=[{}]", j.join_type);
@@ -226,15 +235,7 @@ impl StreamPlanner<'_> {
         }
         left.input.time = Some(left_time);
         right.input.time = Some(right_time);
-        let pairs = j
-            .left
-            .schema()
-            .join(j.right.schema())
-            .map_err(|e| self.plan_error(e.to_string()))?;
-        let filter = residual
-            .as_ref()
-            .map(|f| self.physical(f, &pairs))
-            .transpose()?;
+        let filter = self.join_condition(j, residual.as_ref())?;
         let schema = nullable_schema(j.schema.as_arrow());
         let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
         let mut text = format!(
@@ -371,15 +372,7 @@ impl StreamPlanner<'_> {
         let request = super::table_request(entry)?;
         let connector = self.connectors.get(request.options.connector())?;
         let table = connector.create_source(request)?;
-        let pairs = j
-            .left
-            .schema()
-            .join(right_schema)
-            .map_err(|e| self.plan_error(e.to_string()))?;
-        let filter = residual
-            .as_ref()
-            .map(|f| self.physical(f, &pairs))
-            .transpose()?;
+        let filter = self.join_condition(j, residual.as_ref())?;
         let schema = nullable_schema(j.schema.as_arrow());
         let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
         let mut text = format!(

@@ -297,18 +297,7 @@ impl StreamPlanner<'_> {
             j.on.iter().map(|(_, r)| r).collect(),
             right_end,
         )?;
-        // The residual condition sees both sides' columns, whatever the
-        // join outputs.
-        let pairs = j
-            .left
-            .schema()
-            .join(j.right.schema())
-            .map_err(|e| self.plan_error(e.to_string()))?;
-        let filter = j
-            .filter
-            .as_ref()
-            .map(|f| self.physical(f, &pairs))
-            .transpose()?;
+        let filter = self.join_condition(j, j.filter.as_ref())?;
         let schema = nullable_schema(j.schema.as_arrow());
         let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
         let op = WindowJoin {
