@@ -31,6 +31,7 @@ mod aggregate;
 mod join;
 mod over;
 mod rank;
+mod temporal;
 mod window;
 mod window_columns;
 

@@ -185,10 +185,11 @@ impl StreamPlanner<'_> {
         };
         let tables = self.tables;
         super::window_columns::traces_to_table_column(plan, &c.name, &|table, column| {
-            tables.get(table).is_some_and(|t| {
-                t.is_proctime(column)
-                    || t.def.watermark.as_ref().is_some_and(|w| w.column == column)
-            })
+            table.is_empty()
+                || tables.get(table).is_some_and(|t| {
+                    t.is_proctime(column)
+                        || t.def.watermark.as_ref().is_some_and(|w| w.column == column)
+                })
         })
     }
 }

@@ -42,7 +42,7 @@ impl StreamPlanner<'_> {
         let gap = session_gap(&a.input, &a.group_expr[window_end]);
         let tables = self.tables;
         let processing_time = on_processing_time(&a.input, &|table, column| {
-            tables.get(table).is_some_and(|t| t.is_proctime(column))
+            table.is_empty() || tables.get(table).is_some_and(|t| t.is_proctime(column))
         });
         if processing_time && gap.is_some() {
             return Err(self.not_supported("SESSION windows on processing time"));

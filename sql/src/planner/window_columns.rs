@@ -369,8 +369,9 @@ fn time_argument(plan: &LogicalPlan) -> Option<(&LogicalPlan, String)> {
 }
 
 /// Whether column `name` of `plan` is a column of a table for which
-/// `is_wanted(table, column)` holds (or a `PROCTIME()` call), through
-/// projections, filters, aliases, OVER windows and views.
+/// `is_wanted(table, column)` holds, through projections, filters, aliases,
+/// OVER windows and views. A `PROCTIME()` call in a projection is asked
+/// as table `""`, column [`crate::functions::PROCTIME`].
 pub(crate) fn traces_to_table_column(
     plan: &LogicalPlan,
     name: &str,
@@ -383,7 +384,10 @@ pub(crate) fn traces_to_table_column(
             };
             match uncast(&p.expr[i]) {
                 Expr::Column(c) => traces_to_table_column(&p.input, &c.name, is_wanted),
-                Expr::ScalarFunction(f) => f.name() == crate::functions::PROCTIME,
+                Expr::ScalarFunction(f) => {
+                    f.name() == crate::functions::PROCTIME
+                        && is_wanted("", crate::functions::PROCTIME)
+                }
                 _ => false,
             }
         }
