@@ -20,6 +20,10 @@
 mod program_source;
 pub mod table;
 
+/// DataFusion, as Eddy uses it (`Expr` builders, plans).
+pub use datafusion;
+/// Arrow, as Eddy uses it (the batches of `from_stream` and changelogs).
+pub use datafusion::arrow;
 pub use eddy_connectors as connectors;
 pub use eddy_engine as engine;
 pub use eddy_engine::{ChangeBatch, RowKind};

@@ -45,7 +45,7 @@ mod environment;
 mod rows;
 mod window;
 
-pub use changelog::Changelog;
+pub use changelog::{Changelog, channel_sink};
 pub use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
 pub use datafusion::logical_expr::{Expr, JoinType};
 pub use datafusion::prelude::{col, lit};

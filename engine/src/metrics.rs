@@ -68,6 +68,10 @@ pub struct JobMetrics {
 pub struct JobStats {
     /// Rows read by sources.
     pub rows_read: u64,
+    /// Rows that reached sinks.
+    pub rows_written: u64,
+    /// The least watermark the sinks saw, once all have seen one.
+    pub watermark: Option<i64>,
     /// Rows skipped as unparseable, per operator name.
     pub skipped: Vec<(String, u64)>,
     /// Late rows, per operator name: dropped, or sent to `late_table`.
@@ -95,9 +99,18 @@ impl JobMetrics {
         let Ok(v) = self.subtasks.lock() else {
             return stats;
         };
+        let mut sink_watermark: Option<i64> = None;
+        let mut sinks_without = false;
         for m in v.iter() {
             if m.name.starts_with("Source") {
                 stats.rows_read += m.rows_out.load(Ordering::Relaxed);
+            }
+            if m.name.starts_with("Sink") {
+                stats.rows_written += m.rows_in.load(Ordering::Relaxed);
+                match m.watermark.load(Ordering::Relaxed) {
+                    MIN_WATERMARK => sinks_without = true,
+                    w => sink_watermark = Some(sink_watermark.map_or(w, |s| s.min(w))),
+                }
             }
             add_to(
                 &mut stats.skipped,
@@ -115,6 +128,7 @@ impl JobMetrics {
                 m.state_entries.load(Ordering::Relaxed),
             );
         }
+        stats.watermark = sink_watermark.filter(|_| !sinks_without);
         stats
     }
 }

@@ -126,7 +126,7 @@ fn report_job(name: &str, outcome: Result<JobStats, EngineError>) -> Result<(), 
 }
 
 /// The error, and for parse/plan errors the script line with a caret.
-fn print_error(source: &str, text: &str, e: &SqlError) {
+pub fn print_error(source: &str, text: &str, e: &SqlError) {
     eprintln!("[ERROR] Could not execute SQL statement. Reason:\n{e}");
     if let Some(loc) = e.location()
         && let Some(line) = text.lines().nth(loc.line.saturating_sub(1) as usize)

@@ -29,6 +29,6 @@ pub mod types;
 pub mod window_tvf;
 
 pub use error::{Location, Result, SqlError};
-pub use session::{HIDDEN_VIEW_PREFIX, Outcome, Session};
-pub use splitter::{ScriptStatement, split_statements};
+pub use session::{HIDDEN_VIEW_PREFIX, Outcome, Session, Vocabulary};
+pub use splitter::{ScriptStatement, is_complete, split_statements};
 pub use statement::{Located, Statement, parse_statement};

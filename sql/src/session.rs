@@ -28,6 +28,19 @@ use crate::rewrite::rewrite_query;
 use crate::statement::{ColumnKind, CreateTable, Located, Statement};
 use crate::types::flink_type_name;
 
+/// Names a session knows, for completion.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    /// Tables and views.
+    pub relations: Vec<String>,
+    /// Columns of the tables.
+    pub columns: Vec<String>,
+    /// Scalar and aggregate functions.
+    pub functions: Vec<String>,
+    /// `SET` keys.
+    pub keys: Vec<String>,
+}
+
 /// What executing a statement produced.
 pub enum Outcome {
     /// A statement with no result (`CREATE`, `SET`, ...): a message.
@@ -703,6 +716,38 @@ impl Session {
             });
         }
         Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+    }
+
+    /// The names a shell completes: tables and views, their columns,
+    /// functions and `SET` keys.
+    pub fn vocabulary(&self) -> Vocabulary {
+        let mut v = Vocabulary {
+            relations: self
+                .tables
+                .keys()
+                .chain(self.views.keys().filter(|n| !is_hidden(n)))
+                .cloned()
+                .collect(),
+            columns: self
+                .tables
+                .values()
+                .flat_map(|t| t.schema.fields().iter().map(|f| f.name().clone()))
+                .collect(),
+            functions: self.state().scalar_functions().keys().cloned().collect(),
+            keys: KNOWN_KEYS.iter().map(|(k, _)| k.to_string()).collect(),
+        };
+        v.functions
+            .extend(self.state().aggregate_functions().keys().cloned());
+        for list in [
+            &mut v.relations,
+            &mut v.columns,
+            &mut v.functions,
+            &mut v.keys,
+        ] {
+            list.sort();
+            list.dedup();
+        }
+        v
     }
 
     fn list_config(&self) -> Outcome {

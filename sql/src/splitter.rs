@@ -124,6 +124,52 @@ pub fn split_statements(script: &str) -> Vec<ScriptStatement> {
     out
 }
 
+/// Whether `script` ends with a complete statement: every statement with
+/// code is closed by a `;` outside quotes and comments (the shell reads
+/// more lines until it is).
+pub fn is_complete(script: &str) -> bool {
+    let mut rest = script;
+    // What follows the last top-level `;` must be only whitespace and
+    // comments: split_statements drops exactly those.
+    loop {
+        let statements = split_statements(rest);
+        let Some(last) = statements.last() else {
+            return true;
+        };
+        // The last statement was closed if a `;` follows its text.
+        let tail = &rest[offset_of(rest, last.start)..];
+        match tail.get(last.text.len()..) {
+            Some(after) => {
+                let after = after.trim_start();
+                if !after.starts_with(';') {
+                    return false;
+                }
+                rest = &after[1..];
+                if split_statements(rest).is_empty() {
+                    return true;
+                }
+            }
+            None => return false,
+        }
+    }
+}
+
+/// The byte offset of `at` in `text`.
+fn offset_of(text: &str, at: Location) -> usize {
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i as u64 + 1 == at.line {
+            return offset
+                + line
+                    .char_indices()
+                    .nth(at.column.saturating_sub(1) as usize)
+                    .map_or(line.len(), |(b, _)| b);
+        }
+        offset += line.len();
+    }
+    offset
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +193,22 @@ mod tests {
         );
         assert_eq!(s.len(), 1);
         assert!(s[0].text.ends_with("END"));
+    }
+
+    #[test]
+    fn a_script_is_complete_once_its_last_statement_has_its_semicolon() {
+        assert!(is_complete(""));
+        assert!(is_complete("  -- nothing yet\n"));
+        assert!(is_complete("SELECT 1;"));
+        assert!(is_complete("SELECT 1; -- done\n"));
+        assert!(!is_complete("SELECT 1"));
+        assert!(!is_complete("SELECT ';"));
+        assert!(!is_complete("SELECT 1; SELECT\n 2"));
+        assert!(is_complete("SELECT 1; SELECT\n 2;"));
+        assert!(!is_complete(
+            "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1;"
+        ));
+        assert!(is_complete("SELECT 'é'; SELECT 'ü';"));
     }
 
     #[test]

@@ -163,6 +163,33 @@ impl Drop for Changelog {
     }
 }
 
+/// A sink sending a query's changes to the program, and the receiving
+/// end (what [`crate::Table::execute`] runs a query into; the shell shows
+/// query results from it). The job stops when the receiver is dropped.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// let mut session = eddy::new_session();
+/// let (sink, mut rx) = eddy::table::channel_sink(8);
+/// let stmt = eddy::sql::parse_statement(&eddy::sql::split_statements("SELECT 1")[0])?;
+/// if let eddy::sql::Outcome::Job(job) = session.execute(&stmt, sink).await? {
+///     let batch = rx.recv().await.expect("a batch");
+///     assert_eq!(batch.num_rows(), 1);
+///     job.wait().await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub fn channel_sink(
+    capacity: usize,
+) -> (
+    std::sync::Arc<dyn OperatorFactory>,
+    mpsc::Receiver<ChangeBatch>,
+) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (std::sync::Arc::new(ChannelSink { tx }), rx)
+}
+
 /// The sink of a [`Changelog`]: sends each batch to the program.
 pub(super) struct ChannelSink {
     pub(super) tx: mpsc::Sender<ChangeBatch>,

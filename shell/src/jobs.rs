@@ -1,0 +1,173 @@
+//! The shell's background jobs (`INSERT INTO ..`): `SHOW JOBS` lists them
+//! with their counters, `STOP JOB '<id>'` stops one, and they stop when the
+//! shell exits.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use eddy::engine::EngineError;
+use eddy::engine::metrics::JobMetrics;
+use eddy::engine::runtime::{JobCanceller, JobHandle};
+
+/// Where a job is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Finished,
+    Canceled,
+    Failed(String),
+}
+
+impl Status {
+    fn text(&self) -> &str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Finished => "FINISHED",
+            Status::Canceled => "CANCELED",
+            Status::Failed(_) => "FAILED",
+        }
+    }
+}
+
+struct Job {
+    id: String,
+    statement: String,
+    metrics: JobMetrics,
+    canceller: JobCanceller,
+    status: Arc<Mutex<Status>>,
+    started: Instant,
+}
+
+/// The jobs started from this shell.
+#[derive(Default)]
+pub struct Jobs {
+    jobs: Vec<Job>,
+}
+
+impl Jobs {
+    /// Watches `job` (from `statement`) until it ends.
+    pub fn add(&mut self, job: JobHandle, statement: &str) -> String {
+        let id = job.name().to_string();
+        let status = Arc::new(Mutex::new(Status::Running));
+        let metrics = job.metrics().clone();
+        let canceller = job.canceller();
+        let watched = status.clone();
+        tokio::spawn(async move {
+            let end = match job.wait().await {
+                Ok(_) => Status::Finished,
+                Err(EngineError::Cancelled) => Status::Canceled,
+                Err(e) => Status::Failed(e.to_string()),
+            };
+            if let Ok(mut s) = watched.lock() {
+                *s = end;
+            }
+        });
+        self.jobs.push(Job {
+            id: id.clone(),
+            statement: statement.split_whitespace().collect::<Vec<_>>().join(" "),
+            metrics,
+            canceller,
+            status,
+            started: Instant::now(),
+        });
+        id
+    }
+
+    fn status(job: &Job) -> Status {
+        job.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(Status::Failed("unknown".into()))
+    }
+
+    /// How many jobs still run.
+    pub fn running(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| Self::status(j) == Status::Running)
+            .count()
+    }
+
+    /// `SHOW JOBS`: a row per job.
+    pub fn rows(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let header = [
+            "job id",
+            "status",
+            "rows in",
+            "rows out",
+            "watermark",
+            "elapsed",
+            "statement",
+        ]
+        .map(String::from)
+        .to_vec();
+        let rows = self
+            .jobs
+            .iter()
+            .map(|j| {
+                let stats = j.metrics.stats();
+                let status = Self::status(j);
+                let status = match &status {
+                    Status::Failed(e) => format!("FAILED: {e}"),
+                    s => s.text().to_string(),
+                };
+                let watermark = stats
+                    .watermark
+                    .filter(|w| *w != eddy::engine::message::MAX_WATERMARK)
+                    .map(watermark_text)
+                    .unwrap_or_else(|| "-".into());
+                let mut statement = j.statement.clone();
+                if statement.chars().count() > 60 {
+                    statement = statement.chars().take(57).collect::<String>() + "...";
+                }
+                vec![
+                    j.id.clone(),
+                    status,
+                    stats.rows_read.to_string(),
+                    stats.rows_written.to_string(),
+                    watermark,
+                    format!("{:.1} s", j.started.elapsed().as_secs_f64()),
+                    statement,
+                ]
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// `STOP JOB '<id>'`: the message to print.
+    pub fn stop(&self, id: &str) -> Result<String, String> {
+        let job = self.jobs.iter().find(|j| j.id == id).ok_or_else(|| {
+            format!(
+                "Could not find job '{id}'. Jobs: {}",
+                self.jobs
+                    .iter()
+                    .map(|j| j.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        if Self::status(job) != Status::Running {
+            return Err(format!(
+                "Job '{id}' is not running ({}).",
+                Self::status(job).text()
+            ));
+        }
+        job.canceller.cancel();
+        Ok("[INFO] The specified job is stopped.".into())
+    }
+
+    /// Stops every running job.
+    pub fn stop_all(&self) {
+        for j in &self.jobs {
+            j.canceller.cancel();
+        }
+    }
+}
+
+/// A watermark (ms since the epoch) as Flink prints a timestamp
+/// (`2024-01-01T10:00:05`, UTC).
+fn watermark_text(ms: i64) -> String {
+    let mut out = String::new();
+    eddy::engine::value_text::write_timestamp(&mut out, i128::from(ms) * 1_000_000, false);
+    out
+}
