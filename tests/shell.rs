@@ -67,6 +67,7 @@ fn main() {
         &["SELECT cid, COUNT(*) AS n FROM orders GROUP BY cid;"],
         "in set",
     );
+    p.exp_string("rows read: ").expect("the status line");
     // An endless query, stopped with Ctrl-C; the shell stays.
     // (One statement at a time: input typed while one runs may be lost
     // when the editor takes the terminal back.)

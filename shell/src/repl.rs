@@ -16,7 +16,7 @@ use tokio::runtime::Runtime;
 use crate::helper::SqlHelper;
 use crate::jobs::Jobs;
 use crate::results::{self, Mode};
-use crate::script::{print_error, render_table};
+use crate::script::{print_error_with_names, render_table};
 
 const BANNER: &str = "\
 Eddy — streaming SQL that speaks Flink SQL.
@@ -83,7 +83,7 @@ impl Shell {
             let located = match eddy::sql::parse_statement(&s) {
                 Ok(l) => l,
                 Err(e) => {
-                    print_error(source, text, &e);
+                    print_error_with_names(source, text, &e, &self.session.vocabulary().relations);
                     return Next::Continue;
                 }
             };
@@ -106,7 +106,7 @@ impl Shell {
             let outcome = self.runtime.block_on(self.session.execute(&located, sink));
             match outcome {
                 Err(e) => {
-                    print_error(source, text, &e);
+                    print_error_with_names(source, text, &e, &self.session.vocabulary().relations);
                     return Next::Continue;
                 }
                 Ok(Outcome::Done(message)) => {

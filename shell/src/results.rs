@@ -6,7 +6,8 @@
 //! * `changelog`: each change as Flink's print connector writes it
 //!   (`+I[a, b]`);
 //! * `table`: the materialized result (retractions applied), redrawn in
-//!   place as it changes.
+//!   place as it changes (its first 30 rows), with a status line: rows
+//!   read, changes received, the watermark, the time since it started.
 //!
 //! Ctrl-C stops the query and returns to the prompt.
 
@@ -151,7 +152,25 @@ pub async fn show(
     mode: Mode,
 ) -> Result<(), String> {
     let canceller = job.canceller();
+    let metrics = job.metrics().clone();
     let started = Instant::now();
+    let status = |received: u64| {
+        let stats = metrics.stats();
+        let watermark = stats
+            .watermark
+            .filter(|w| *w != eddy::engine::message::MAX_WATERMARK)
+            .map(|w| {
+                let mut s = String::new();
+                eddy::engine::value_text::write_timestamp(&mut s, i128::from(w) * 1_000_000, false);
+                s
+            })
+            .unwrap_or_else(|| "-".into());
+        format!(
+            "rows read: {} · changes: {received} · watermark: {watermark} · {:.1} s",
+            stats.rows_read,
+            started.elapsed().as_secs_f64()
+        )
+    };
     let mut out = std::io::stdout();
     let mut widths: Option<Vec<usize>> = None;
     let mut received = 0u64;
@@ -202,7 +221,9 @@ pub async fn show(
                     table.apply(batch.kind(row), cells(&batch, row));
                 }
                 if last_draw.elapsed() >= Duration::from_millis(200) {
-                    drawn_lines = redraw(&mut out, &batch.data.schema(), &table, drawn_lines);
+                    let line = status(received + batch.num_rows() as u64);
+                    drawn_lines =
+                        redraw(&mut out, &batch.data.schema(), &table, drawn_lines, &line);
                     last_draw = Instant::now();
                 }
             }
@@ -214,7 +235,8 @@ pub async fn show(
     if mode == Mode::Table
         && let Some(s) = &schema
     {
-        redraw(&mut out, s, &table, drawn_lines);
+        let line = status(received);
+        redraw(&mut out, s, &table, drawn_lines, &line);
     }
     if mode == Mode::Tableau {
         match &widths {
@@ -254,9 +276,15 @@ fn plural(n: u64) -> &'static str {
 /// Rows the `table` mode shows at most.
 const TABLE_ROWS: usize = 30;
 
-/// Redraws the materialized table over the `drawn` lines drawn before;
-/// returns how many lines it drew.
-fn redraw(out: &mut impl Write, schema: &SchemaRef, table: &Materialized, drawn: usize) -> usize {
+/// Redraws the materialized table and the `status` line under it over
+/// the `drawn` lines drawn before; returns how many lines it drew.
+fn redraw(
+    out: &mut impl Write,
+    schema: &SchemaRef,
+    table: &Materialized,
+    drawn: usize,
+    status: &str,
+) -> usize {
     if drawn > 0 {
         // Up to the first line drawn, then clear to the end of the screen.
         let _ = write!(out, "\x1b[{drawn}F\x1b[J");
@@ -278,9 +306,9 @@ fn redraw(out: &mut impl Write, schema: &SchemaRef, table: &Materialized, drawn:
             ),
         );
     }
-    let _ = write!(out, "{text}");
+    let _ = writeln!(out, "{text}{status}");
     let _ = out.flush();
-    text.lines().count()
+    text.lines().count() + 1
 }
 
 #[cfg(test)]

@@ -127,7 +127,16 @@ fn report_job(name: &str, outcome: Result<JobStats, EngineError>) -> Result<(), 
 
 /// The error, and for parse/plan errors the script line with a caret.
 pub fn print_error(source: &str, text: &str, e: &SqlError) {
+    print_error_with_names(source, text, e, &[]);
+}
+
+/// [`print_error`], with a hint when the error names an unknown column or
+/// table close to one of its valid fields or of `names`.
+pub fn print_error_with_names(source: &str, text: &str, e: &SqlError, names: &[String]) {
     eprintln!("[ERROR] Could not execute SQL statement. Reason:\n{e}");
+    if let Some(hint) = hint(&e.to_string(), names) {
+        eprintln!("{hint}");
+    }
     if let Some(loc) = e.location()
         && let Some(line) = text.lines().nth(loc.line.saturating_sub(1) as usize)
     {
@@ -138,6 +147,65 @@ pub fn print_error(source: &str, text: &str, e: &SqlError) {
             " ".repeat(loc.column.saturating_sub(1) as usize)
         );
     }
+}
+
+/// "Did you mean" for an unknown column (DataFusion lists the valid
+/// fields) or table (among `names`).
+fn hint(message: &str, names: &[String]) -> Option<String> {
+    let unknown = |after: &str, until: char| -> Option<String> {
+        let start = message.find(after)? + after.len();
+        let rest = &message[start..];
+        let end = rest.find(until).unwrap_or(rest.len());
+        Some(
+            rest[..end]
+                .trim_matches(|c| c == '\'' || c == '"')
+                .to_string(),
+        )
+    };
+    let (name, candidates): (String, Vec<String>) = if let Some(n) = unknown("No field named ", '.')
+    {
+        let fields = message
+            .split("Valid fields are ")
+            .nth(1)
+            .map(|f| {
+                f.trim_end_matches('.')
+                    .split(", ")
+                    .map(|c| c.rsplit('.').next().unwrap_or(c).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (n, fields)
+    } else if let Some(n) = unknown("table '", '\'') {
+        (
+            n.rsplit('.').next().unwrap_or(&n).to_string(),
+            names.to_vec(),
+        )
+    } else {
+        return None;
+    };
+    let best = candidates
+        .iter()
+        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, c)| *d > 0 && *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)?;
+    Some(format!("[HINT] Did you mean '{}'?", best.1))
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cost = usize::from(ca != b[j]);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// A bordered table as Flink's tableau result prints it.
@@ -182,6 +250,27 @@ pub fn render_table(header: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelled_column_or_table_gets_the_closest_name() {
+        assert_eq!(
+            hint(
+                "Schema error: No field named amout. Valid fields are orders.oid, orders.amount.",
+                &[]
+            )
+            .as_deref(),
+            Some("[HINT] Did you mean 'amount'?")
+        );
+        assert_eq!(
+            hint(
+                "Error during planning: table 'datafusion.public.oders' not found",
+                &["orders".into(), "rates".into()]
+            )
+            .as_deref(),
+            Some("[HINT] Did you mean 'orders'?")
+        );
+        assert_eq!(hint("table 'zzz' not found", &["orders".into()]), None);
+    }
 
     #[test]
     fn tables_render_with_borders_and_count() {
