@@ -111,11 +111,7 @@ impl Jobs {
                     Status::Failed(e) => format!("FAILED: {e}"),
                     s => s.text().to_string(),
                 };
-                let watermark = stats
-                    .watermark
-                    .filter(|w| *w != eddy::engine::message::MAX_WATERMARK)
-                    .map(watermark_text)
-                    .unwrap_or_else(|| "-".into());
+                let watermark = watermark_text(stats.watermark);
                 let mut statement = j.statement.clone();
                 if statement.chars().count() > 60 {
                     statement = statement.chars().take(57).collect::<String>() + "...";
@@ -164,10 +160,15 @@ impl Jobs {
     }
 }
 
-/// A watermark (ms since the epoch) as Flink prints a timestamp
-/// (`2024-01-01T10:00:05`, UTC).
-fn watermark_text(ms: i64) -> String {
-    let mut out = String::new();
-    eddy::engine::value_text::write_timestamp(&mut out, i128::from(ms) * 1_000_000, false);
-    out
+/// A job's watermark (ms since the epoch) as Flink prints a timestamp
+/// (`2024-01-01T10:00:05`, UTC); `-` before the first and after the last.
+pub fn watermark_text(watermark: Option<i64>) -> String {
+    match watermark.filter(|w| *w != eddy::engine::message::MAX_WATERMARK) {
+        Some(ms) => {
+            let mut out = String::new();
+            eddy::engine::value_text::write_timestamp(&mut out, i128::from(ms) * 1_000_000, false);
+            out
+        }
+        None => "-".into(),
+    }
 }

@@ -156,15 +156,7 @@ pub async fn show(
     let started = Instant::now();
     let status = |received: u64| {
         let stats = metrics.stats();
-        let watermark = stats
-            .watermark
-            .filter(|w| *w != eddy::engine::message::MAX_WATERMARK)
-            .map(|w| {
-                let mut s = String::new();
-                eddy::engine::value_text::write_timestamp(&mut s, i128::from(w) * 1_000_000, false);
-                s
-            })
-            .unwrap_or_else(|| "-".into());
+        let watermark = crate::jobs::watermark_text(stats.watermark);
         format!(
             "rows read: {} · changes: {received} · watermark: {watermark} · {:.1} s",
             stats.rows_read,
