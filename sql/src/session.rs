@@ -721,6 +721,7 @@ impl Session {
     /// The names a shell completes: tables and views, their columns,
     /// functions and `SET` keys.
     pub fn vocabulary(&self) -> Vocabulary {
+        let state = self.state();
         let mut v = Vocabulary {
             relations: self
                 .tables
@@ -733,11 +734,14 @@ impl Session {
                 .values()
                 .flat_map(|t| t.schema.fields().iter().map(|f| f.name().clone()))
                 .collect(),
-            functions: self.state().scalar_functions().keys().cloned().collect(),
+            functions: state
+                .scalar_functions()
+                .keys()
+                .chain(state.aggregate_functions().keys())
+                .cloned()
+                .collect(),
             keys: KNOWN_KEYS.iter().map(|(k, _)| k.to_string()).collect(),
         };
-        v.functions
-            .extend(self.state().aggregate_functions().keys().cloned());
         for list in [
             &mut v.relations,
             &mut v.columns,

@@ -26,7 +26,7 @@ mod input;
 mod state;
 
 pub use input::{JoinInput, JoinKind};
-pub(crate) use input::{KeyIds, restore_sides, save_sides, time_millis};
+pub(crate) use input::{KeyIds, key_columns, restore_sides, save_sides, time_millis};
 
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -386,6 +386,15 @@ impl JoinOperator {
                 }
             }
             let hidden = self.right_nulls > 0;
+            // A semi or anti join's filtered side emits its own row (added
+            // or retracted) by its match count.
+            if let Some((f, keep_matched)) = filtering
+                && f == side
+                && matched.is_empty() != keep_matched
+                && !hidden
+            {
+                outs.push(Out::alone(row_kind, here));
+            }
             if row_kind.is_addition() {
                 if counts_other {
                     for e in matched {
@@ -416,27 +425,19 @@ impl JoinOperator {
                     (Some(b), Some(t)) => b.expiry(side, t[i]) <= self.watermark,
                     _ => false,
                 };
-                match filtering {
-                    Some((f, keep_matched)) => {
-                        // The filtered side's own row, by its match count.
-                        if f == side && matched.is_empty() != keep_matched && !hidden {
-                            outs.push(Out::alone(row_kind, here));
-                        }
-                    }
-                    None => {
-                        let joined_kind = if me_outer || other_outer {
-                            RowKind::Insert
-                        } else {
-                            row_kind
-                        };
-                        outs.extend(matched.iter().map(|e| Out {
-                            kind: joined_kind,
-                            input: here,
-                            other: Some(other.entry(*e).row),
-                        }));
-                        if me_outer && matched.is_empty() && (interval.is_none() || expired) {
-                            outs.push(Out::alone(RowKind::Insert, here));
-                        }
+                if filtering.is_none() {
+                    let joined_kind = if me_outer || other_outer {
+                        RowKind::Insert
+                    } else {
+                        row_kind
+                    };
+                    outs.extend(matched.iter().map(|e| Out {
+                        kind: joined_kind,
+                        input: here,
+                        other: Some(other.entry(*e).row),
+                    }));
+                    if me_outer && matched.is_empty() && (interval.is_none() || expired) {
+                        outs.push(Out::alone(RowKind::Insert, here));
                     }
                 }
                 if !expired {
@@ -458,29 +459,21 @@ impl JoinOperator {
                 if let Some(e) = mine.find(key, hash, data, i)? {
                     mine.remove(e);
                 }
-                match filtering {
-                    Some((f, keep_matched)) => {
-                        // The filtered side's own row, by its match count.
-                        if f == side && matched.is_empty() != keep_matched && !hidden {
-                            outs.push(Out::alone(row_kind, here));
-                        }
+                if filtering.is_none() {
+                    let joined_kind = if me_outer || other_outer {
+                        RowKind::Delete
+                    } else {
+                        row_kind
+                    };
+                    if me_outer && matched.is_empty() {
+                        outs.push(Out::alone(RowKind::Delete, here));
                     }
-                    None => {
-                        let joined_kind = if me_outer || other_outer {
-                            RowKind::Delete
-                        } else {
-                            row_kind
-                        };
-                        if me_outer && matched.is_empty() {
-                            outs.push(Out::alone(RowKind::Delete, here));
-                        }
-                        for e in matched {
-                            outs.push(Out {
-                                kind: joined_kind,
-                                input: here,
-                                other: Some(other.entry(*e).row),
-                            });
-                        }
+                    for e in matched {
+                        outs.push(Out {
+                            kind: joined_kind,
+                            input: here,
+                            other: Some(other.entry(*e).row),
+                        });
                     }
                 }
                 if counts_other {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
@@ -265,19 +265,7 @@ impl Operator for LookupJoinOperator {
         let (mut probe, mut found): (Vec<u32>, Vec<Option<u32>>) = (vec![], vec![]);
         let mut matched = vec![false; n];
         if !cache.key_types.is_empty() {
-            let keys = config
-                .probe_keys
-                .iter()
-                .zip(&cache.key_types)
-                .map(|(k, t)| {
-                    let c = data.column(*k);
-                    Ok(if c.data_type() == t {
-                        c.clone()
-                    } else {
-                        cast(c, t)?
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let keys = super::join::key_columns(data, &config.probe_keys, &cache.key_types)?;
             let converted = cache.converter.convert_columns(&keys)?;
             for (i, m) in matched.iter_mut().enumerate() {
                 if keys.iter().any(|k| k.is_null(i)) {

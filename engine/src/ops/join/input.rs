@@ -175,19 +175,7 @@ impl KeyIds {
         let columns: Vec<ArrayRef> = if input.keys.is_empty() {
             vec![Arc::new(BooleanArray::from(vec![true; data.num_rows()]))]
         } else {
-            input
-                .keys
-                .iter()
-                .zip(&self.types)
-                .map(|(k, t)| {
-                    let c = data.column(*k);
-                    Ok(if c.data_type() == t {
-                        c.clone()
-                    } else {
-                        cast(c, t)?
-                    })
-                })
-                .collect::<Result<_>>()?
+            key_columns(data, &input.keys, &self.types)?
         };
         ids.clear();
         self.ids.intern(&columns, ids)?;
@@ -203,6 +191,26 @@ impl KeyIds {
         }
         Ok(valid)
     }
+}
+
+/// Columns `keys` of `data`, each cast to its type in `types` where it
+/// differs (one side's keys as the other side's types).
+pub(crate) fn key_columns(
+    data: &RecordBatch,
+    keys: &[usize],
+    types: &[DataType],
+) -> Result<Vec<ArrayRef>> {
+    keys.iter()
+        .zip(types)
+        .map(|(k, t)| {
+            let c = data.column(*k);
+            Ok(if c.data_type() == t {
+                c.clone()
+            } else {
+                cast(c, t)?
+            })
+        })
+        .collect()
 }
 
 /// The milliseconds of a timestamp column (`i64::MIN` for NULL).
