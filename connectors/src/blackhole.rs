@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use eddy_engine::connector::{ConnectorFactory, TableRequest};
+use eddy_engine::connector::{ConnectorFactory, TableOptions, TableRequest};
 use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use eddy_engine::{ChangeBatch, Result};
 
@@ -16,12 +16,12 @@ impl ConnectorFactory for BlackholeConnector {
         "blackhole"
     }
 
-    fn sink_accepts_updates(&self) -> bool {
+    fn sink_accepts_updates(&self, _options: &TableOptions) -> bool {
         true
     }
 
     fn create_sink(&self, req: TableRequest) -> Result<Arc<dyn OperatorFactory>> {
-        req.options.finish(&[])?;
+        req.options.finish::<&str>(&[])?;
         Ok(Arc::new(BlackholeSink))
     }
 }

@@ -1,13 +1,15 @@
 //! # eddy-connectors
 //!
 //! Sources and sinks of Eddy, each a [`ConnectorFactory`] found by the
-//! value of the `connector` option: `filesystem`, `datagen`, `print`,
-//! `blackhole`; and the row formats they share (`csv`, `json`).
+//! value of the `connector` option: `filesystem`, `kafka`, `upsert-kafka`,
+//! `datagen`, `print`, `blackhole`; and the row formats they share (`csv`,
+//! `json`, `raw`, `debezium-json`).
 
 pub mod blackhole;
 pub mod datagen;
 pub mod filesystem;
 pub mod format;
+pub mod kafka;
 pub mod print;
 
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub fn builtin_connectors() -> ConnectorRegistry {
     let mut r = ConnectorRegistry::default();
     let all: Vec<Arc<dyn ConnectorFactory>> = vec![
         Arc::new(filesystem::FilesystemConnector),
+        Arc::new(kafka::KafkaConnector),
+        Arc::new(kafka::UpsertKafkaConnector),
         Arc::new(datagen::DatagenConnector),
         Arc::new(print::PrintConnector),
         Arc::new(blackhole::BlackholeConnector),

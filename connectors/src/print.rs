@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use eddy_engine::connector::{ConnectorFactory, TableRequest};
+use eddy_engine::connector::{ConnectorFactory, TableOptions, TableRequest};
 use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use eddy_engine::{ChangeBatch, EngineError, Result};
 
@@ -21,7 +21,7 @@ impl ConnectorFactory for PrintConnector {
         "print"
     }
 
-    fn sink_accepts_updates(&self) -> bool {
+    fn sink_accepts_updates(&self, _options: &TableOptions) -> bool {
         true
     }
 

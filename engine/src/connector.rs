@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 
 use crate::error::{EngineError, Result};
 use crate::operator::{OperatorFactory, SourceFactory};
@@ -47,6 +47,36 @@ impl TableOptions {
             self.consumed.insert(key.to_string());
         }
         v
+    }
+
+    /// An option's value, without consuming it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// Runs `f` on the options under `prefix` (`key.` for `key.format`,
+    /// `key.json.ignore-parse-errors`), seen without the prefix; the keys
+    /// `f` consumes count as consumed here.
+    pub fn scoped<T>(
+        &mut self,
+        prefix: &str,
+        f: impl FnOnce(&mut TableOptions) -> Result<T>,
+    ) -> Result<T> {
+        let entries = self
+            .entries
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v.clone())))
+            .collect();
+        let mut inner = TableOptions {
+            connector: self.connector.clone(),
+            entries,
+            consumed: BTreeSet::new(),
+        };
+        let out = f(&mut inner);
+        for k in inner.consumed {
+            self.consumed.insert(format!("{prefix}{k}"));
+        }
+        out
     }
 
     /// Takes a required string option.
@@ -139,7 +169,7 @@ impl TableOptions {
     }
 
     /// Fails if any option was not consumed, listing the valid ones.
-    pub fn finish(self, supported: &[&str]) -> Result<()> {
+    pub fn finish<S: AsRef<str>>(self, supported: &[S]) -> Result<()> {
         let unknown: Vec<&String> = self
             .entries
             .keys()
@@ -148,7 +178,7 @@ impl TableOptions {
         if unknown.is_empty() {
             return Ok(());
         }
-        let mut valid: Vec<&str> = supported.to_vec();
+        let mut valid: Vec<&str> = supported.iter().map(AsRef::as_ref).collect();
         valid.push("connector");
         valid.sort_unstable();
         valid.dedup();
@@ -198,6 +228,52 @@ pub struct TableRequest {
     /// reads, when not all. A source may leave the others NULL instead of
     /// decoding them.
     pub read_columns: Option<Vec<usize>>,
+    /// Metadata columns (`ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'`).
+    /// A source appends all of them after `schema`'s columns, a sink gets
+    /// the writable (not `VIRTUAL`) ones after `schema`'s columns; each
+    /// with its declared type. The planner checked their keys against
+    /// [`ConnectorFactory::metadata`].
+    pub metadata: Vec<MetadataColumn>,
+    /// `table.exec.source.idle-timeout`: a split (partition) that sends
+    /// nothing for this long stops holding the watermark back.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// A metadata column of a table.
+#[derive(Debug, Clone)]
+pub struct MetadataColumn {
+    /// The column's name.
+    pub name: String,
+    /// The connector's metadata key (`timestamp`, `partition`).
+    pub key: String,
+    /// The declared type.
+    pub data_type: DataType,
+    /// `VIRTUAL`: read only, never written.
+    pub is_virtual: bool,
+}
+
+/// A metadata key a connector serves.
+#[derive(Debug, Clone)]
+pub struct MetadataKey {
+    /// The key (`offset`).
+    pub key: &'static str,
+    /// Its type, in Flink's words (`BIGINT NOT NULL`), for messages.
+    pub type_name: &'static str,
+    /// Whether a sink writes it.
+    pub writable: bool,
+}
+
+/// What a source emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceChangelog {
+    /// Only inserts.
+    InsertOnly,
+    /// Inserts, `-U`/`+U` pairs and deletes (a `debezium-json` topic).
+    Retract,
+    /// Upserts (`+U` replaces the row of its primary key) and deletes
+    /// carrying only the key: `upsert-kafka`. The planner normalizes them
+    /// into a retract stream keyed by the primary key.
+    Upsert,
 }
 
 /// A connector: turns `WITH` options into sources and sinks.
@@ -223,10 +299,20 @@ pub trait ConnectorFactory: Send + Sync {
         false
     }
 
-    /// Whether its sinks take updates (`-U`, `+U`, `-D`); an append-only
-    /// sink rejects an updating query before it starts.
-    fn sink_accepts_updates(&self) -> bool {
+    /// Whether a sink with `options` takes updates (`-U`, `+U`, `-D`); an
+    /// append-only sink rejects an updating query before it starts.
+    fn sink_accepts_updates(&self, _options: &TableOptions) -> bool {
         false
+    }
+
+    /// What a source with `options` emits.
+    fn source_changelog(&self, _options: &TableOptions) -> SourceChangelog {
+        SourceChangelog::InsertOnly
+    }
+
+    /// The metadata keys its tables can declare columns for.
+    fn metadata(&self) -> Vec<MetadataKey> {
+        vec![]
     }
 
     /// Builds a sink writing the table. Consumes its options.

@@ -197,6 +197,9 @@ pub enum SourceEvent {
     SplitStart(usize),
     /// Split `split` was read to its end.
     SplitEnd(usize),
+    /// Split `split` sent nothing for the idle timeout: it stops holding
+    /// the watermark back until it sends rows again.
+    SplitIdle(usize),
     /// Nothing more will come (bounded source finished).
     End,
 }

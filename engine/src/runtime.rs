@@ -250,6 +250,7 @@ async fn run_source_task(
                 None
             }
             SourceEvent::SplitEnd(split) => splits.end_split(split),
+            SourceEvent::SplitIdle(split) => splits.idle_split(split),
             SourceEvent::End => {
                 finish(&mut stages, &mut output, MIN_WATERMARK).await?;
                 return Ok(());

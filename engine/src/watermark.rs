@@ -2,7 +2,7 @@
 //! watermark of `WATERMARK FOR c AS expr`, tracked per split and combined by
 //! minimum over the splits still being read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -90,6 +90,8 @@ impl ScanPrelude {
 #[derive(Debug, Default)]
 pub struct SplitWatermarks {
     active: HashMap<usize, i64>,
+    /// Active splits that hold nothing back until they send again.
+    idle: HashSet<usize>,
     emitted: Option<i64>,
 }
 
@@ -97,6 +99,7 @@ impl SplitWatermarks {
     /// Records that split `split` allows `watermark`; returns the subtask's
     /// new watermark if it advanced.
     pub fn observe(&mut self, split: usize, watermark: Option<i64>) -> Option<i64> {
+        self.idle.remove(&split);
         let entry = self.active.entry(split).or_insert(MIN_WATERMARK);
         if let Some(w) = watermark {
             *entry = (*entry).max(w);
@@ -113,11 +116,26 @@ impl SplitWatermarks {
     /// Split `split` ended; returns the new watermark if it advanced.
     pub fn end_split(&mut self, split: usize) -> Option<i64> {
         self.active.remove(&split);
+        self.idle.remove(&split);
+        self.advance()
+    }
+
+    /// Split `split` is idle: it holds nothing back until it sends rows
+    /// again. Returns the new watermark if it advanced.
+    pub fn idle_split(&mut self, split: usize) -> Option<i64> {
+        if self.active.contains_key(&split) {
+            self.idle.insert(split);
+        }
         self.advance()
     }
 
     fn advance(&mut self) -> Option<i64> {
-        let min = *self.active.values().min()?;
+        let min = self
+            .active
+            .iter()
+            .filter(|(s, _)| !self.idle.contains(s))
+            .map(|(_, w)| *w)
+            .min()?;
         if min == MIN_WATERMARK || self.emitted.is_some_and(|e| e >= min) {
             return None;
         }
@@ -129,6 +147,17 @@ impl SplitWatermarks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_split_holds_nothing_back_until_it_sends_again() {
+        let mut w = SplitWatermarks::default();
+        w.start_split(0);
+        w.start_split(1);
+        assert_eq!(w.observe(0, Some(100)), None);
+        assert_eq!(w.idle_split(1), Some(100));
+        assert_eq!(w.observe(1, Some(150)), None);
+        assert_eq!(w.observe(0, Some(200)), Some(150));
+    }
 
     #[test]
     fn a_started_split_holds_the_watermark_until_its_rows_allow_more() {

@@ -14,6 +14,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::statement::{ColumnKind, CreateTable};
+use eddy_engine::connector::MetadataColumn;
 
 /// A table created with `CREATE TABLE`.
 #[derive(Debug, Clone)]
@@ -29,6 +30,77 @@ pub struct TableEntry {
 }
 
 impl TableEntry {
+    /// The metadata columns, in declared order.
+    pub fn metadata(&self) -> Vec<MetadataColumn> {
+        self.def
+            .columns
+            .iter()
+            .filter_map(|c| match &c.kind {
+                ColumnKind::Metadata {
+                    data_type,
+                    key,
+                    is_virtual,
+                } => Some(MetadataColumn {
+                    name: c.name.clone(),
+                    key: key.clone().unwrap_or_else(|| c.name.clone()),
+                    data_type: data_type.data_type.clone(),
+                    is_virtual: *is_virtual,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What the table's source emits: its physical columns, then its
+    /// metadata columns.
+    pub fn source_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .physical_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(
+            self.metadata()
+                .into_iter()
+                .map(|m| Field::new(m.name, m.data_type, true)),
+        );
+        Arc::new(Schema::new(fields))
+    }
+
+    /// What the table's sink takes: its physical columns, then its
+    /// writable metadata columns.
+    pub fn sink_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .physical_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.extend(
+            self.metadata()
+                .into_iter()
+                .filter(|m| !m.is_virtual)
+                .map(|m| Field::new(m.name, m.data_type, true)),
+        );
+        Arc::new(Schema::new(fields))
+    }
+
+    /// The names of the columns an `INSERT` writes, in declared order:
+    /// physical and writable metadata columns.
+    pub fn sink_columns(&self) -> Vec<String> {
+        self.def
+            .columns
+            .iter()
+            .filter(|c| match &c.kind {
+                ColumnKind::Physical(_) => true,
+                ColumnKind::Metadata { is_virtual, .. } => !is_virtual,
+                ColumnKind::Computed(_) => false,
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// Whether the table has columns beyond the physical ones.
     pub fn has_derived_columns(&self) -> bool {
         self.def

@@ -15,7 +15,7 @@ use datafusion::datasource::{ViewTable, source_as_provider};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
-use eddy_engine::connector::{ConnectorRegistry, TableOptions, TableRequest};
+use eddy_engine::connector::{ConnectorRegistry, SourceChangelog, TableOptions, TableRequest};
 use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
 use eddy_engine::ops::union::Union;
@@ -534,27 +534,115 @@ impl<'a> StreamPlanner<'a> {
             .ok_or_else(|| self.plan_error(format!("Object '{name}' not found")))?;
         let mut request = table_request(entry)?;
         request.read_columns = read_columns(entry, projection);
+        request.idle_timeout = self.graph.idle_timeout;
         let connector = self.connectors.get(request.options.connector())?;
-        if let Some(c) = entry
-            .def
-            .columns
-            .iter()
-            .find(|c| matches!(c.kind, ColumnKind::Metadata { .. }))
-        {
-            return Err(SqlError::NotSupported {
-                location: c.location,
-                message: format!(
-                    "metadata column '{}': connector '{}' provides no metadata",
-                    c.name,
-                    request.options.connector()
-                ),
-            });
-        }
+        self.check_metadata(entry, connector.as_ref(), false)?;
+        request.metadata = entry.metadata();
+        let changelog = connector.source_changelog(&request.options);
         let factory = connector.create_source(request)?;
         let prelude = self.prelude(entry)?;
         let node = self
             .graph
             .add_source(factory, prelude, self.parallelism, entry.schema.clone());
+        let stream = Stream {
+            node,
+            parallelism: self.parallelism,
+        };
+        match changelog {
+            SourceChangelog::InsertOnly => Ok(stream),
+            SourceChangelog::Retract => {
+                self.graph.nodes[node].updating = true;
+                Ok(stream)
+            }
+            SourceChangelog::Upsert => self.normalize_upserts(stream, entry),
+        }
+    }
+
+    /// Checks a table's metadata columns against the keys its connector
+    /// serves (for writing: the writable ones).
+    fn check_metadata(
+        &self,
+        entry: &TableEntry,
+        connector: &dyn eddy_engine::connector::ConnectorFactory,
+        writing: bool,
+    ) -> Result<()> {
+        let keys = connector.metadata();
+        for m in entry.metadata() {
+            if writing && m.is_virtual {
+                continue;
+            }
+            let location = entry
+                .def
+                .columns
+                .iter()
+                .find(|c| c.name == m.name)
+                .map(|c| c.location)
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Err(SqlError::NotSupported {
+                    location,
+                    message: format!(
+                        "metadata column '{}': connector '{}' provides no metadata",
+                        m.name,
+                        connector.identifier()
+                    ),
+                });
+            }
+            let usable: Vec<_> = keys.iter().filter(|k| !writing || k.writable).collect();
+            if !usable.iter().any(|k| k.key == m.key) {
+                return Err(SqlError::Plan {
+                    location,
+                    message: format!(
+                        "Invalid metadata key '{}' in column '{}' of table '{}'. The connector '{}' supports the following metadata keys for {}:\n{}",
+                        m.key,
+                        m.name,
+                        entry.def.name,
+                        connector.identifier(),
+                        if writing {
+                            "writing (declare read-only ones VIRTUAL)"
+                        } else {
+                            "reading"
+                        },
+                        usable
+                            .iter()
+                            .map(|k| format!("{} {}", k.key, k.type_name))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns the upserts of a source keyed by the table's primary key into
+    /// a retract stream (Flink's ChangelogNormalize): rows are sent by key
+    /// to an operator that remembers each key's last row.
+    fn normalize_upserts(&mut self, input: Stream, entry: &TableEntry) -> Result<Stream> {
+        let key: Vec<usize> = entry
+            .def
+            .primary_key
+            .iter()
+            .map(|k| entry.schema.index_of(k))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.plan_error(e.to_string()))?;
+        let op = Arc::new(
+            eddy_engine::ops::changelog_normalize::ChangelogNormalizeFactory::new(
+                key.clone(),
+                entry.def.primary_key.clone(),
+            ),
+        );
+        let node = self.graph.add_operator(
+            op,
+            self.parallelism,
+            vec![Edge {
+                from: input.node,
+                input: 0,
+                partitioning: Partitioning::Hash(key),
+            }],
+            entry.schema.clone(),
+        )?;
+        self.graph.nodes[node].updating = true;
         Ok(Stream {
             node,
             parallelism: self.parallelism,
@@ -565,7 +653,7 @@ impl<'a> StreamPlanner<'a> {
         if !entry.has_derived_columns() && entry.def.watermark.is_none() {
             return Ok(None);
         }
-        let physical = DFSchema::try_from(entry.physical_schema.as_ref().clone())
+        let physical = DFSchema::try_from(entry.source_schema().as_ref().clone())
             .map_err(|e| self.plan_error(e.to_string()))?;
         let full = DFSchema::try_from(entry.schema.as_ref().clone())
             .map_err(|e| self.plan_error(e.to_string()))?;
@@ -574,11 +662,12 @@ impl<'a> StreamPlanner<'a> {
             let mut exprs = vec![];
             for c in &entry.def.columns {
                 let e = match &c.kind {
-                    ColumnKind::Physical(_) => Expr::Column(c.name.as_str().into()),
+                    ColumnKind::Physical(_) | ColumnKind::Metadata { .. } => {
+                        Expr::Column(c.name.as_str().into())
+                    }
                     ColumnKind::Computed(ast) => {
                         crate::expr::sql_expr(self.state, ast, &physical, c.location)?
                     }
-                    ColumnKind::Metadata { .. } => continue,
                 };
                 exprs.push(self.physical(&e, &physical)?);
             }
@@ -618,21 +707,22 @@ impl<'a> StreamPlanner<'a> {
             .tables
             .get(table)
             .ok_or_else(|| self.plan_error(format!("Object '{table}' not found")))?;
-        let request = table_request(entry)?;
+        let mut request = table_request(entry)?;
         let connector = self.connectors.get(request.options.connector())?;
-        if self.is_updating(stream) && !connector.sink_accepts_updates() {
+        self.check_metadata(entry, connector.as_ref(), true)?;
+        request.metadata = entry
+            .metadata()
+            .into_iter()
+            .filter(|m| !m.is_virtual)
+            .collect();
+        if self.is_updating(stream) && !connector.sink_accepts_updates(&request.options) {
             return Err(self.plan_error(format!(
                 "Table sink 'default_catalog.default_database.{table}' doesn't support consuming update changes which is produced by node {}",
                 self.update_origin(stream)
             )));
         }
         let factory = connector.create_sink(request)?;
-        self.add_sink(
-            stream,
-            factory,
-            self.parallelism,
-            entry.physical_schema.clone(),
-        )
+        self.add_sink(stream, factory, self.parallelism, entry.sink_schema())
     }
 
     /// Sends the late rows of every window operator to catalog table
@@ -790,5 +880,7 @@ pub fn table_request(entry: &TableEntry) -> Result<TableRequest> {
         options: TableOptions::new(connector, entry.def.options.clone()),
         primary_key: entry.def.primary_key.clone(),
         read_columns: None,
+        metadata: vec![],
+        idle_timeout: None,
     })
 }

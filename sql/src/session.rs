@@ -461,9 +461,13 @@ impl Session {
             location: at,
             message: format!("Object '{table}' not found"),
         })?;
-        let sink = &entry.physical_schema;
+        let sink = &entry.sink_schema();
         let targets: Vec<&Field> = if columns.is_empty() {
-            sink.fields().iter().map(|f| f.as_ref()).collect()
+            entry
+                .sink_columns()
+                .iter()
+                .filter_map(|c| sink.field_with_name(c).ok())
+                .collect()
         } else {
             columns
                 .iter()
@@ -542,8 +546,20 @@ impl Session {
             }
         }
         let physical_schema = Arc::new(Schema::new(physical));
+        // Computed columns may use metadata columns too.
+        let mut readable = physical_schema.fields().to_vec();
+        for c in &t.columns {
+            if let ColumnKind::Metadata { data_type, .. } = &c.kind {
+                readable.push(Arc::new(Field::new(
+                    &c.name,
+                    data_type.data_type.clone(),
+                    true,
+                )));
+            }
+        }
+        let readable_schema = Arc::new(Schema::new(readable));
         let physical_df =
-            DFSchema::try_from(physical_schema.as_ref().clone()).map_err(|e| df_error(e, at))?;
+            DFSchema::try_from(readable_schema.as_ref().clone()).map_err(|e| df_error(e, at))?;
         let state = self.state();
         let mut fields = vec![];
         let mut extras = BTreeMap::new();
@@ -563,7 +579,7 @@ impl Session {
                         .create_physical_expr(e, &physical_df)
                         .map_err(|e| df_error(e, c.location))?;
                     let dt = phys
-                        .data_type(&physical_schema)
+                        .data_type(&readable_schema)
                         .map_err(|e| df_error(e, c.location))?;
                     extras.insert(
                         c.name.clone(),

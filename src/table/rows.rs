@@ -47,6 +47,7 @@ pub fn batch_of<T: Serialize>(schema: &SchemaRef, rows: &[T]) -> Result<RecordBa
             Origin {
                 source: "program rows",
                 line: i as u64 + 1,
+                is_offset: false,
             },
         )?;
     }

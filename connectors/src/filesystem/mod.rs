@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eddy_engine::Result;
-use eddy_engine::connector::{ConnectorFactory, TableRequest};
+use eddy_engine::connector::{ConnectorFactory, SourceChangelog, TableOptions, TableRequest};
 use eddy_engine::operator::{OperatorFactory, SourceFactory};
 
 use crate::format::Format;
@@ -50,6 +50,13 @@ impl ConnectorFactory for FilesystemConnector {
 
     fn supports_lookup(&self) -> bool {
         true
+    }
+
+    fn source_changelog(&self, options: &TableOptions) -> SourceChangelog {
+        match options.get("format") {
+            Some("debezium-json") => SourceChangelog::Retract,
+            _ => SourceChangelog::InsertOnly,
+        }
     }
 
     fn create_source(&self, mut req: TableRequest) -> Result<Arc<dyn SourceFactory>> {

@@ -90,7 +90,7 @@ impl SourceFactory for FileSourceFactory {
                 .reading_only(self.read_columns.as_deref()),
             csv_quote: match &self.format {
                 Format::Csv(o) => o.quote,
-                Format::Json(_) | Format::Raw => None,
+                _ => None,
             },
             subtask: subtask.index,
             parallelism: subtask.parallelism,
@@ -245,6 +245,7 @@ impl FileSource {
                         Origin {
                             source: &f.name,
                             line: f.pending_line,
+                            is_offset: false,
                         },
                     )?;
                     pending.clear();
@@ -271,6 +272,7 @@ impl FileSource {
                     let origin = Origin {
                         source: &f.name,
                         line: f.pending_line,
+                        is_offset: false,
                     };
                     self.decoder.decode(trim_newline(pending), origin)?;
                     pending.clear();
@@ -278,6 +280,7 @@ impl FileSource {
                     let origin = Origin {
                         source: &f.name,
                         line: f.line_no,
+                        is_offset: false,
                     };
                     self.decoder.decode(trim_newline(line), origin)?;
                 }
@@ -295,7 +298,7 @@ impl FileSource {
             }
             f.reader.consume(used);
         }
-        Ok(self.decoder.flush()?.map(ChangeBatch::inserts))
+        self.decoder.flush_changes()
     }
 }
 

@@ -8,50 +8,82 @@ use datafusion::arrow::record_batch::RecordBatch;
 use super::Format;
 use super::csv::quote_field;
 use super::json::TimestampStandard;
+use eddy_engine::RowKind;
 use eddy_engine::value_text::{write_decimal_stripped, write_sql_string, write_value};
 
 /// Appends every row of `batch` to `out`, one line each.
 pub fn encode_batch(out: &mut String, batch: &RecordBatch, format: &Format) {
-    let mut field = String::new();
     for row in 0..batch.num_rows() {
-        match format {
-            Format::Csv(o) => {
-                for (i, col) in batch.columns().iter().enumerate() {
-                    if i > 0 {
-                        out.push(o.delimiter);
+        encode_row(out, batch, row, RowKind::Insert, format);
+        out.push('\n');
+    }
+}
+
+/// Appends row `row` of `batch`, a change of kind `kind`, to `out` as one
+/// record (no line end). Only changelog formats write the kind.
+pub fn encode_row(
+    out: &mut String,
+    batch: &RecordBatch,
+    row: usize,
+    kind: RowKind,
+    format: &Format,
+) {
+    match format {
+        Format::Csv(o) => {
+            let mut field = String::new();
+            for (i, col) in batch.columns().iter().enumerate() {
+                if i > 0 {
+                    out.push(o.delimiter);
+                }
+                if col.is_null(row) {
+                    if let Some(n) = &o.null_literal {
+                        out.push_str(n);
                     }
-                    if col.is_null(row) {
-                        if let Some(n) = &o.null_literal {
-                            out.push_str(n);
-                        }
-                        continue;
-                    }
-                    field.clear();
-                    write_text(&mut field, col.as_ref(), row, TimestampStandard::Sql);
-                    if is_textual(col.data_type()) {
-                        out.push_str(&quote_field(&field, o));
-                    } else {
-                        out.push_str(&field);
-                    }
+                    continue;
+                }
+                field.clear();
+                write_text(&mut field, col.as_ref(), row, TimestampStandard::Sql);
+                if is_textual(col.data_type()) {
+                    out.push_str(&quote_field(&field, o));
+                } else {
+                    out.push_str(&field);
                 }
             }
-            Format::Raw => {
-                if let Some(col) = batch.columns().first().filter(|c| !c.is_null(row)) {
-                    write_value(out, col.as_ref(), row);
-                }
+        }
+        Format::Raw => {
+            if let Some(col) = batch.columns().first().filter(|c| !c.is_null(row)) {
+                write_value(out, col.as_ref(), row);
             }
-            Format::Json(o) => {
+        }
+        Format::Json(o) => write_json_object(
+            out,
+            batch.schema().fields().iter().map(|f| f.name().as_str()),
+            batch.columns(),
+            row,
+            o.timestamp_standard,
+            o.ignore_null_fields,
+        ),
+        Format::DebeziumJson(o) => {
+            let image = |out: &mut String| {
                 write_json_object(
                     out,
                     batch.schema().fields().iter().map(|f| f.name().as_str()),
                     batch.columns(),
                     row,
-                    o.timestamp_standard,
-                    o.ignore_null_fields,
-                );
+                    o.json.timestamp_standard,
+                    o.json.ignore_null_fields,
+                )
+            };
+            out.push_str("{\"before\":");
+            if kind.is_addition() {
+                out.push_str("null,\"after\":");
+                image(out);
+                out.push_str(",\"op\":\"c\"}");
+            } else {
+                image(out);
+                out.push_str(",\"after\":null,\"op\":\"d\"}");
             }
         }
-        out.push('\n');
     }
 }
 

@@ -102,6 +102,18 @@ pub fn decode_row(
             message: "expected a JSON object".into(),
         });
     };
+    decode_object(&obj, o, schema, columns, skipped)?;
+    Ok(true)
+}
+
+/// Appends the row of a parsed JSON object: fields matched by name.
+pub fn decode_object(
+    obj: &serde_json::Map<String, Value>,
+    o: &JsonOptions,
+    schema: &SchemaRef,
+    columns: &mut [ColumnBuilder],
+    skipped: &[bool],
+) -> Result<(), RowError> {
     for (i, col) in columns.iter_mut().enumerate() {
         if skipped[i] {
             continue;
@@ -130,5 +142,5 @@ pub fn decode_row(
             }
         }
     }
-    Ok(true)
+    Ok(())
 }

@@ -1,18 +1,21 @@
-//! Row formats shared by connectors: `csv` and `json` (JSON lines), read
-//! into Arrow batches and written from them, with Flink's options.
+//! Row formats shared by connectors: `csv`, `json`, `raw` and the changelog
+//! format `debezium-json`, read into Arrow batches and written from them,
+//! with Flink's options.
 
 pub mod column;
 pub mod csv;
+pub mod debezium;
 pub mod encode;
 pub mod json;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use eddy_engine::connector::TableOptions;
-use eddy_engine::{EngineError, Result};
+use eddy_engine::{ChangeBatch, EngineError, Result, RowKind};
 
 use self::column::ColumnBuilder;
 pub use self::csv::CsvOptions;
+pub use self::debezium::DebeziumOptions;
 pub use self::json::{JsonOptions, TimestampStandard};
 
 /// A configured format.
@@ -24,10 +27,12 @@ pub enum Format {
     Json(JsonOptions),
     /// Each line is the single (string) column.
     Raw,
+    /// Debezium change events (a changelog: inserts, updates, deletes).
+    DebeziumJson(DebeziumOptions),
 }
 
 /// The names of the supported formats.
-pub const FORMATS: &[&str] = &["csv", "json", "raw"];
+pub const FORMATS: &[&str] = &["csv", "debezium-json", "json", "raw"];
 
 impl Format {
     /// Consumes `format` and the options of that format.
@@ -41,6 +46,7 @@ impl Format {
                 let _ = opts.take("raw.endianness");
                 Ok(Format::Raw)
             }
+            "debezium-json" => Ok(Format::DebeziumJson(DebeziumOptions::from_options(opts)?)),
             other => Err(EngineError::Plan(format!(
                 "Could not find any format factory for identifier '{other}'.\n\nAvailable format identifiers are:\n\n{}",
                 FORMATS.join("\n")
@@ -54,6 +60,7 @@ impl Format {
             Format::Csv(_) => csv::OPTION_KEYS,
             Format::Json(_) => json::OPTION_KEYS,
             Format::Raw => &["format", "raw.charset", "raw.endianness"],
+            Format::DebeziumJson(_) => debezium::OPTION_KEYS,
         }
     }
 
@@ -62,8 +69,14 @@ impl Format {
         match self {
             Format::Csv(o) => o.ignore_parse_errors,
             Format::Json(o) => o.ignore_parse_errors,
+            Format::DebeziumJson(o) => o.json.ignore_parse_errors,
             Format::Raw => false,
         }
+    }
+
+    /// Whether records carry changes (updates, deletes), not only rows.
+    pub fn is_changelog(&self) -> bool {
+        matches!(self, Format::DebeziumJson(_))
     }
 
     /// Short name (`csv`).
@@ -72,6 +85,7 @@ impl Format {
             Format::Csv(_) => "csv",
             Format::Json(_) => "json",
             Format::Raw => "raw",
+            Format::DebeziumJson(_) => "debezium-json",
         }
     }
 }
@@ -83,6 +97,19 @@ pub struct Origin<'a> {
     pub source: &'a str,
     /// 1-based line number in the file, or the offset.
     pub line: u64,
+    /// `line` is a Kafka offset.
+    pub is_offset: bool,
+}
+
+impl Origin<'_> {
+    /// The record's place; `column` is where in it the bad value starts.
+    fn describe(&self, column: usize) -> String {
+        if self.is_offset {
+            format!("{}, offset {} (character {column})", self.source, self.line)
+        } else {
+            format!("{}:{}:{column}", self.source, self.line)
+        }
+    }
 }
 
 /// Turns records (lines) into Arrow batches of a schema.
@@ -93,6 +120,8 @@ pub struct Decoder {
     /// Per column: left NULL, not decoded (the query does not read it).
     unread: Vec<bool>,
     rows: usize,
+    /// Row kinds, kept for changelog formats only.
+    kinds: Vec<i8>,
     skipped: u64,
     scratch: Vec<csv::Field>,
 }
@@ -120,6 +149,7 @@ impl Decoder {
             format,
             columns,
             rows: 0,
+            kinds: vec![],
             skipped: 0,
             scratch: vec![],
         })
@@ -149,6 +179,12 @@ impl Decoder {
     /// Decodes one record. A bad record fails with its origin named, or is
     /// skipped and counted when the format ignores parse errors.
     pub fn decode(&mut self, record: &[u8], origin: Origin<'_>) -> Result<()> {
+        self.decode_counted(record, origin).map(|_| ())
+    }
+
+    /// [`Decoder::decode`], returning how many rows the record gave (a
+    /// changelog record may give none or two).
+    pub fn decode_counted(&mut self, record: &[u8], origin: Origin<'_>) -> Result<usize> {
         let result = match std::str::from_utf8(record) {
             Err(e) => Err(RowError {
                 column: e.valid_up_to() + 1,
@@ -163,13 +199,23 @@ impl Decoder {
                     &mut self.columns,
                     &self.unread,
                     &mut self.scratch,
-                ),
+                )
+                .map(usize::from),
                 Format::Json(o) => {
                     json::decode_row(text, o, &self.schema, &mut self.columns, &self.unread)
+                        .map(usize::from)
                 }
+                Format::DebeziumJson(o) => debezium::decode_record(
+                    text,
+                    o,
+                    &self.schema,
+                    &mut self.columns,
+                    &self.unread,
+                    &mut self.kinds,
+                ),
                 Format::Raw => self.columns[0]
                     .append_str(text)
-                    .map(|()| true)
+                    .map(|()| 1)
                     .map_err(|message| RowError {
                         column: 1,
                         field: Some(self.schema.field(0).name().clone()),
@@ -178,20 +224,24 @@ impl Decoder {
             },
         };
         match result {
-            Ok(true) => {
-                self.rows += 1;
-                Ok(())
+            Ok(n) => {
+                if !self.format.is_changelog() {
+                    self.kinds
+                        .extend(std::iter::repeat_n(RowKind::Insert as i8, n));
+                }
+                self.rows += n;
+                Ok(n)
             }
-            Ok(false) => Ok(()),
             Err(e) => {
                 for (c, unread) in self.columns.iter_mut().zip(&self.unread) {
                     if !unread {
                         c.truncate_to(self.rows).map_err(EngineError::Internal)?;
                     }
                 }
+                self.kinds.truncate(self.rows);
                 if self.format.ignore_parse_errors() {
                     self.skipped += 1;
-                    return Ok(());
+                    return Ok(0);
                 }
                 let field = e
                     .field
@@ -199,11 +249,9 @@ impl Decoder {
                     .unwrap_or_default();
                 let text = String::from_utf8_lossy(record);
                 Err(EngineError::Execution(format!(
-                    "Failed to deserialize {} row at {}:{}:{}{}: {}\n  row: {}\n  (set '{}.ignore-parse-errors' = 'true' to skip bad rows)",
+                    "Failed to deserialize {} row at {}{}: {}\n  row: {}\n  (set '{}.ignore-parse-errors' = 'true' to skip bad rows)",
                     self.format.name(),
-                    origin.source,
-                    origin.line,
-                    e.column,
+                    origin.describe(e.column),
                     field,
                     e.message,
                     text.trim_end(),
@@ -211,6 +259,34 @@ impl Decoder {
                 )))
             }
         }
+    }
+
+    /// Drops the rows decoded after the first `rows` (a record whose key
+    /// decoded but whose value did not).
+    pub fn rollback_to(&mut self, rows: usize) -> Result<()> {
+        if rows >= self.rows {
+            return Ok(());
+        }
+        for (c, unread) in self.columns.iter_mut().zip(&self.unread) {
+            if !unread {
+                c.truncate_to(rows).map_err(EngineError::Internal)?;
+            }
+        }
+        self.kinds.truncate(rows);
+        self.rows = rows;
+        Ok(())
+    }
+
+    /// Appends a row of NULLs of kind `kind` (the value of a Kafka
+    /// tombstone).
+    pub fn append_null_row(&mut self, kind: RowKind) {
+        for (c, unread) in self.columns.iter_mut().zip(&self.unread) {
+            if !unread {
+                c.append_null();
+            }
+        }
+        self.kinds.push(kind as i8);
+        self.rows += 1;
     }
 
     /// The rows decoded so far as a batch, if any.
@@ -236,8 +312,22 @@ impl Decoder {
             })
             .collect::<Result<Vec<_>>>()?;
         self.rows = 0;
+        self.kinds.clear();
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok(Some(batch))
+    }
+
+    /// The rows decoded so far as changes: with their kinds for a
+    /// changelog format, else inserts.
+    pub fn flush_changes(&mut self) -> Result<Option<ChangeBatch>> {
+        let kinds = std::mem::take(&mut self.kinds);
+        Ok(self.flush()?.map(|data| {
+            if kinds.iter().all(|k| *k == RowKind::Insert as i8) {
+                ChangeBatch::inserts(data)
+            } else {
+                ChangeBatch::with_kinds(data, datafusion::arrow::array::Int8Array::from(kinds))
+            }
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod accumulator_state;
 pub mod aggregate;
 pub mod calc;
+pub mod changelog_normalize;
 pub mod group_aggregate;
 pub mod group_state;
 pub mod join;

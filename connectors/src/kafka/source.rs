@@ -1,0 +1,721 @@
+//! Reading Kafka: each source subtask owns the partitions assigned to it
+//! (assigned directly, never through a consumer group's rebalancing) and
+//! reads them on a thread of its own, which decodes records into batches
+//! and hands them to the runtime. Each partition is a split, so it has its
+//! own watermark; a partition quiet for `table.exec.source.idle-timeout`
+//! stops holding the watermark back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use eddy_engine::metrics::OperatorMetrics;
+use eddy_engine::operator::{Context, Source, SourceEvent, SourceFactory, SubtaskInfo};
+use eddy_engine::{EngineError, Result};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+
+use super::codec::{RecordDecoder, Skip};
+use super::options::{BoundedMode, KafkaTable, StartupMode, Topics};
+
+/// Rows per batch at most.
+const BATCH_ROWS: usize = 8192;
+/// How long a poll waits when nothing is buffered.
+const POLL: Duration = Duration::from_millis(50);
+/// Timeout of metadata and offset requests.
+const REQUEST: Duration = Duration::from_secs(30);
+/// How often positions are committed to the group, for monitoring.
+const COMMIT_EVERY: Duration = Duration::from_secs(5);
+
+/// Creates the readers of a Kafka table.
+pub struct KafkaSourceFactory {
+    table: Arc<KafkaTable>,
+}
+
+impl KafkaSourceFactory {
+    /// A source reading `table`.
+    pub fn new(table: KafkaTable) -> Result<Self> {
+        // Fail early on types the formats cannot read.
+        RecordDecoder::new(&table)?;
+        Ok(Self {
+            table: Arc::new(table),
+        })
+    }
+}
+
+impl SourceFactory for KafkaSourceFactory {
+    fn name(&self) -> String {
+        let kind = if self.table.upsert {
+            "upsert-kafka"
+        } else {
+            "kafka"
+        };
+        format!("{kind}[{}]", self.table.describe())
+    }
+
+    fn is_bounded(&self) -> bool {
+        self.table.bounded != BoundedMode::Unbounded
+    }
+
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Source>> {
+        Ok(Box::new(KafkaSource {
+            table: self.table.clone(),
+            subtask: subtask.clone(),
+            events: None,
+            stop: Arc::new(AtomicBool::new(false)),
+        }))
+    }
+}
+
+struct KafkaSource {
+    table: Arc<KafkaTable>,
+    subtask: SubtaskInfo,
+    events: Option<mpsc::Receiver<Result<SourceEvent>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for KafkaSource {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl Source for KafkaSource {
+    fn name(&self) -> String {
+        format!("kafka[{}]", self.table.describe())
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let (tx, rx) = mpsc::channel(4);
+        let mut reader = Reader::new(
+            self.table.clone(),
+            &self.subtask,
+            tx.clone(),
+            self.stop.clone(),
+            ctx.metrics.clone(),
+        )?;
+        std::thread::Builder::new()
+            .name(format!("kafka-{}", self.subtask.index))
+            .spawn(move || {
+                if let Err(e) = reader.run() {
+                    let _ = tx.blocking_send(Err(e));
+                }
+                reader.close();
+            })
+            .map_err(|source| EngineError::Io {
+                context: "starting the Kafka reader thread".into(),
+                source,
+            })?;
+        self.events = Some(rx);
+        Ok(())
+    }
+
+    async fn next(&mut self, _ctx: &mut Context) -> Result<SourceEvent> {
+        let Some(rx) = self.events.as_mut() else {
+            return Err(EngineError::Internal(
+                "Kafka source read before open".into(),
+            ));
+        };
+        match rx.recv().await {
+            Some(event) => event,
+            None => Err(EngineError::Internal(
+                "the Kafka reader thread stopped".into(),
+            )),
+        }
+    }
+}
+
+/// One assigned partition.
+struct Partition {
+    topic: String,
+    partition: i32,
+    /// `topic 'bids', partition 0`, for messages.
+    label: String,
+    /// The offset of the next record to read.
+    position: i64,
+    /// Exclusive end of a bounded read.
+    stop_at: Option<i64>,
+    done: bool,
+    last_seen: Instant,
+    idle: bool,
+}
+
+struct Reader {
+    table: Arc<KafkaTable>,
+    subtask: usize,
+    parallelism: usize,
+    /// Shared so that a polled record (which borrows it) does not borrow
+    /// the reader.
+    consumer: Arc<BaseConsumer>,
+    decoder: RecordDecoder,
+    events: mpsc::Sender<Result<SourceEvent>>,
+    stop: Arc<AtomicBool>,
+    metrics: Arc<OperatorMetrics>,
+    /// Assigned partitions; a partition's index is its split.
+    partitions: Vec<Partition>,
+    by_name: HashMap<(String, i32), usize>,
+    /// The split the buffered rows come from.
+    buffered_split: Option<usize>,
+    dead_letter: Option<(BaseProducer, String)>,
+    last_discovery: Instant,
+    last_commit: Instant,
+}
+
+fn kafka_error(what: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Execution(format!("Kafka: {what}: {e}"))
+}
+
+/// A client configuration from the table's `properties.*`, with Eddy's
+/// defaults where the table sets none.
+pub fn client_config(table: &KafkaTable, defaults: &[(&str, &str)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (k, v) in defaults {
+        config.set(*k, *v);
+    }
+    for (k, v) in &table.properties {
+        config.set(k, v);
+    }
+    config
+}
+
+/// The subtask that reads `partition` of `topic`: spread like Flink's
+/// enumerator, a topic's partitions round-robin from a start that depends
+/// on the topic, so that partitions found later keep their owner.
+fn owner(topic: &str, partition: i32, parallelism: usize) -> usize {
+    let hash = topic
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let start = (hash.wrapping_mul(31) & 0x7FFF_FFFF) as usize % parallelism;
+    (start + partition.max(0) as usize) % parallelism
+}
+
+impl Reader {
+    fn new(
+        table: Arc<KafkaTable>,
+        subtask: &SubtaskInfo,
+        events: mpsc::Sender<Result<SourceEvent>>,
+        stop: Arc<AtomicBool>,
+        metrics: Arc<OperatorMetrics>,
+    ) -> Result<Self> {
+        let group = table
+            .group_id
+            .clone()
+            .unwrap_or_else(|| format!("eddy-{}", subtask.job_name));
+        let consumer: BaseConsumer = client_config(
+            &table,
+            &[
+                ("fetch.wait.max.ms", "10"),
+                ("auto.offset.reset", "earliest"),
+            ],
+        )
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .create()
+        .map_err(|e| kafka_error("creating the consumer", e))?;
+        let dead_letter = match &table.dead_letter {
+            None => None,
+            Some(topic) => {
+                let producer: BaseProducer = client_config(&table, &[])
+                    .create()
+                    .map_err(|e| kafka_error("creating the dead-letter producer", e))?;
+                Some((producer, topic.clone()))
+            }
+        };
+        Ok(Self {
+            decoder: RecordDecoder::new(&table)?,
+            table,
+            subtask: subtask.index,
+            parallelism: subtask.parallelism,
+            consumer: Arc::new(consumer),
+            events,
+            stop,
+            metrics,
+            partitions: vec![],
+            by_name: HashMap::new(),
+            buffered_split: None,
+            dead_letter,
+            last_discovery: Instant::now(),
+            last_commit: Instant::now(),
+        })
+    }
+
+    /// Sends an event; `false` when the job no longer listens.
+    fn send(&self, event: SourceEvent) -> bool {
+        self.events.blocking_send(Ok(event)).is_ok()
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.events.is_closed()
+    }
+
+    /// The partitions of the table's topics, sorted.
+    fn list_partitions(&self) -> Result<Vec<(String, i32)>> {
+        let mut out = vec![];
+        match &self.table.topics {
+            Topics::Names(names) => {
+                for name in names {
+                    let md = self
+                        .consumer
+                        .fetch_metadata(Some(name), REQUEST)
+                        .map_err(|e| {
+                            kafka_error(&format!("reading metadata of topic '{name}'"), e)
+                        })?;
+                    let topic = md.topics().iter().find(|t| t.name() == name);
+                    match topic {
+                        Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                            out.extend(t.partitions().iter().map(|p| (name.clone(), p.id())));
+                        }
+                        _ => {
+                            return Err(EngineError::Execution(format!(
+                                "Kafka topic '{name}' of table '{}' does not exist",
+                                self.table.table
+                            )));
+                        }
+                    }
+                }
+            }
+            Topics::Pattern(re) => {
+                let md = self
+                    .consumer
+                    .fetch_metadata(None, REQUEST)
+                    .map_err(|e| kafka_error("reading metadata", e))?;
+                for t in md.topics() {
+                    if re.is_match(t.name()) && t.error().is_none() {
+                        out.extend(
+                            t.partitions()
+                                .iter()
+                                .map(|p| (t.name().to_string(), p.id())),
+                        );
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Per partition: the offsets at `ms`, or the end where none is.
+    fn offsets_at(&self, parts: &[(String, i32)], ms: i64) -> Result<Vec<Option<i64>>> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in parts {
+            tpl.add_partition_offset(t, *p, Offset::Offset(ms))
+                .map_err(|e| kafka_error("offsets for a time", e))?;
+        }
+        let found = self
+            .consumer
+            .offsets_for_times(tpl, REQUEST)
+            .map_err(|e| kafka_error("looking up offsets for a time", e))?;
+        Ok(parts
+            .iter()
+            .map(
+                |(t, p)| match found.find_partition(t, *p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => Some(o),
+                    _ => None,
+                },
+            )
+            .collect())
+    }
+
+    /// The group's committed offsets.
+    fn committed(&self, parts: &[(String, i32)]) -> Result<Vec<Option<i64>>> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in parts {
+            tpl.add_partition(t, *p);
+        }
+        let found = self
+            .consumer
+            .committed_offsets(tpl, REQUEST)
+            .map_err(|e| kafka_error("reading the group's committed offsets", e))?;
+        Ok(parts
+            .iter()
+            .map(
+                |(t, p)| match found.find_partition(t, *p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => Some(o),
+                    _ => None,
+                },
+            )
+            .collect())
+    }
+
+    /// Starts reading the partitions among `all` this subtask owns and
+    /// does not read yet; `initial` for the job's first assignment (later
+    /// partitions start at their beginning).
+    fn assign(&mut self, all: Vec<(String, i32)>, initial: bool) -> Result<()> {
+        let new: Vec<(String, i32)> = all
+            .into_iter()
+            .filter(|(t, p)| owner(t, *p, self.parallelism) == self.subtask)
+            .filter(|k| !self.by_name.contains_key(k))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut ends = vec![];
+        for (t, p) in &new {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(t, *p, REQUEST)
+                .map_err(|e| kafka_error(&format!("reading offsets of topic '{t}'"), e))?;
+            ends.push((low, high));
+        }
+        let startup = if initial {
+            self.table.startup.clone()
+        } else {
+            StartupMode::Earliest
+        };
+        let starts: Vec<i64> = match &startup {
+            StartupMode::Earliest => ends.iter().map(|e| e.0).collect(),
+            StartupMode::Latest => ends.iter().map(|e| e.1).collect(),
+            StartupMode::Timestamp(ms) => self
+                .offsets_at(&new, *ms)?
+                .into_iter()
+                .zip(&ends)
+                .map(|(o, e)| o.unwrap_or(e.1))
+                .collect(),
+            StartupMode::GroupOffsets => {
+                let latest = self.table.properties.iter().any(|(k, v)| {
+                    k == "auto.offset.reset" && matches!(v.as_str(), "latest" | "largest")
+                });
+                self.committed(&new)?
+                    .into_iter()
+                    .zip(&ends)
+                    .map(|(o, e)| o.unwrap_or(if latest { e.1 } else { e.0 }))
+                    .collect()
+            }
+            StartupMode::Specific(list) => new
+                .iter()
+                .zip(&ends)
+                .map(|((_, p), e)| list.iter().find(|(q, _)| q == p).map_or(e.0, |(_, o)| *o))
+                .collect(),
+        };
+        let stops: Vec<Option<i64>> = match &self.table.bounded {
+            BoundedMode::Unbounded => vec![None; new.len()],
+            BoundedMode::Latest => ends.iter().map(|e| Some(e.1)).collect(),
+            BoundedMode::Timestamp(ms) => self
+                .offsets_at(&new, *ms)?
+                .into_iter()
+                .zip(&ends)
+                .map(|(o, e)| Some(o.unwrap_or(e.1)))
+                .collect(),
+            BoundedMode::GroupOffsets => self
+                .committed(&new)?
+                .into_iter()
+                .zip(&ends)
+                .map(|(o, e)| Some(o.unwrap_or(e.1)))
+                .collect(),
+            BoundedMode::Specific(list) => new
+                .iter()
+                .zip(&ends)
+                .map(|((_, p), e)| Some(list.iter().find(|(q, _)| q == p).map_or(e.1, |(_, o)| *o)))
+                .collect(),
+        };
+        let mut tpl = TopicPartitionList::new();
+        for (((t, p), start), stop) in new.into_iter().zip(starts).zip(stops) {
+            let split = self.partitions.len();
+            let done = stop.is_some_and(|s| s <= start);
+            if !done {
+                tpl.add_partition_offset(&t, p, Offset::Offset(start))
+                    .map_err(|e| kafka_error("assigning partitions", e))?;
+            }
+            self.by_name.insert((t.clone(), p), split);
+            self.partitions.push(Partition {
+                label: format!("topic '{t}', partition {p}"),
+                topic: t,
+                partition: p,
+                position: start,
+                stop_at: stop,
+                done,
+                last_seen: Instant::now(),
+                idle: false,
+            });
+            if !done && !self.send(SourceEvent::SplitStart(split)) {
+                return Ok(());
+            }
+        }
+        self.consumer
+            .incremental_assign(&tpl)
+            .map_err(|e| kafka_error("assigning partitions", e))
+    }
+
+    /// Sends the buffered rows as a batch of their split.
+    fn flush(&mut self) -> Result<bool> {
+        let skipped = self.decoder.take_skipped();
+        if skipped > 0 {
+            self.metrics.add_skipped(skipped);
+        }
+        let Some(split) = self.buffered_split.take() else {
+            return Ok(true);
+        };
+        match self.decoder.flush()? {
+            Some(batch) => Ok(self.send(SourceEvent::Batch { split, batch })),
+            None => Ok(true),
+        }
+    }
+
+    /// Partition `split` reached its end: ends its split and stops
+    /// fetching it.
+    fn finish_partition(&mut self, split: usize) -> Result<bool> {
+        if !self.flush()? {
+            return Ok(false);
+        }
+        let p = &mut self.partitions[split];
+        p.done = true;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&p.topic, p.partition);
+        // Stopping the fetch is an optimisation; a failure loses nothing.
+        let _ = self.consumer.pause(&tpl);
+        Ok(self.send(SourceEvent::SplitEnd(split)))
+    }
+
+    fn run(&mut self) -> Result<()> {
+        let all = self.list_partitions()?;
+        self.assign(all, true)?;
+        let bounded = self.table.bounded != BoundedMode::Unbounded;
+        let mut last: Option<(String, i32, usize)> = None;
+        loop {
+            if self.stopped() {
+                return Ok(());
+            }
+            if bounded && self.partitions.iter().all(|p| p.done) {
+                self.flush()?;
+                self.commit();
+                self.send(SourceEvent::End);
+                return Ok(());
+            }
+            let wait = if self.buffered_split.is_some() {
+                Duration::ZERO
+            } else {
+                POLL
+            };
+            let consumer = self.consumer.clone();
+            let polled = consumer.poll(wait);
+            let message = match polled {
+                None => {
+                    if !self.flush()? {
+                        return Ok(());
+                    }
+                    self.housekeeping()?;
+                    continue;
+                }
+                Some(Err(e)) => {
+                    // librdkafka retries broker faults itself; it reports
+                    // them here too. Fatal errors end the job.
+                    if let Some(code) = e.rdkafka_error_code()
+                        && matches!(
+                            code,
+                            rdkafka::types::RDKafkaErrorCode::Fatal
+                                | rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+                                | rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed
+                        )
+                    {
+                        return Err(kafka_error("reading", e));
+                    }
+                    continue;
+                }
+                Some(Ok(m)) => m,
+            };
+            let split = match &last {
+                Some((t, p, s)) if *p == message.partition() && t == message.topic() => *s,
+                _ => {
+                    let key = (message.topic().to_string(), message.partition());
+                    let Some(s) = self.by_name.get(&key).copied() else {
+                        continue;
+                    };
+                    last = Some((key.0, key.1, s));
+                    s
+                }
+            };
+            let p = &self.partitions[split];
+            if p.done {
+                continue;
+            }
+            if p.stop_at.is_some_and(|s| message.offset() >= s) {
+                drop(message);
+                if !self.finish_partition(split)? {
+                    return Ok(());
+                }
+                continue;
+            }
+            if self.buffered_split != Some(split) {
+                if !self.flush()? {
+                    return Ok(());
+                }
+                self.buffered_split = Some(split);
+            }
+            let label = &self.partitions[split].label;
+            match self.decoder.decode(&message, label) {
+                Ok(()) => {}
+                Err(Skip::Bad(e)) => match &self.dead_letter {
+                    None => return Err(e),
+                    Some((producer, topic)) => {
+                        dead_letter(producer, topic, &message, &e.to_string(), label)?;
+                        self.metrics.add_skipped(1);
+                    }
+                },
+            }
+            let offset = message.offset();
+            drop(message);
+            let p = &mut self.partitions[split];
+            p.position = offset + 1;
+            p.last_seen = Instant::now();
+            p.idle = false;
+            let ended = p.stop_at.is_some_and(|s| p.position >= s);
+            if ended {
+                if !self.finish_partition(split)? {
+                    return Ok(());
+                }
+            } else if self.decoder.buffered_rows() >= BATCH_ROWS && !self.flush()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Between records: idle partitions, new partitions, offset commits,
+    /// and bounded partitions whose last records were compacted away.
+    fn housekeeping(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if let Some(timeout) = self.table.idle_timeout {
+            for split in 0..self.partitions.len() {
+                let p = &mut self.partitions[split];
+                if !p.done && !p.idle && now.duration_since(p.last_seen) >= timeout {
+                    p.idle = true;
+                    if !self.send(SourceEvent::SplitIdle(split)) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if let Some(every) = self.table.discovery
+            && now.duration_since(self.last_discovery) >= every
+        {
+            self.last_discovery = now;
+            let all = self.list_partitions()?;
+            self.assign(all, false)?;
+        }
+        if now.duration_since(self.last_commit) >= COMMIT_EVERY {
+            self.last_commit = now;
+            self.commit();
+        }
+        if self.table.bounded != BoundedMode::Unbounded {
+            let positions = self.consumer.position().ok();
+            for split in 0..self.partitions.len() {
+                let p = &self.partitions[split];
+                let Some(stop) = p.stop_at.filter(|_| !p.done) else {
+                    continue;
+                };
+                let at = positions
+                    .as_ref()
+                    .and_then(|t| t.find_partition(&p.topic, p.partition))
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+                if at.is_some_and(|o| o >= stop) && !self.finish_partition(split)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the read positions to the group (for monitoring only: the
+    /// source restarts from its own positions, not the group's).
+    fn commit(&self) {
+        if self.table.group_id.is_none() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in &self.partitions {
+            let _ = tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.position));
+        }
+        if tpl.count() > 0 {
+            let _ = self.consumer.commit(&tpl, CommitMode::Async);
+        }
+    }
+
+    fn close(&mut self) {
+        self.commit();
+        if let Some((producer, _)) = &self.dead_letter {
+            let _ = producer.flush(REQUEST);
+        }
+    }
+}
+
+/// Sends a record that could not be decoded to the dead-letter topic, as
+/// it was, with the error and its origin in headers.
+fn dead_letter<M: Message>(
+    producer: &BaseProducer,
+    topic: &str,
+    m: &M,
+    error: &str,
+    origin: &str,
+) -> Result<()> {
+    let offset = m.offset().to_string();
+    let partition = m.partition().to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "eddy.error",
+            value: Some(error),
+        })
+        .insert(Header {
+            key: "eddy.source.topic",
+            value: Some(m.topic()),
+        })
+        .insert(Header {
+            key: "eddy.source.partition",
+            value: Some(&partition),
+        })
+        .insert(Header {
+            key: "eddy.source.offset",
+            value: Some(&offset),
+        });
+    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).headers(headers);
+    if let Some(k) = m.key() {
+        record = record.key(k);
+    }
+    if let Some(v) = m.payload() {
+        record = record.payload(v);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(
+                    rdkafka::types::RDKafkaErrorCode::QueueFull,
+                ),
+                r,
+            )) => {
+                producer.poll(Duration::from_millis(10));
+                record = r;
+            }
+            Err((e, _)) => {
+                return Err(kafka_error(
+                    &format!(
+                        "sending the bad record at {origin}, offset {offset} to dead-letter topic '{topic}'"
+                    ),
+                    e,
+                ));
+            }
+        }
+    }
+    producer.poll(Duration::ZERO);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_spread_evenly_and_stay_with_their_owner() {
+        let owners: Vec<usize> = (0..4).map(|p| owner("bids", p, 2)).collect();
+        assert_eq!(owners.iter().filter(|o| **o == 0).count(), 2);
+        assert_eq!(owner("bids", 3, 2), owners[3]);
+    }
+}
