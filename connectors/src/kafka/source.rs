@@ -485,6 +485,8 @@ impl Reader {
             if bounded && self.partitions.iter().all(|p| p.done) {
                 self.flush()?;
                 self.commit();
+                // Before the end: the process may exit once it is sent.
+                self.flush_dead_letters()?;
                 self.send(SourceEvent::End);
                 return Ok(());
             }
@@ -639,11 +641,20 @@ impl Reader {
         }
     }
 
+    /// Waits until the bad records sent to the dead-letter topic are
+    /// acknowledged.
+    fn flush_dead_letters(&self) -> Result<()> {
+        match &self.dead_letter {
+            Some((producer, topic)) => producer
+                .flush(REQUEST)
+                .map_err(|e| kafka_error(&format!("writing to dead-letter topic '{topic}'"), e)),
+            None => Ok(()),
+        }
+    }
+
     fn close(&mut self) {
         self.commit();
-        if let Some((producer, _)) = &self.dead_letter {
-            let _ = producer.flush(REQUEST);
-        }
+        let _ = self.flush_dead_letters();
     }
 }
 

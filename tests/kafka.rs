@@ -1,0 +1,652 @@
+//! Kafka end to end, against a real Kafka-compatible broker: tansu, started
+//! here on a free loopback port with in-memory storage and killed at the
+//! end. Each case creates its topics, runs `eddy -f` scripts that read and
+//! write them, and checks what reached the topics and what the scripts
+//! printed. Where Flink can produce the expected rows, they are the `.out`
+//! of a conformance case that runs the same query over a file.
+//!
+//! tansu is found on PATH or in ~/.cargo/bin (`TANSU` overrides); the
+//! README's test command installs it.
+//!
+//! tansu 0.6 answers a ListOffsets for the latest offset with the base
+//! offset of the last record batch plus one, not the offset after the last
+//! record. Scripts that write topics later read to their end (bounded
+//! `latest-offset`) therefore produce one record per batch
+//! (`properties.batch.num.messages` = 1).
+//!
+//! tansu 0.6 also answers every lookup of offsets by timestamp with offset
+//! 0, so the `timestamp` startup and bounded modes are not tested here.
+//!
+//! `cargo test -p eddy-shell --test kafka [-- FILTER]`
+
+#[path = "support/changelog.rs"]
+mod changelog;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// A tansu broker on a free port, killed on drop.
+struct Broker {
+    child: Child,
+    address: String,
+}
+
+fn tansu() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("TANSU") {
+        return Some(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tansu"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tansu");
+        p.is_file().then_some(p)
+    })
+}
+
+impl Broker {
+    fn start() -> Result<Broker, String> {
+        let bin = tansu().ok_or(
+            "tansu is not installed: run `cargo install tansu --locked --features dynostore` (the README's test command does)",
+        )?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+                "--silent",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting tansu: {e}"))?;
+        let broker = Broker {
+            child,
+            address: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&broker.address).is_err() {
+            if Instant::now() > deadline {
+                return Err("tansu did not start listening within 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(broker)
+    }
+
+    fn config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.address);
+        c
+    }
+
+    fn create_topic(&self, name: &str, partitions: i32) -> Result<(), String> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.config().create().map_err(|e| e.to_string())?;
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let results =
+            futures::executor::block_on(admin.create_topics([&topic], &AdminOptions::new()))
+                .map_err(|e| e.to_string())?;
+        for r in results {
+            r.map_err(|(t, e)| format!("creating topic {t}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Produces records (key, value, headers), one per batch, and waits
+    /// for them to be acknowledged.
+    fn produce(&self, topic: &str, records: &[Record]) -> Result<(), String> {
+        let producer: BaseProducer = self
+            .config()
+            .set("batch.num.messages", "1")
+            .create()
+            .map_err(|e| e.to_string())?;
+        for r in records {
+            let mut headers = OwnedHeaders::new();
+            for (k, v) in &r.headers {
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v.as_bytes()),
+                });
+            }
+            let mut rec: BaseRecord<'_, str, str> = BaseRecord::to(topic).headers(headers);
+            if let Some(k) = &r.key {
+                rec = rec.key(k);
+            }
+            if let Some(v) = &r.value {
+                rec = rec.payload(v);
+            }
+            if let Some(p) = r.partition {
+                rec = rec.partition(p);
+            }
+            if let Some(t) = r.timestamp {
+                rec = rec.timestamp(t);
+            }
+            producer.send(rec).map_err(|(e, _)| e.to_string())?;
+        }
+        producer
+            .flush(Duration::from_secs(10))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Reads `topic` from the start until `count` records came (or 20 s
+    /// passed), in partition order.
+    fn consume(&self, topic: &str, count: usize) -> Result<Vec<Record>, String> {
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", "eddy-test")
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let md = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        let mut tpl = TopicPartitionList::new();
+        for t in md.topics() {
+            for p in t.partitions() {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        let mut out = vec![];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while out.len() < count && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => out.push(Record {
+                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    value: m.payload().map(|v| String::from_utf8_lossy(v).into_owned()),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    (
+                                        h.key.to_string(),
+                                        String::from_utf8_lossy(h.value.unwrap_or_default())
+                                            .into_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    partition: Some(m.partition()),
+                    timestamp: m.timestamp().to_millis(),
+                }),
+                Some(Err(e)) => return Err(e.to_string()),
+                None => {}
+            }
+        }
+        out.sort_by_key(|r| r.partition);
+        Ok(out)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        // tansu exits on SIGKILL, not always on SIGTERM.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Record {
+    key: Option<String>,
+    value: Option<String>,
+    headers: Vec<(String, String)>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+}
+
+fn value(v: &str) -> Record {
+    Record {
+        value: Some(v.into()),
+        ..Record::default()
+    }
+}
+
+struct Env<'a> {
+    broker: &'a Broker,
+    dir: PathBuf,
+    conformance: PathBuf,
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Env<'_> {
+    /// Runs a script with `${BROKER}` and `${DATA}` filled in.
+    fn eddy(&self, name: &str, sql: &str) -> Run {
+        let script = sql.replace("${BROKER}", &self.broker.address).replace(
+            "${DATA}",
+            &self.conformance.join("data").display().to_string(),
+        );
+        let file = self.dir.join(format!("{name}.sql"));
+        if let Err(e) = std::fs::write(&file, script) {
+            return Run {
+                ok: false,
+                stdout: String::new(),
+                stderr: e.to_string(),
+            };
+        }
+        match Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .arg("-f")
+            .arg(&file)
+            .output()
+        {
+            Ok(o) => Run {
+                ok: o.status.success(),
+                stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            },
+            Err(e) => Run {
+                ok: false,
+                stdout: String::new(),
+                stderr: e.to_string(),
+            },
+        }
+    }
+
+    /// Runs a script that must succeed; its stdout.
+    fn eddy_ok(&self, name: &str, sql: &str) -> Result<String, String> {
+        let run = self.eddy(name, sql);
+        if run.ok {
+            Ok(run.stdout)
+        } else {
+            Err(format!("{name} failed:\n{}", run.stderr))
+        }
+    }
+
+    /// Checks printed rows against a conformance case's `.out` (Flink's
+    /// output for the same query over a file), after folding changelogs.
+    fn same_as_flink(&self, printed: &str, case: &str) -> Result<(), String> {
+        let path = self.conformance.join(case);
+        let expected =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let expected = changelog::fold(&expected)?;
+        let got = changelog::fold(printed)?;
+        if expected.rows == got.rows {
+            Ok(())
+        } else {
+            Err(format!(
+                "rows differ from Flink's ({case}):\n{}",
+                changelog::diff(&expected, &got)
+            ))
+        }
+    }
+}
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(what()) }
+}
+
+/// The orders of the conformance data, written to a two-partition topic
+/// by Eddy (filesystem -> kafka, keyed by customer).
+fn produce_orders(env: &Env, topic: &str) -> Result<(), String> {
+    env.broker.create_topic(topic, 2)?;
+    env.eddy_ok(
+        "produce_orders",
+        &format!(
+            "CREATE TABLE orders_file (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'filesystem', 'path' = '${{DATA}}/orders.csv', 'format' = 'csv');
+CREATE TABLE orders_kafka (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING) WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '${{BROKER}}', 'properties.batch.num.messages' = '1', 'format' = 'json', 'key.format' = 'json', 'key.fields' = 'customer');
+INSERT INTO orders_kafka SELECT * FROM orders_file;"
+        ),
+    )?;
+    Ok(())
+}
+
+fn orders_table(name: &str, topic: &str, extra: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (id INT, customer STRING, amount DECIMAL(10, 2), price DOUBLE, qty INT, ts TIMESTAMP(3), status STRING, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.bounded.mode' = 'latest-offset'{extra});"
+    )
+}
+
+/// JSON orders -> window aggregate -> result topic, checked by consuming
+/// it raw and by reading it back, at parallelism 1 and 2.
+fn window_aggregate(env: &Env) -> Result<(), String> {
+    produce_orders(env, "orders")?;
+    let keyed = env.broker.consume("orders", 6)?;
+    check(
+        keyed.len() == 6
+            && keyed.iter().all(|r| {
+                r.key
+                    .as_deref()
+                    .is_some_and(|k| k.starts_with("{\"customer\":"))
+            }),
+        || format!("orders topic: expected 6 records keyed by customer, got {keyed:?}"),
+    )?;
+    for parallelism in [1, 2] {
+        let out = format!("window_results_{parallelism}");
+        env.broker.create_topic(&out, 1)?;
+        env.eddy_ok(
+            "window_aggregate",
+            &format!(
+                "SET 'parallelism.default' = '{parallelism}';
+{}
+CREATE TABLE results (window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT, total_qty INT, min_price DOUBLE, max_amount DECIMAL(10, 2), avg_price DOUBLE) WITH ('connector' = 'kafka', 'topic' = '{out}', 'properties.bootstrap.servers' = '${{BROKER}}', 'properties.batch.num.messages' = '1', 'format' = 'json');
+INSERT INTO results SELECT window_start, window_end, COUNT(*) AS n, SUM(qty) AS total_qty, MIN(price) AS min_price, MAX(amount) AS max_amount, AVG(price) AS avg_price FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;",
+                orders_table("orders", "orders", "")
+            ),
+        )?;
+        let raw = env.broker.consume(&out, 5)?;
+        check(
+            raw.len() == 5
+                && raw.iter().all(|r| {
+                    r.value
+                        .as_deref()
+                        .is_some_and(|v| v.starts_with("{\"window_start\":\"2024-01-0"))
+                }),
+            || format!("{out}: expected 5 JSON results, got {raw:?}"),
+        )?;
+        let printed = env.eddy_ok(
+            "read_results",
+            &format!(
+                "CREATE TABLE results (window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT, total_qty INT, min_price DOUBLE, max_amount DECIMAL(10, 2), avg_price DOUBLE) WITH ('connector' = 'kafka', 'topic' = '{out}', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.bounded.mode' = 'latest-offset');
+SELECT * FROM results;"
+            ),
+        )?;
+        env.same_as_flink(&printed, "windows/tumble_aggregate.out")?;
+    }
+    Ok(())
+}
+
+/// An updating aggregate into upsert-kafka, read back as a changelog.
+fn upsert_round_trip(env: &Env) -> Result<(), String> {
+    produce_orders(env, "orders_u")?;
+    env.broker.create_topic("status_totals", 2)?;
+    let table = "CREATE TABLE totals (status STRING, n BIGINT, q INT, p DOUBLE, c STRING, a INT, PRIMARY KEY (status) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'status_totals', 'properties.bootstrap.servers' = '${BROKER}', 'properties.batch.num.messages' = '1', 'key.format' = 'json', 'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset');";
+    env.eddy_ok(
+        "upsert_write",
+        &format!(
+            "{}
+{table}
+INSERT INTO totals SELECT status, COUNT(*) AS n, SUM(qty) AS q, MAX(price) AS p, MIN(customer) AS c, AVG(qty) AS a FROM orders GROUP BY status;",
+            orders_table("orders", "orders_u", "")
+        ),
+    )?;
+    let raw = env.broker.consume("status_totals", 1)?;
+    check(
+        raw.first().is_some_and(|r| {
+            r.key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("{\"status\":"))
+        }),
+        || format!("status_totals: expected records keyed by status, got {raw:?}"),
+    )?;
+    let printed = env.eddy_ok("upsert_read", &format!("{table}\nSELECT * FROM totals;"))?;
+    env.same_as_flink(&printed, "aggregates/group_by_key.out")
+}
+
+/// Debezium events in, as a changelog, out as Debezium events and as
+/// upserts with tombstones.
+fn debezium_in_and_out(env: &Env) -> Result<(), String> {
+    for (t, p) in [("cdc", 1), ("cdc_out", 1), ("products_upsert", 1)] {
+        env.broker.create_topic(t, p)?;
+    }
+    let events = std::fs::read_to_string(env.conformance.join("data/products_cdc.json"))
+        .map_err(|e| e.to_string())?;
+    let records: Vec<Record> = events.lines().map(value).collect();
+    env.broker.produce("cdc", &records)?;
+    let source = "CREATE TABLE products (id INT, name STRING, category STRING, weight DOUBLE) WITH ('connector' = 'kafka', 'topic' = 'cdc', 'properties.bootstrap.servers' = '${BROKER}', 'format' = 'debezium-json', 'scan.bounded.mode' = 'latest-offset');";
+    let printed = env.eddy_ok(
+        "debezium_read",
+        &format!(
+            "{source}
+SELECT * FROM products;
+SELECT category, COUNT(*) AS n, SUM(weight) AS total FROM products GROUP BY category;"
+        ),
+    )?;
+    env.same_as_flink(&printed, "connectors/debezium_json_changelog.out")?;
+    env.eddy_ok(
+        "debezium_write",
+        &format!(
+            "{source}
+CREATE TABLE cdc_out (id INT, name STRING, category STRING, weight DOUBLE) WITH ('connector' = 'kafka', 'topic' = 'cdc_out', 'properties.bootstrap.servers' = '${{BROKER}}', 'properties.batch.num.messages' = '1', 'format' = 'debezium-json');
+CREATE TABLE upserts (id INT, name STRING, category STRING, weight DOUBLE, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'upsert-kafka', 'topic' = 'products_upsert', 'properties.bootstrap.servers' = '${{BROKER}}', 'properties.batch.num.messages' = '1', 'key.format' = 'json', 'value.format' = 'json');
+INSERT INTO cdc_out SELECT * FROM products;
+INSERT INTO upserts SELECT * FROM products;"
+        ),
+    )?;
+    // 3 inserts, 2 updates (a delete and a create each), 1 insert, 1 delete.
+    let out = env.broker.consume("cdc_out", 9)?;
+    let ops: Vec<&str> = out
+        .iter()
+        .filter_map(|r| r.value.as_deref())
+        .map(|v| {
+            if v.ends_with("\"op\":\"c\"}") {
+                "c"
+            } else {
+                "d"
+            }
+        })
+        .collect();
+    check(ops == ["c", "c", "c", "d", "c", "c", "d", "d", "c"], || {
+        format!("cdc_out: unexpected events {out:?}")
+    })?;
+    check(
+        out.get(3).and_then(|r| r.value.as_deref())
+            == Some(
+                r#"{"before":{"id":1,"name":"scooter","category":"vehicles","weight":3.14},"after":null,"op":"d"}"#,
+            ),
+        || format!("cdc_out: the update's delete event is {:?}", out.get(3)),
+    )?;
+    // Upserts: no -U; the delete is a tombstone keyed by the id.
+    let upserts = env.broker.consume("products_upsert", 7)?;
+    let tombstones: Vec<&Record> = upserts.iter().filter(|r| r.value.is_none()).collect();
+    check(
+        upserts.len() == 7
+            && tombstones.len() == 1
+            && tombstones[0].key.as_deref() == Some(r#"{"id":2}"#),
+        || format!("products_upsert: expected 6 upserts and a tombstone for id 2, got {upserts:?}"),
+    )?;
+    let printed = env.eddy_ok(
+        "debezium_reread",
+        "CREATE TABLE cdc_out (id INT, name STRING, category STRING, weight DOUBLE) WITH ('connector' = 'kafka', 'topic' = 'cdc_out', 'properties.bootstrap.servers' = '${BROKER}', 'format' = 'debezium-json', 'scan.bounded.mode' = 'latest-offset');
+SELECT * FROM cdc_out;
+SELECT category, COUNT(*) AS n, SUM(weight) AS total FROM cdc_out GROUP BY category;",
+    )?;
+    env.same_as_flink(&printed, "connectors/debezium_json_changelog.out")
+}
+
+/// Metadata columns, startup and bounded offsets, and bad records: failing
+/// with their place, skipped, or sent to a dead-letter topic.
+fn metadata_offsets_and_bad_records(env: &Env) -> Result<(), String> {
+    env.broker.create_topic("events", 1)?;
+    env.broker.create_topic("dead_letters", 1)?;
+    let mut records = vec![];
+    for (i, v) in [
+        r#"{"id":1,"name":"a"}"#,
+        r#"{"id":2,"name":"b"}"#,
+        r#"{"id":3,"name":oops}"#,
+        r#"{"id":4,"name":"d"}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        records.push(Record {
+            key: Some(format!("k{}", i + 1)),
+            value: Some(v.to_string()),
+            headers: vec![("source".into(), format!("test-{}", i + 1))],
+            partition: Some(0),
+            timestamp: Some(1_700_000_000_000 + i as i64 * 1000),
+        });
+    }
+    env.broker.produce("events", &records)?;
+    let table = |extra: &str| {
+        format!(
+            "CREATE TABLE events (id INT, name STRING, `partition` INT METADATA VIRTUAL, `offset` BIGINT METADATA VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', headers MAP<STRING, BYTES> METADATA, topic STRING METADATA VIRTUAL) WITH ('connector' = 'kafka', 'topic' = 'events', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.bounded.mode' = 'latest-offset'{extra});"
+        )
+    };
+    // A bad record fails the job, naming where it is.
+    let run = env.eddy(
+        "bad_record",
+        &format!("{}\nSELECT id FROM events;", table("")),
+    );
+    check(
+        !run.ok && run.stderr.contains("topic 'events', partition 0, offset 2"),
+        || {
+            format!(
+                "a bad record must fail the job with its offset; stderr:\n{}",
+                run.stderr
+            )
+        },
+    )?;
+    // Skipped with ignore-parse-errors.
+    let printed = env.eddy_ok(
+        "ignore_parse_errors",
+        &format!(
+            "{}\nSELECT id, name, `partition`, `offset`, CAST(ts AS STRING), headers['source'], topic FROM events;",
+            table(", 'json.ignore-parse-errors' = 'true'")
+        ),
+    )?;
+    let lines: Vec<&str> = printed.lines().collect();
+    check(
+        lines
+            == [
+                "+I[1, a, 0, 0, 2023-11-14 22:13:20.000, [116, 101, 115, 116, 45, 49], events]",
+                "+I[2, b, 0, 1, 2023-11-14 22:13:21.000, [116, 101, 115, 116, 45, 50], events]",
+                "+I[4, d, 0, 3, 2023-11-14 22:13:23.000, [116, 101, 115, 116, 45, 52], events]",
+            ],
+        || format!("metadata columns: got\n{printed}"),
+    )?;
+    // Sent to a dead-letter topic, with the error in a header.
+    let printed = env.eddy_ok(
+        "dead_letter",
+        &format!(
+            "{}\nSELECT id FROM events;",
+            table(", 'scan.dead-letter.topic' = 'dead_letters'")
+        ),
+    )?;
+    check(printed.lines().count() == 3, || {
+        format!("dead letters: expected 3 good rows, got\n{printed}")
+    })?;
+    let dead = env.broker.consume("dead_letters", 1)?;
+    let error = dead
+        .first()
+        .and_then(|r| r.headers.iter().find(|(k, _)| k == "eddy.error"));
+    check(
+        dead.len() == 1
+            && dead[0].value.as_deref() == Some(r#"{"id":3,"name":oops}"#)
+            && error.is_some_and(|(_, e)| e.contains("offset 2")),
+        || format!("dead_letters: expected the bad record with its error, got {dead:?}"),
+    )?;
+    // Specific start and end offsets: offsets 1 up to (not including) 2.
+    let printed = env.eddy_ok(
+        "specific_offsets",
+        &format!(
+            "{}\nSELECT id FROM events;",
+            table(
+                ", 'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = 'partition:0,offset:1', 'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = 'partition:0,offset:2'"
+            )
+            .replace(", 'scan.bounded.mode' = 'latest-offset'", "")
+        ),
+    )?;
+    check(printed.trim() == "+I[2]", || {
+        format!("specific offsets: expected +I[2], got\n{printed}")
+    })
+}
+
+/// A topic that does not exist, and the delivery guarantee Eddy cannot
+/// give yet, are clear errors.
+fn clear_errors(env: &Env) -> Result<(), String> {
+    let run = env.eddy(
+        "missing_topic",
+        "CREATE TABLE t (id INT) WITH ('connector' = 'kafka', 'topic' = 'no_such_topic', 'properties.bootstrap.servers' = '${BROKER}', 'format' = 'json', 'scan.bounded.mode' = 'latest-offset');
+SELECT * FROM t;",
+    );
+    check(
+        !run.ok
+            && run
+                .stderr
+                .contains("Kafka topic 'no_such_topic' of table 't' does not exist"),
+        || format!("missing topic: stderr:\n{}", run.stderr),
+    )
+}
+
+type Case = fn(&Env) -> Result<(), String>;
+
+fn main() -> ExitCode {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let cases: Vec<(&str, Case)> = vec![
+        ("window_aggregate", window_aggregate),
+        ("upsert_round_trip", upsert_round_trip),
+        ("debezium_in_and_out", debezium_in_and_out),
+        (
+            "metadata_offsets_and_bad_records",
+            metadata_offsets_and_bad_records,
+        ),
+        ("clear_errors", clear_errors),
+    ];
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|(n, _)| filter.as_deref().is_none_or(|f| n.contains(f)))
+        .collect();
+    if cases.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let broker = match Broker::start() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("kafka tests: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("eddy-kafka-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let env = Env {
+        broker: &broker,
+        dir: dir.clone(),
+        conformance: root.join("tests/conformance"),
+    };
+    let mut failed = 0;
+    for (name, case) in &cases {
+        let start = Instant::now();
+        match case(&env) {
+            Ok(()) => println!(
+                "test kafka/{name} ... ok ({:.1} s)",
+                start.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("test kafka/{name} ... FAILED\n{e}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "\ntest result: {}. {} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" },
+        cases.len() - failed
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
