@@ -38,6 +38,11 @@ use rdkafka::{Offset, TopicPartitionList};
 /// A tansu broker on a free port, killed on drop.
 struct Broker {
     child: Child,
+    kafka: Kafka,
+}
+
+/// A client of a Kafka cluster: creates topics, produces and consumes.
+struct Kafka {
     address: String,
 }
 
@@ -83,10 +88,12 @@ impl Broker {
             .map_err(|e| format!("starting tansu: {e}"))?;
         let broker = Broker {
             child,
-            address: format!("127.0.0.1:{port}"),
+            kafka: Kafka {
+                address: format!("127.0.0.1:{port}"),
+            },
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&broker.address).is_err() {
+        while TcpStream::connect(&broker.kafka.address).is_err() {
             if Instant::now() > deadline {
                 return Err("tansu did not start listening within 20 s".into());
             }
@@ -94,7 +101,9 @@ impl Broker {
         }
         Ok(broker)
     }
+}
 
+impl Kafka {
     fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.address);
@@ -153,6 +162,16 @@ impl Broker {
     /// Reads `topic` from the start until `count` records came (or 20 s
     /// passed), in partition order.
     fn consume(&self, topic: &str, count: usize) -> Result<Vec<Record>, String> {
+        self.consume_within(topic, count, Duration::from_secs(20))
+    }
+
+    /// [`Kafka::consume`] waiting up to `wait`.
+    fn consume_within(
+        &self,
+        topic: &str,
+        count: usize,
+        wait: Duration,
+    ) -> Result<Vec<Record>, String> {
         let consumer: BaseConsumer = self
             .config()
             .set("group.id", "eddy-test")
@@ -171,7 +190,7 @@ impl Broker {
         }
         consumer.assign(&tpl).map_err(|e| e.to_string())?;
         let mut out = vec![];
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + wait;
         while out.len() < count && Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => out.push(Record {
@@ -228,7 +247,7 @@ fn value(v: &str) -> Record {
 }
 
 struct Env<'a> {
-    broker: &'a Broker,
+    broker: &'a Kafka,
     dir: PathBuf,
     conformance: PathBuf,
 }
@@ -588,6 +607,151 @@ SELECT * FROM t;",
     )
 }
 
+/// The broker goes down while a Kafka -> Kafka job runs and comes back:
+/// the job waits and resumes, losing nothing (at-least-once may repeat
+/// records). The broker is librdkafka's mock cluster, which can be stopped
+/// and started; the job is a separate `eddy` process connected to it.
+fn broker_down_and_back(env: &Env) -> Result<(), String> {
+    let mock = rdkafka::mocking::MockCluster::new(1).map_err(|e| e.to_string())?;
+    for t in ["in", "out"] {
+        mock.create_topic(t, 1, 1).map_err(|e| e.to_string())?;
+    }
+    let kafka = Kafka {
+        address: mock.bootstrap_servers(),
+    };
+    let ids = |range: std::ops::Range<u32>| -> Vec<Record> {
+        range.map(|i| value(&format!("{{\"id\":{i}}}"))).collect()
+    };
+    let script = env.dir.join("faults.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE src (id INT) WITH ('connector' = 'kafka', 'topic' = 'in', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
+CREATE TABLE dst (id INT) WITH ('connector' = 'kafka', 'topic' = 'out', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
+INSERT INTO dst SELECT id FROM src;",
+            kafka.address
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    kafka.produce("in", &ids(0..5_000))?;
+    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .arg("-f")
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let result = (|| {
+        let first = kafka.consume("out", 5_000)?;
+        check(first.len() >= 5_000, || {
+            format!("before the fault: {} of 5000 records arrived", first.len())
+        })?;
+        kafka.produce("in", &ids(5_000..55_000))?;
+        mock.broker_down(1).map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_secs(3));
+        mock.broker_up(1).map_err(|e| e.to_string())?;
+        // librdkafka reconnects with a backoff of up to 10 s.
+        let all = kafka.consume_within("out", 55_000, Duration::from_secs(90))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &all {
+            seen.insert(r.value.clone().unwrap_or_default());
+        }
+        let missing: Vec<u32> = (0..55_000)
+            .filter(|i| !seen.contains(&format!("{{\"id\":{i}}}")))
+            .take(5)
+            .collect();
+        check(missing.is_empty() && seen.len() == 55_000, || {
+            format!(
+                "after the broker came back: {} distinct of 55000 records, first missing {missing:?}",
+                seen.len()
+            )
+        })
+    })();
+    let _ = job.kill();
+    let output = job.wait_with_output().map_err(|e| e.to_string())?;
+    result.map_err(|e| {
+        format!(
+            "{e}\njob stderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// A sink writes the record timestamp from a metadata column and spreads
+/// records round-robin.
+fn written_metadata(env: &Env) -> Result<(), String> {
+    env.broker.create_topic("stamped", 2)?;
+    env.eddy_ok(
+        "written_metadata",
+        "CREATE TABLE stamped (id INT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH ('connector' = 'kafka', 'topic' = 'stamped', 'properties.bootstrap.servers' = '${BROKER}', 'format' = 'json', 'sink.partitioner' = 'round-robin');
+INSERT INTO stamped SELECT id, TO_TIMESTAMP_LTZ(1700000000000 + id, 3) FROM (VALUES (1), (2), (3), (4)) AS t(id);",
+    )?;
+    let got = env.broker.consume("stamped", 4)?;
+    let stamps_match = got.iter().all(|r| {
+        let id: Option<i64> = r
+            .value
+            .as_deref()
+            .and_then(|v| v.strip_prefix("{\"id\":"))
+            .and_then(|v| v.strip_suffix('}'))
+            .and_then(|v| v.parse().ok());
+        id.is_some_and(|id| r.timestamp == Some(1_700_000_000_000 + id))
+    });
+    let in_first = got.iter().filter(|r| r.partition == Some(0)).count();
+    check(got.len() == 4 && stamps_match && in_first == 2, || {
+        format!(
+            "stamped: expected 4 records with their ids' timestamps, 2 per partition, got {got:?}"
+        )
+    })
+}
+
+/// An unbounded window aggregate over a topic whose second partition gets
+/// no records: with `table.exec.source.idle-timeout` that partition stops
+/// holding the watermark back and the windows fire.
+fn idle_partition(env: &Env) -> Result<(), String> {
+    env.broker.create_topic("half_empty", 2)?;
+    env.broker.create_topic("idle_results", 1)?;
+    let records: Vec<Record> = [
+        r#"{"k":"a","ts":"2024-01-01 10:00:01"}"#,
+        r#"{"k":"a","ts":"2024-01-01 10:00:02"}"#,
+        r#"{"k":"b","ts":"2024-01-01 10:01:30"}"#,
+    ]
+    .iter()
+    .map(|v| Record {
+        partition: Some(0),
+        ..value(v)
+    })
+    .collect();
+    env.broker.produce("half_empty", &records)?;
+    let script = env.dir.join("idle.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "SET 'table.exec.source.idle-timeout' = '500 ms';
+CREATE TABLE events (k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 'half_empty', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
+CREATE TABLE results (window_start TIMESTAMP(3), n BIGINT) WITH ('connector' = 'kafka', 'topic' = 'idle_results', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
+INSERT INTO results SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;",
+            env.broker.address
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .arg("-f")
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let got = env.broker.consume("idle_results", 1);
+    let _ = job.kill();
+    let _ = job.wait();
+    let got = got?;
+    check(
+        got.len() == 1
+            && got[0].value.as_deref() == Some(r#"{"window_start":"2024-01-01 10:00:00","n":2}"#),
+        || format!("idle_results: expected the first window, got {got:?}"),
+    )
+}
+
 type Case = fn(&Env) -> Result<(), String>;
 
 fn main() -> ExitCode {
@@ -601,6 +765,9 @@ fn main() -> ExitCode {
             metadata_offsets_and_bad_records,
         ),
         ("clear_errors", clear_errors),
+        ("written_metadata", written_metadata),
+        ("idle_partition", idle_partition),
+        ("broker_down_and_back", broker_down_and_back),
     ];
     let cases: Vec<_> = cases
         .into_iter()
@@ -620,7 +787,7 @@ fn main() -> ExitCode {
     let dir = std::env::temp_dir().join(format!("eddy-kafka-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let env = Env {
-        broker: &broker,
+        broker: &broker.kafka,
         dir: dir.clone(),
         conformance: root.join("tests/conformance"),
     };

@@ -130,12 +130,18 @@ impl SplitWatermarks {
     }
 
     fn advance(&mut self) -> Option<i64> {
-        let min = self
+        let busy = self
             .active
             .iter()
             .filter(|(s, _)| !self.idle.contains(s))
             .map(|(_, w)| *w)
-            .min()?;
+            .min();
+        // When every split is idle, none holds anything back: the
+        // watermark goes as far as the furthest one.
+        let min = match busy {
+            Some(w) => w,
+            None => *self.active.values().max()?,
+        };
         if min == MIN_WATERMARK || self.emitted.is_some_and(|e| e >= min) {
             return None;
         }
@@ -157,6 +163,16 @@ mod tests {
         assert_eq!(w.idle_split(1), Some(100));
         assert_eq!(w.observe(1, Some(150)), None);
         assert_eq!(w.observe(0, Some(200)), Some(150));
+    }
+
+    #[test]
+    fn when_every_split_is_idle_the_furthest_one_counts() {
+        let mut w = SplitWatermarks::default();
+        w.start_split(0);
+        w.start_split(1);
+        assert_eq!(w.observe(0, Some(100)), None);
+        assert_eq!(w.idle_split(0), None);
+        assert_eq!(w.idle_split(1), Some(100));
     }
 
     #[test]

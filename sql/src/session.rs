@@ -258,6 +258,14 @@ impl Session {
             self.parallelism(),
             at,
         );
+        // Before planning: sources read it (a Kafka partition's idleness).
+        planner.graph.idle_timeout = match self.config("table.exec.source.idle-timeout") {
+            None => None,
+            Some(v) => Some(eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
+                location: at,
+                message: format!("Invalid value for 'table.exec.source.idle-timeout': '{v}' (expected a duration such as '10 s')"),
+            })?),
+        };
         planner.state_ttl = match self.config("table.exec.state.ttl") {
             None => None,
             Some(v) => {
@@ -294,13 +302,6 @@ impl Session {
         {
             planner.add_late_rows_sink(table)?;
         }
-        planner.graph.idle_timeout = match self.config("table.exec.source.idle-timeout") {
-            None => None,
-            Some(v) => Some(eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
-                location: at,
-                message: format!("Invalid value for 'table.exec.source.idle-timeout': '{v}' (expected a duration such as '10 s')"),
-            })?),
-        };
         planner.graph.settle_update_before();
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {

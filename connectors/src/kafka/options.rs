@@ -538,7 +538,7 @@ pub fn parse(req: &mut TableRequest, upsert: bool) -> Result<(KafkaTable, Vec<St
             startup,
             bounded,
             discovery,
-            idle_timeout: req.idle_timeout,
+            idle_timeout: req.idle_timeout.filter(|t| !t.is_zero()),
             dead_letter,
             partitioner,
             delivery,

@@ -26,6 +26,18 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
             to_timestamp,
         ),
         FlinkFunction::new(
+            "to_timestamp_ltz",
+            vec![
+                vec![DataType::Int64],
+                vec![DataType::Int64, DataType::Int32],
+            ],
+            DataType::Timestamp(
+                TimeUnit::Millisecond,
+                Some(eddy_engine::batch::LTZ_ZONE.into()),
+            ),
+            to_timestamp_ltz,
+        ),
+        FlinkFunction::new(
             "timestampdiff",
             vec![vec![Utf8, TS, TS]],
             DataType::Int32,
@@ -245,6 +257,36 @@ fn to_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             }
         };
         out.append_option(v);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `TO_TIMESTAMP_LTZ(n [, precision])`: the instant `n` seconds
+/// (precision 0) or milliseconds (3, the default) after the epoch.
+fn to_timestamp_ltz(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let n = cast(&args[0], &DataType::Int64)?;
+    let n = n.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    let precision = args.get(1).map(|p| cast(p, &DataType::Int32)).transpose()?;
+    let precision = precision
+        .as_ref()
+        .map(|p| p.as_primitive::<datafusion::arrow::datatypes::Int32Type>());
+    let mut out = TimestampMillisecondBuilder::new().with_timezone(eddy_engine::batch::LTZ_ZONE);
+    for i in 0..rows {
+        if n.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let scale = match precision.map(|p| (!p.is_null(i)).then(|| p.value(i))) {
+            None | Some(Some(3)) => 1,
+            Some(Some(0)) => 1000,
+            Some(p) => {
+                return exec_err!(
+                    "TO_TIMESTAMP_LTZ: the precision must be 0 or 3, not {}",
+                    p.map_or("NULL".to_string(), |p| p.to_string())
+                );
+            }
+        };
+        out.append_option(n.value(i).checked_mul(scale));
     }
     Ok(Arc::new(out.finish()))
 }
