@@ -269,9 +269,10 @@ impl Source for DatagenSource {
         if self.next >= self.end {
             return Ok(SourceEvent::End);
         }
-        // Emit in slices of a tenth of a second's rows, waiting for the
-        // rate to allow them.
-        let slice = ((self.rate / 10.0).ceil() as u64).clamp(1, 8192);
+        // Emit in slices of a millisecond's rows (at most 8192), waiting
+        // for the rate to allow them: a steady stream, not bursts, so that
+        // latencies measured downstream are the pipeline's.
+        let slice = ((self.rate / 1000.0).ceil() as u64).clamp(1, 8192);
         let rows = slice.min(self.end - self.next);
         let due = Duration::from_secs_f64(self.emitted as f64 / self.rate.max(f64::MIN_POSITIVE));
         let elapsed = self.started.elapsed();

@@ -57,14 +57,26 @@ pub fn write_value(out: &mut String, array: &dyn Array, row: usize) {
         }};
     }
     match array.data_type() {
-        DataType::Utf8 => display!(StringArray),
+        DataType::Utf8 => {
+            if let Some(a) = array.as_any().downcast_ref::<StringArray>() {
+                out.push_str(a.value(row));
+            }
+        }
+        DataType::Int64 => {
+            if let Some(a) = array.as_any().downcast_ref::<Int64Array>() {
+                push_i64(out, a.value(row));
+            }
+        }
+        DataType::Int32 => {
+            if let Some(a) = array.as_any().downcast_ref::<Int32Array>() {
+                push_i64(out, i64::from(a.value(row)));
+            }
+        }
         DataType::LargeUtf8 => display!(LargeStringArray),
         DataType::Utf8View => display!(StringViewArray),
         DataType::Boolean => display!(BooleanArray),
         DataType::Int8 => display!(Int8Array),
         DataType::Int16 => display!(Int16Array),
-        DataType::Int32 => display!(Int32Array),
-        DataType::Int64 => display!(Int64Array),
         DataType::UInt8 => display!(UInt8Array),
         DataType::UInt16 => display!(UInt16Array),
         DataType::UInt32 => display!(UInt32Array),
@@ -151,6 +163,52 @@ pub fn write_value(out: &mut String, array: &dyn Array, row: usize) {
     }
 }
 
+/// An integer in decimal, without the formatting machinery (sinks write
+/// one for most rows).
+fn push_i64(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+}
+
+/// `yyyy-MM-dd HH:mm:ss`, without the formatting machinery (timestamps
+/// are written for every row of a JSON or CSV sink).
+fn push_date_time(out: &mut String, d: &NaiveDateTime) {
+    use chrono::Datelike;
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        let _ = write!(out, "{}", d.format("%Y-%m-%d %H:%M:%S"));
+        return;
+    }
+    let mut buf = *b"0000-00-00 00:00:00";
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year as u32, 4);
+    put(5, d.month(), 2);
+    put(8, d.day(), 2);
+    put(11, d.hour(), 2);
+    put(14, d.minute(), 2);
+    put(17, d.second(), 2);
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
 /// Writes one value as Flink's `CAST(x AS STRING)` does: timestamps as
 /// `yyyy-MM-dd HH:mm:ss[.fff]` with as many fraction digits as the type's
 /// precision, booleans as `TRUE`/`FALSE`; other values as [`write_value`].
@@ -171,7 +229,7 @@ pub fn write_sql_string(out: &mut String, array: &dyn Array, row: usize) {
                 let frac = nanos.rem_euclid(1_000_000_000) as u32;
                 match DateTime::from_timestamp(secs, frac) {
                     Some(d) => {
-                        let _ = write!(out, "{}", d.naive_utc().format("%Y-%m-%d %H:%M:%S"));
+                        push_date_time(out, &d.naive_utc());
                         write_fraction(out, frac, *unit);
                     }
                     None => {

@@ -663,7 +663,7 @@ impl<'a> StreamPlanner<'a> {
             for c in &entry.def.columns {
                 let e = match &c.kind {
                     ColumnKind::Physical(_) | ColumnKind::Metadata { .. } => {
-                        Expr::Column(c.name.as_str().into())
+                        Expr::Column(datafusion::common::Column::new_unqualified(&c.name))
                     }
                     ColumnKind::Computed(ast) => {
                         crate::expr::sql_expr(self.state, ast, &physical, c.location)?

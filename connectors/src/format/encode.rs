@@ -211,6 +211,13 @@ fn write_json_value(
 }
 
 fn push_json_string(out: &mut String, s: &str) {
+    // Most strings need no escapes: copied as they are.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     match serde_json::to_string(s) {
         Ok(q) => out.push_str(&q),
         Err(_) => out.push_str("\"\""),

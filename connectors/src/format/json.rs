@@ -90,20 +90,89 @@ pub fn decode_row(
     if record.trim().is_empty() {
         return Ok(false);
     }
-    let value: Value = serde_json::from_str(record).map_err(|e| RowError {
+    // The top-level object is read field by field into a slot per column:
+    // no map of the whole object is built, and unknown fields are skipped.
+    let mut slots: Vec<Option<Value>> = vec![None; columns.len()];
+    let mut de = serde_json::Deserializer::from_str(record);
+    serde::de::DeserializeSeed::deserialize(
+        RowSeed {
+            schema,
+            skipped,
+            slots: &mut slots,
+        },
+        &mut de,
+    )
+    .and_then(|()| de.end())
+    .map_err(|e| RowError {
         column: e.column(),
         field: None,
         message: e.to_string(),
     })?;
-    let Value::Object(obj) = value else {
-        return Err(RowError {
-            column: 1,
-            field: None,
-            message: "expected a JSON object".into(),
-        });
-    };
-    decode_object(&obj, o, schema, columns, skipped)?;
+    append_fields(|i| slots[i].as_ref(), o, schema, columns, skipped)?;
     Ok(true)
+}
+
+/// Reads a JSON object's fields into the slots of the columns they name.
+struct RowSeed<'a> {
+    schema: &'a SchemaRef,
+    skipped: &'a [bool],
+    slots: &'a mut Vec<Option<Value>>,
+}
+
+/// An object key, borrowed from the text unless it has escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let column = self
+                .schema
+                .fields()
+                .iter()
+                .position(|f| f.name() == key.as_ref())
+                .filter(|i| !self.skipped[*i]);
+            match column {
+                Some(i) => self.slots[i] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Appends the row of a parsed JSON object: fields matched by name.
@@ -114,12 +183,30 @@ pub fn decode_object(
     columns: &mut [ColumnBuilder],
     skipped: &[bool],
 ) -> Result<(), RowError> {
+    append_fields(
+        |i| obj.get(schema.field(i).name()),
+        o,
+        schema,
+        columns,
+        skipped,
+    )
+}
+
+/// Appends a row whose column `i` has the value `field(i)` (`None`:
+/// missing).
+fn append_fields<'v>(
+    field: impl Fn(usize) -> Option<&'v Value>,
+    o: &JsonOptions,
+    schema: &SchemaRef,
+    columns: &mut [ColumnBuilder],
+    skipped: &[bool],
+) -> Result<(), RowError> {
     for (i, col) in columns.iter_mut().enumerate() {
         if skipped[i] {
             continue;
         }
         let name = schema.field(i).name();
-        match obj.get(name) {
+        match field(i) {
             None if o.fail_on_missing_field => {
                 return Err(RowError {
                     column: 1,

@@ -142,7 +142,11 @@ struct Partition {
     /// Exclusive end of a bounded read.
     stop_at: Option<i64>,
     done: bool,
+    /// When it was last seen sending, as of the last check.
     last_seen: Instant,
+    /// It sent since the last check (cheaper than reading the clock for
+    /// every record).
+    seen: bool,
     idle: bool,
 }
 
@@ -212,6 +216,10 @@ impl Reader {
             &[
                 ("fetch.wait.max.ms", "10"),
                 ("auto.offset.reset", "earliest"),
+                // librdkafka pauses a partition's fetching this long once
+                // its local queue is full (default 1 s): a reader that
+                // drains the queue quickly then sat idle most of the time.
+                ("fetch.queue.backoff.ms", "10"),
             ],
         )
         .set("group.id", &group)
@@ -432,6 +440,7 @@ impl Reader {
                 stop_at: stop,
                 done,
                 last_seen: Instant::now(),
+                seen: false,
                 idle: false,
             });
             if !done && !self.send(SourceEvent::SplitStart(split)) {
@@ -478,9 +487,24 @@ impl Reader {
         self.assign(all, true)?;
         let bounded = self.table.bounded != BoundedMode::Unbounded;
         let mut last: Option<(String, i32, usize)> = None;
+        // Records since the clock was last read: a busy reader still looks
+        // after idle partitions, discovery and commits.
+        let mut since_check = 0u32;
+        let mut checked = Instant::now();
         loop {
             if self.stopped() {
                 return Ok(());
+            }
+            since_check += 1;
+            if since_check >= 1024 {
+                since_check = 0;
+                if checked.elapsed() >= Duration::from_millis(100) {
+                    checked = Instant::now();
+                    if !self.flush()? {
+                        return Ok(());
+                    }
+                    self.housekeeping()?;
+                }
             }
             if bounded && self.partitions.iter().all(|p| p.done) {
                 self.flush()?;
@@ -565,7 +589,7 @@ impl Reader {
             drop(message);
             let p = &mut self.partitions[split];
             p.position = offset + 1;
-            p.last_seen = Instant::now();
+            p.seen = true;
             p.idle = false;
             let ended = p.stop_at.is_some_and(|s| p.position >= s);
             if ended {
@@ -585,6 +609,9 @@ impl Reader {
         if let Some(timeout) = self.table.idle_timeout {
             for split in 0..self.partitions.len() {
                 let p = &mut self.partitions[split];
+                if std::mem::take(&mut p.seen) {
+                    p.last_seen = now;
+                }
                 if !p.done && !p.idle && now.duration_since(p.last_seen) >= timeout {
                     p.idle = true;
                     if !self.send(SourceEvent::SplitIdle(split)) {
