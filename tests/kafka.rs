@@ -159,6 +159,26 @@ impl Kafka {
             .map_err(|e| e.to_string())
     }
 
+    /// The offset `group` committed for partition `partition` of `topic`.
+    fn committed(&self, group: &str, topic: &str, partition: i32) -> Result<Option<i64>, String> {
+        let consumer: BaseConsumer = self
+            .config()
+            .set("group.id", group)
+            .create()
+            .map_err(|e| e.to_string())?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        let found = consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        Ok(found
+            .find_partition(topic, partition)
+            .and_then(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            }))
+    }
+
     /// Reads `topic` from the start until `count` records came (or 20 s
     /// passed), in partition order.
     fn consume(&self, topic: &str, count: usize) -> Result<Vec<Record>, String> {
@@ -540,7 +560,7 @@ fn metadata_offsets_and_bad_records(env: &Env) -> Result<(), String> {
         "ignore_parse_errors",
         &format!(
             "{}\nSELECT id, name, `partition`, `offset`, CAST(ts AS STRING), headers['source'], topic FROM events;",
-            table(", 'json.ignore-parse-errors' = 'true'")
+            table(", 'json.ignore-parse-errors' = 'true', 'properties.group.id' = 'monitor'")
         ),
     )?;
     let lines: Vec<&str> = printed.lines().collect();
@@ -553,6 +573,11 @@ fn metadata_offsets_and_bad_records(env: &Env) -> Result<(), String> {
             ],
         || format!("metadata columns: got\n{printed}"),
     )?;
+    // The positions reached were committed to the group, for monitoring.
+    let committed = env.broker.committed("monitor", "events", 0)?;
+    check(committed == Some(4), || {
+        format!("group 'monitor': expected offset 4 committed for events/0, got {committed:?}")
+    })?;
     // Sent to a dead-letter topic, with the error in a header.
     let printed = env.eddy_ok(
         "dead_letter",
@@ -752,6 +777,53 @@ INSERT INTO results SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events
     )
 }
 
+/// `topic-pattern` reads every matching topic, and a topic created while
+/// the job runs is found by partition discovery.
+fn pattern_and_discovery(env: &Env) -> Result<(), String> {
+    env.broker.create_topic("disc_a", 1)?;
+    env.broker.create_topic("disc_results", 1)?;
+    env.broker.produce("disc_a", &[value(r#"{"id":1}"#)])?;
+    let script = env.dir.join("discovery.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE src (id INT, topic STRING METADATA VIRTUAL) WITH ('connector' = 'kafka', 'topic-pattern' = 'disc_[a-z]', 'properties.bootstrap.servers' = '{0}', 'format' = 'json', 'scan.topic-partition-discovery.interval' = '500 ms');
+CREATE TABLE dst (id INT, topic STRING) WITH ('connector' = 'kafka', 'topic' = 'disc_results', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
+INSERT INTO dst SELECT id, topic FROM src;",
+            env.broker.address
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .arg("-f")
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let result = (|| {
+        let first = env.broker.consume("disc_results", 1)?;
+        check(first.len() == 1, || {
+            format!("disc_results: the record of disc_a did not arrive: {first:?}")
+        })?;
+        env.broker.create_topic("disc_b", 1)?;
+        env.broker.produce("disc_b", &[value(r#"{"id":2}"#)])?;
+        let both = env.broker.consume("disc_results", 2)?;
+        let values: Vec<&str> = both.iter().filter_map(|r| r.value.as_deref()).collect();
+        check(
+            values
+                == [
+                    r#"{"id":1,"topic":"disc_a"}"#,
+                    r#"{"id":2,"topic":"disc_b"}"#,
+                ],
+            || format!("disc_results: expected a record from each topic, got {values:?}"),
+        )
+    })();
+    let _ = job.kill();
+    let _ = job.wait();
+    result
+}
+
 type Case = fn(&Env) -> Result<(), String>;
 
 fn main() -> ExitCode {
@@ -767,6 +839,7 @@ fn main() -> ExitCode {
         ("clear_errors", clear_errors),
         ("written_metadata", written_metadata),
         ("idle_partition", idle_partition),
+        ("pattern_and_discovery", pattern_and_discovery),
         ("broker_down_and_back", broker_down_and_back),
     ];
     let cases: Vec<_> = cases

@@ -54,23 +54,16 @@ impl TableEntry {
     /// What the table's source emits: its physical columns, then its
     /// metadata columns.
     pub fn source_schema(&self) -> SchemaRef {
-        let mut fields: Vec<Field> = self
-            .physical_schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.extend(
-            self.metadata()
-                .into_iter()
-                .map(|m| Field::new(m.name, m.data_type, true)),
-        );
-        Arc::new(Schema::new(fields))
+        self.with_metadata(|_| true)
     }
 
     /// What the table's sink takes: its physical columns, then its
     /// writable metadata columns.
     pub fn sink_schema(&self) -> SchemaRef {
+        self.with_metadata(|m| !m.is_virtual)
+    }
+
+    fn with_metadata(&self, keep: impl Fn(&MetadataColumn) -> bool) -> SchemaRef {
         let mut fields: Vec<Field> = self
             .physical_schema
             .fields()
@@ -80,7 +73,7 @@ impl TableEntry {
         fields.extend(
             self.metadata()
                 .into_iter()
-                .filter(|m| !m.is_virtual)
+                .filter(|m| keep(m))
                 .map(|m| Field::new(m.name, m.data_type, true)),
         );
         Arc::new(Schema::new(fields))

@@ -199,6 +199,19 @@ fn owner(topic: &str, partition: i32, parallelism: usize) -> usize {
     (start + partition.max(0) as usize) % parallelism
 }
 
+/// Per partition of `parts`: its concrete offset in `found`, if any.
+fn offsets_of(found: &TopicPartitionList, parts: &[(String, i32)]) -> Vec<Option<i64>> {
+    parts
+        .iter()
+        .map(
+            |(t, p)| match found.find_partition(t, *p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => Some(o),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
 impl Reader {
     fn new(
         table: Arc<KafkaTable>,
@@ -320,15 +333,7 @@ impl Reader {
             .consumer
             .offsets_for_times(tpl, REQUEST)
             .map_err(|e| kafka_error("looking up offsets for a time", e))?;
-        Ok(parts
-            .iter()
-            .map(
-                |(t, p)| match found.find_partition(t, *p).map(|e| e.offset()) {
-                    Some(Offset::Offset(o)) => Some(o),
-                    _ => None,
-                },
-            )
-            .collect())
+        Ok(offsets_of(&found, parts))
     }
 
     /// The group's committed offsets.
@@ -341,15 +346,7 @@ impl Reader {
             .consumer
             .committed_offsets(tpl, REQUEST)
             .map_err(|e| kafka_error("reading the group's committed offsets", e))?;
-        Ok(parts
-            .iter()
-            .map(
-                |(t, p)| match found.find_partition(t, *p).map(|e| e.offset()) {
-                    Some(Offset::Offset(o)) => Some(o),
-                    _ => None,
-                },
-            )
-            .collect())
+        Ok(offsets_of(&found, parts))
     }
 
     /// Starts reading the partitions among `all` this subtask owns and
