@@ -68,6 +68,8 @@ fn main() {
         "in set",
     );
     p.exp_string("rows read: ").expect("the status line");
+    p.exp_string("(100% of the input)")
+        .expect("the progress of a bounded read");
     // An endless query, stopped with Ctrl-C; the shell stays.
     // (One statement at a time: input typed while one runs may be lost
     // when the editor takes the terminal back.)

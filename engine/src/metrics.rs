@@ -25,6 +25,11 @@ pub struct OperatorMetrics {
     /// Entries (keys, windows, held rows) in the operator's state, as it
     /// last reported.
     pub state_entries: AtomicU64,
+    /// Of a bounded source: how much of its input it has read, in its own
+    /// unit (bytes of files, records of Kafka partitions) ...
+    pub work_done: AtomicU64,
+    /// ... and how much there is (0: unknown).
+    pub work_total: AtomicU64,
 }
 
 impl OperatorMetrics {
@@ -38,7 +43,19 @@ impl OperatorMetrics {
             rows_late: AtomicU64::new(0),
             watermark: AtomicI64::new(MIN_WATERMARK),
             state_entries: AtomicU64::new(0),
+            work_done: AtomicU64::new(0),
+            work_total: AtomicU64::new(0),
         }
+    }
+
+    /// A bounded source found `n` more units of input to read.
+    pub fn add_work_total(&self, n: u64) {
+        self.work_total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A bounded source read `n` more units of its input.
+    pub fn add_work_done(&self, n: u64) {
+        self.work_done.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Adds to the count of late rows dropped.
@@ -81,6 +98,9 @@ pub struct JobStats {
     /// Entries in state, per stateful operator name (summed over its
     /// subtasks): group keys, window slices and keys, partitions, held rows.
     pub state: Vec<(String, u64)>,
+    /// How much of their input the bounded sources have read, and how much
+    /// there is (in their units), when they know.
+    pub progress: Option<(u64, u64)>,
 }
 
 impl JobMetrics {
@@ -101,7 +121,10 @@ impl JobMetrics {
         };
         let mut sink_watermark: Option<i64> = None;
         let mut sinks_without = false;
+        let (mut done, mut total) = (0u64, 0u64);
         for m in v.iter() {
+            done += m.work_done.load(Ordering::Relaxed);
+            total += m.work_total.load(Ordering::Relaxed);
             if m.name.starts_with("Source") {
                 stats.rows_read += m.rows_out.load(Ordering::Relaxed);
             }
@@ -129,6 +152,7 @@ impl JobMetrics {
             );
         }
         stats.watermark = sink_watermark.filter(|_| !sinks_without);
+        stats.progress = (total > 0).then_some((done.min(total), total));
         stats
     }
 }

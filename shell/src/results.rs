@@ -157,8 +157,12 @@ pub async fn show(
     let status = |received: u64| {
         let stats = metrics.stats();
         let watermark = crate::jobs::watermark_text(stats.watermark);
+        let progress = stats
+            .progress
+            .map(|(done, total)| format!(" ({}% of the input)", done * 100 / total))
+            .unwrap_or_default();
         format!(
-            "rows read: {} · changes: {received} · watermark: {watermark} · {:.1} s",
+            "rows read: {}{progress} · changes: {received} · watermark: {watermark} · {:.1} s",
             stats.rows_read,
             started.elapsed().as_secs_f64()
         )
@@ -171,9 +175,21 @@ pub async fn show(
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut schema = None;
     let mut interrupted = false;
+    // The status line also moves while no change arrives (a long bounded
+    // query that emits at its end).
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         let batch = tokio::select! {
             b = rx.recv() => b,
+            _ = tick.tick(), if mode == Mode::Table => {
+                if let Some(s) = &schema {
+                    drawn_lines = redraw(&mut out, s, &table, drawn_lines, &status(received));
+                } else {
+                    let _ = write!(out, "\r\x1b[2K{}", status(received));
+                    let _ = out.flush();
+                }
+                continue;
+            }
             _ = tokio::signal::ctrl_c() => {
                 canceller.cancel();
                 interrupted = true;

@@ -100,6 +100,8 @@ impl SourceFactory for FileSourceFactory {
             announce: VecDeque::new(),
             next_split: 0,
             listed: false,
+            found_bytes: 0,
+            read_bytes: 0,
         }))
     }
 }
@@ -135,6 +137,10 @@ struct FileSource {
     announce: VecDeque<usize>,
     next_split: usize,
     listed: bool,
+    /// Bytes of this subtask's files found and read, not yet reported to
+    /// the metrics (progress of a bounded read).
+    found_bytes: u64,
+    read_bytes: u64,
 }
 
 /// Files under `root` (itself if a file), sorted, hidden ones skipped.
@@ -195,6 +201,7 @@ impl FileSource {
             };
             self.seen.insert(p.clone());
             if owner == self.subtask {
+                self.found_bytes += std::fs::metadata(&p).map_or(0, |m| m.len());
                 self.pending.push(p);
             }
         }
@@ -297,6 +304,7 @@ impl FileSource {
                 used = buf.len();
             }
             f.reader.consume(used);
+            self.read_bytes += used as u64;
         }
         self.decoder.flush_changes()
     }
@@ -322,6 +330,10 @@ impl Source for FileSource {
             if let Some(mut f) = self.open.pop_front() {
                 let batch = self.read_batch(&mut f)?;
                 ctx.metrics.add_skipped(self.decoder.take_skipped());
+                ctx.metrics
+                    .add_work_total(std::mem::take(&mut self.found_bytes));
+                ctx.metrics
+                    .add_work_done(std::mem::take(&mut self.read_bytes));
                 return Ok(match batch {
                     Some(batch) if batch.num_rows() > 0 => {
                         let split = f.split;

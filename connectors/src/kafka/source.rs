@@ -169,6 +169,8 @@ struct Reader {
     dead_letter: Option<(BaseProducer, String)>,
     last_discovery: Instant,
     last_commit: Instant,
+    /// Records of bounded partitions read and not yet reported (progress).
+    unreported: u64,
 }
 
 fn kafka_error(what: &str, e: impl std::fmt::Display) -> EngineError {
@@ -264,6 +266,7 @@ impl Reader {
             dead_letter,
             last_discovery: Instant::now(),
             last_commit: Instant::now(),
+            unreported: 0,
         })
     }
 
@@ -424,6 +427,10 @@ impl Reader {
         for (((t, p), start), stop) in new.into_iter().zip(starts).zip(stops) {
             let split = self.partitions.len();
             let done = stop.is_some_and(|s| s <= start);
+            if let Some(stop) = stop {
+                self.metrics
+                    .add_work_total(u64::try_from(stop - start).unwrap_or(0));
+            }
             if !done {
                 tpl.add_partition_offset(&t, p, Offset::Offset(start))
                     .map_err(|e| kafka_error("assigning partitions", e))?;
@@ -451,6 +458,8 @@ impl Reader {
 
     /// Sends the buffered rows as a batch of their split.
     fn flush(&mut self) -> Result<bool> {
+        self.metrics
+            .add_work_done(std::mem::take(&mut self.unreported));
         let skipped = self.decoder.take_skipped();
         if skipped > 0 {
             self.metrics.add_skipped(skipped);
@@ -585,6 +594,9 @@ impl Reader {
             let offset = message.offset();
             drop(message);
             let p = &mut self.partitions[split];
+            if p.stop_at.is_some() {
+                self.unreported += u64::try_from(offset + 1 - p.position).unwrap_or(1);
+            }
             p.position = offset + 1;
             p.seen = true;
             p.idle = false;
