@@ -1,6 +1,7 @@
 //! The interactive shell, driven as a person would through a
 //! pseudo-terminal: a multi-line window aggregate shown live, a result
-//! mode switched, an endless query stopped with Ctrl-C, an INSERT run as a
+//! mode switched to the full-screen table and left with `q`, an endless
+//! query stopped with Ctrl-C, an INSERT run as a
 //! background job, listed and stopped, an error pointed at, and QUIT.
 //!
 //! `cargo test -p eddy-shell --test shell`
@@ -62,14 +63,24 @@ fn main() {
         &["SET 'sql-client.execution.result-mode' = 'table';"],
         "Execute statement succeeded",
     );
+    // On a terminal it is full-screen; the view stays after the query
+    // ends, until `q`.
     run(
         &mut p,
         &["SELECT cid, COUNT(*) AS n FROM orders GROUP BY cid;"],
-        "in set",
+        "finished",
     );
+    // (rexpect reads bytes as Latin-1: the `·` between the parts is not
+    // matched.)
+    p.exp_string("rows 1-5 of 5").expect("the rows shown");
     p.exp_string("rows read: ").expect("the status line");
     p.exp_string("(100% of the input)")
         .expect("the progress of a bounded read");
+    p.send("j").expect("scroll");
+    p.send("q").expect("leave the view");
+    p.flush().expect("send the keys");
+    p.exp_string("[INFO] Result: ")
+        .expect("the result's summary");
     // An endless query, stopped with Ctrl-C; the shell stays.
     // (One statement at a time: input typed while one runs may be lost
     // when the editor takes the terminal back.)

@@ -5,6 +5,7 @@ mod helper;
 mod jobs;
 mod repl;
 mod results;
+mod screen;
 mod script;
 
 use std::process::ExitCode;

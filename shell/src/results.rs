@@ -5,9 +5,11 @@
 //!   column (`| +I |`), then `Received a total of N rows`;
 //! * `changelog`: each change as Flink's print connector writes it
 //!   (`+I[a, b]`);
-//! * `table`: the materialized result (retractions applied), redrawn in
-//!   place as it changes (its first 30 rows), with a status line: rows
-//!   read, changes received, the watermark, the time since it started.
+//! * `table`: the materialized result (retractions applied), full-screen
+//!   and scrollable on a terminal (`screen.rs`), else redrawn in place as
+//!   it changes (its first 30 rows), with a status line: rows read (and
+//!   the share of a bounded input), changes received, the watermark, the
+//!   time since it started.
 //!
 //! Ctrl-C stops the query and returns to the prompt.
 
@@ -66,7 +68,7 @@ fn widths(schema: &SchemaRef) -> Vec<usize> {
 }
 
 /// The text of each cell of row `row`.
-fn cells(batch: &ChangeBatch, row: usize) -> Vec<String> {
+pub(crate) fn cells(batch: &ChangeBatch, row: usize) -> Vec<String> {
     batch
         .data
         .columns()
@@ -116,14 +118,14 @@ pub fn tableau_header(schema: &SchemaRef) -> Vec<String> {
 
 /// A materialized result: rows in arrival order with their counts.
 #[derive(Default)]
-struct Materialized {
+pub(crate) struct Materialized {
     rows: Vec<Vec<String>>,
     index: HashMap<Vec<String>, usize>,
     counts: Vec<i64>,
 }
 
 impl Materialized {
-    fn apply(&mut self, kind: RowKind, row: Vec<String>) {
+    pub(crate) fn apply(&mut self, kind: RowKind, row: Vec<String>) {
         let i = match self.index.get(&row) {
             Some(i) => *i,
             None => {
@@ -136,7 +138,7 @@ impl Materialized {
         self.counts[i] += if kind.is_addition() { 1 } else { -1 };
     }
 
-    fn current(&self) -> Vec<&Vec<String>> {
+    pub(crate) fn current(&self) -> Vec<&Vec<String>> {
         self.rows
             .iter()
             .zip(&self.counts)
@@ -167,6 +169,9 @@ pub async fn show(
             started.elapsed().as_secs_f64()
         )
     };
+    if mode == Mode::Table && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return crate::screen::show(job, rx, status).await;
+    }
     let mut out = std::io::stdout();
     let mut widths: Option<Vec<usize>> = None;
     let mut received = 0u64;
