@@ -45,26 +45,8 @@ fn main() {
         ],
         "Execute statement succeeded",
     );
-    // A window aggregate, in the default tableau mode.
-    run(
-        &mut p,
-        &[
-            "SELECT window_start, COUNT(*) AS n",
-            "FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '10' MINUTE))",
-            "GROUP BY window_start, window_end;",
-        ],
-        "| op |",
-    );
-    p.exp_string("| +I |").expect("a row");
-    p.exp_string("Received a total of").expect("the total");
-    // The materialized table of an updating query.
-    run(
-        &mut p,
-        &["SET 'sql-client.execution.result-mode' = 'table';"],
-        "Execute statement succeeded",
-    );
-    // On a terminal it is full-screen; the view stays after the query
-    // ends, until `q`.
+    // An updating query in the default mode on a terminal, `table`:
+    // full-screen; the view stays after the query ends, until `q`.
     run(
         &mut p,
         &["SELECT cid, COUNT(*) AS n FROM orders GROUP BY cid;"],
@@ -81,6 +63,23 @@ fn main() {
     p.flush().expect("send the keys");
     p.exp_string("[INFO] Result: ")
         .expect("the result's summary");
+    // A window aggregate over three lines, in tableau mode.
+    run(
+        &mut p,
+        &["SET 'sql-client.execution.result-mode' = 'tableau';"],
+        "Execute statement succeeded",
+    );
+    run(
+        &mut p,
+        &[
+            "SELECT window_start, COUNT(*) AS n",
+            "FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '10' MINUTE))",
+            "GROUP BY window_start, window_end;",
+        ],
+        "| op |",
+    );
+    p.exp_string("| +I |").expect("a row");
+    p.exp_string("Received a total of").expect("the total");
     // An endless query, stopped with Ctrl-C; the shell stays.
     // (One statement at a time: input typed while one runs may be lost
     // when the editor takes the terminal back.)

@@ -32,7 +32,8 @@ Statements end with ';' (Enter before it starts a new line).
   STOP JOB '<id>'             stops a job
   EXPLAIN <query>             the streaming plan
   SET 'key' = 'value'; SET;   configuration ('sql-client.execution.result-mode'
-                              = 'tableau' | 'changelog' | 'table')
+                              = 'table' (full-screen; q leaves) | 'tableau'
+                              | 'changelog')
   RESET 'key'; RESET;
   HELP; QUIT; (or Ctrl-D)
 
@@ -61,13 +62,14 @@ impl Shell {
         }
     }
 
-    /// The result mode of the session.
+    /// The result mode of the session: by default `table` (full-screen)
+    /// on a terminal, as in Flink's client, and `tableau` otherwise.
     fn mode(&self) -> Result<Mode, String> {
-        Mode::parse(
-            self.session
-                .config("sql-client.execution.result-mode")
-                .unwrap_or("tableau"),
-        )
+        const KEY: &str = "sql-client.execution.result-mode";
+        if !self.session.is_set(KEY) && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Ok(Mode::Tableau);
+        }
+        Mode::parse(self.session.config(KEY).unwrap_or("table"))
     }
 
     /// Runs the statements of `text` (from `source`); an error stops the

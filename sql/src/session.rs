@@ -76,7 +76,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     ("table.exec.late-data.sink", ""),
     ("table.exec.state.ttl", "0 ms"),
     ("execution.runtime-mode", "streaming"),
-    ("sql-client.execution.result-mode", "tableau"),
+    ("sql-client.execution.result-mode", "table"),
     ("table.local-time-zone", "UTC"),
 ];
 
@@ -114,6 +114,11 @@ impl Session {
             .get(key)
             .map(String::as_str)
             .or_else(|| KNOWN_KEYS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v))
+    }
+
+    /// Whether `key` was `SET` (not left at its default).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.config.contains_key(key)
     }
 
     /// Sets a configuration key as `SET 'k' = 'v'` does.
