@@ -321,6 +321,21 @@ impl Env<'_> {
         }
     }
 
+    /// Starts a script that runs until stopped (an unbounded job); `sql`
+    /// is used as written.
+    fn start(&self, name: &str, sql: &str) -> Result<Job, String> {
+        let file = self.dir.join(format!("{name}.sql"));
+        std::fs::write(&file, sql).map_err(|e| e.to_string())?;
+        let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .arg("-f")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        Ok(Job { child: Some(child) })
+    }
+
     /// Checks printed rows against a conformance case's `.out` (Flink's
     /// output for the same query over a file), after folding changelogs.
     fn same_as_flink(&self, printed: &str, case: &str) -> Result<(), String> {
@@ -336,6 +351,34 @@ impl Env<'_> {
                 "rows differ from Flink's ({case}):\n{}",
                 changelog::diff(&expected, &got)
             ))
+        }
+    }
+}
+
+/// A running `eddy` process, killed when stopped or dropped.
+struct Job {
+    child: Option<Child>,
+}
+
+impl Job {
+    /// Kills the job; what it wrote to stderr.
+    fn stop(mut self) -> String {
+        let Some(mut child) = self.child.take() else {
+            return String::new();
+        };
+        let _ = child.kill();
+        child
+            .wait_with_output()
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -647,25 +690,16 @@ fn broker_down_and_back(env: &Env) -> Result<(), String> {
     let ids = |range: std::ops::Range<u32>| -> Vec<Record> {
         range.map(|i| value(&format!("{{\"id\":{i}}}"))).collect()
     };
-    let script = env.dir.join("faults.sql");
-    std::fs::write(
-        &script,
-        format!(
+    kafka.produce("in", &ids(0..5_000))?;
+    let job = env.start(
+        "faults",
+        &format!(
             "CREATE TABLE src (id INT) WITH ('connector' = 'kafka', 'topic' = 'in', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
 CREATE TABLE dst (id INT) WITH ('connector' = 'kafka', 'topic' = 'out', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
 INSERT INTO dst SELECT id FROM src;",
             kafka.address
         ),
-    )
-    .map_err(|e| e.to_string())?;
-    kafka.produce("in", &ids(0..5_000))?;
-    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .arg("-f")
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    )?;
     let result = (|| {
         let first = kafka.consume("out", 5_000)?;
         check(first.len() >= 5_000, || {
@@ -692,14 +726,8 @@ INSERT INTO dst SELECT id FROM src;",
             )
         })
     })();
-    let _ = job.kill();
-    let output = job.wait_with_output().map_err(|e| e.to_string())?;
-    result.map_err(|e| {
-        format!(
-            "{e}\njob stderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    let stderr = job.stop();
+    result.map_err(|e| format!("{e}\njob stderr:\n{stderr}"))
 }
 
 /// A sink writes the record timestamp from a metadata column and spreads
@@ -747,28 +775,18 @@ fn idle_partition(env: &Env) -> Result<(), String> {
     })
     .collect();
     env.broker.produce("half_empty", &records)?;
-    let script = env.dir.join("idle.sql");
-    std::fs::write(
-        &script,
-        format!(
+    let job = env.start(
+        "idle",
+        &format!(
             "SET 'table.exec.source.idle-timeout' = '500 ms';
 CREATE TABLE events (k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 'half_empty', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
 CREATE TABLE results (window_start TIMESTAMP(3), n BIGINT) WITH ('connector' = 'kafka', 'topic' = 'idle_results', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
 INSERT INTO results SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;",
             env.broker.address
         ),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .arg("-f")
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    )?;
     let got = env.broker.consume("idle_results", 1);
-    let _ = job.kill();
-    let _ = job.wait();
+    job.stop();
     let got = got?;
     check(
         got.len() == 1
@@ -783,24 +801,15 @@ fn pattern_and_discovery(env: &Env) -> Result<(), String> {
     env.broker.create_topic("disc_a", 1)?;
     env.broker.create_topic("disc_results", 1)?;
     env.broker.produce("disc_a", &[value(r#"{"id":1}"#)])?;
-    let script = env.dir.join("discovery.sql");
-    std::fs::write(
-        &script,
-        format!(
+    let job = env.start(
+        "discovery",
+        &format!(
             "CREATE TABLE src (id INT, topic STRING METADATA VIRTUAL) WITH ('connector' = 'kafka', 'topic-pattern' = 'disc_[a-z]', 'properties.bootstrap.servers' = '{0}', 'format' = 'json', 'scan.topic-partition-discovery.interval' = '500 ms');
 CREATE TABLE dst (id INT, topic STRING) WITH ('connector' = 'kafka', 'topic' = 'disc_results', 'properties.bootstrap.servers' = '{0}', 'format' = 'json');
 INSERT INTO dst SELECT id, topic FROM src;",
             env.broker.address
         ),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .arg("-f")
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    )?;
     let result = (|| {
         let first = env.broker.consume("disc_results", 1)?;
         check(first.len() == 1, || {
@@ -819,8 +828,7 @@ INSERT INTO dst SELECT id, topic FROM src;",
             || format!("disc_results: expected a record from each topic, got {values:?}"),
         )
     })();
-    let _ = job.kill();
-    let _ = job.wait();
+    job.stop();
     result
 }
 
