@@ -632,21 +632,10 @@ impl<'a> StreamPlanner<'a> {
                 entry.def.primary_key.clone(),
             ),
         );
-        let node = self.graph.add_operator(
-            op,
-            self.parallelism,
-            vec![Edge {
-                from: input.node,
-                input: 0,
-                partitioning: Partitioning::Hash(key),
-            }],
-            entry.schema.clone(),
-        )?;
-        self.graph.nodes[node].updating = true;
-        Ok(Stream {
-            node,
-            parallelism: self.parallelism,
-        })
+        let stream =
+            self.add_exchanged(input, op, Partitioning::Hash(key), entry.schema.clone())?;
+        self.graph.nodes[stream.node].updating = true;
+        Ok(stream)
     }
 
     fn prelude(&self, entry: &TableEntry) -> Result<Option<Arc<ScanPrelude>>> {
