@@ -602,7 +602,7 @@ fn metadata_offsets_and_bad_records(env: &Env) -> Result<(), String> {
     let printed = env.eddy_ok(
         "ignore_parse_errors",
         &format!(
-            "{}\nSELECT id, name, `partition`, `offset`, CAST(ts AS STRING), headers['source'], topic FROM events;",
+            "{}\nSELECT id, name, `partition`, `offset`, CAST(ts AS STRING), CAST(headers['source'] AS STRING), topic FROM events;",
             table(", 'json.ignore-parse-errors' = 'true', 'properties.group.id' = 'monitor'")
         ),
     )?;
@@ -610,9 +610,9 @@ fn metadata_offsets_and_bad_records(env: &Env) -> Result<(), String> {
     check(
         lines
             == [
-                "+I[1, a, 0, 0, 2023-11-14 22:13:20.000, [116, 101, 115, 116, 45, 49], events]",
-                "+I[2, b, 0, 1, 2023-11-14 22:13:21.000, [116, 101, 115, 116, 45, 50], events]",
-                "+I[4, d, 0, 3, 2023-11-14 22:13:23.000, [116, 101, 115, 116, 45, 52], events]",
+                "+I[1, a, 0, 0, 2023-11-14 22:13:20.000, test-1, events]",
+                "+I[2, b, 0, 1, 2023-11-14 22:13:21.000, test-2, events]",
+                "+I[4, d, 0, 3, 2023-11-14 22:13:23.000, test-4, events]",
             ],
         || format!("metadata columns: got\n{printed}"),
     )?;

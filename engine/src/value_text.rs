@@ -223,6 +223,12 @@ pub fn write_sql_string(out: &mut String, array: &dyn Array, row: usize) {
                 out.push_str(if a.value(row) { "TRUE" } else { "FALSE" });
             }
         }
+        // Bytes are decoded as UTF-8 (invalid sequences replaced).
+        DataType::Binary => {
+            if let Some(a) = array.as_any().downcast_ref::<BinaryArray>() {
+                out.push_str(&String::from_utf8_lossy(a.value(row)));
+            }
+        }
         DataType::Timestamp(unit, _) => {
             if let Some(nanos) = timestamp_nanos(array, *unit, row) {
                 let secs = nanos.div_euclid(1_000_000_000) as i64;

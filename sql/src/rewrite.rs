@@ -404,6 +404,8 @@ fn flink_data_type(t: &mut DataType) {
         DataType::Timestamp(p, _) => {
             *p = Some(supported_precision(p.unwrap_or(6)));
         }
+        // Flink's BYTES, which the parser reads as BigQuery's type.
+        DataType::Bytes(_) => *t = DataType::Bytea,
         DataType::Array(ast::ArrayElemTypeDef::AngleBracket(inner)) => flink_data_type(inner),
         _ => {}
     }
