@@ -32,23 +32,7 @@ pub struct TableEntry {
 impl TableEntry {
     /// The metadata columns, in declared order.
     pub fn metadata(&self) -> Vec<MetadataColumn> {
-        self.def
-            .columns
-            .iter()
-            .filter_map(|c| match &c.kind {
-                ColumnKind::Metadata {
-                    data_type,
-                    key,
-                    is_virtual,
-                } => Some(MetadataColumn {
-                    name: c.name.clone(),
-                    key: key.clone().unwrap_or_else(|| c.name.clone()),
-                    data_type: data_type.data_type.clone(),
-                    is_virtual: *is_virtual,
-                }),
-                _ => None,
-            })
-            .collect()
+        metadata_columns(&self.def)
     }
 
     /// What the table's source emits: its physical columns, then its
@@ -64,19 +48,7 @@ impl TableEntry {
     }
 
     fn with_metadata(&self, keep: impl Fn(&MetadataColumn) -> bool) -> SchemaRef {
-        let mut fields: Vec<Field> = self
-            .physical_schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.extend(
-            self.metadata()
-                .into_iter()
-                .filter(|m| keep(m))
-                .map(|m| Field::new(m.name, m.data_type, true)),
-        );
-        Arc::new(Schema::new(fields))
+        schema_with_metadata(&self.physical_schema, &self.def, keep)
     }
 
     /// The names of the columns an `INSERT` writes, in declared order:
@@ -109,6 +81,47 @@ impl TableEntry {
             c.name == name && matches!(&c.kind, ColumnKind::Computed(e) if is_proctime_call(e))
         })
     }
+}
+
+/// The metadata columns of table `def`, in declared order.
+pub fn metadata_columns(def: &CreateTable) -> Vec<MetadataColumn> {
+    def.columns
+        .iter()
+        .filter_map(|c| match &c.kind {
+            ColumnKind::Metadata {
+                data_type,
+                key,
+                is_virtual,
+            } => Some(MetadataColumn {
+                name: c.name.clone(),
+                key: key.clone().unwrap_or_else(|| c.name.clone()),
+                data_type: data_type.data_type.clone(),
+                is_virtual: *is_virtual,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `physical`'s columns, then the metadata columns of `def` that `keep`
+/// takes.
+pub fn schema_with_metadata(
+    physical: &SchemaRef,
+    def: &CreateTable,
+    keep: impl Fn(&MetadataColumn) -> bool,
+) -> SchemaRef {
+    let mut fields: Vec<Field> = physical
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(
+        metadata_columns(def)
+            .into_iter()
+            .filter(|m| keep(m))
+            .map(|m| Field::new(m.name, m.data_type, true)),
+    );
+    Arc::new(Schema::new(fields))
 }
 
 /// Whether `e` is `PROCTIME()`.

@@ -553,17 +553,7 @@ impl Session {
         }
         let physical_schema = Arc::new(Schema::new(physical));
         // Computed columns may use metadata columns too.
-        let mut readable = physical_schema.fields().to_vec();
-        for c in &t.columns {
-            if let ColumnKind::Metadata { data_type, .. } = &c.kind {
-                readable.push(Arc::new(Field::new(
-                    &c.name,
-                    data_type.data_type.clone(),
-                    true,
-                )));
-            }
-        }
-        let readable_schema = Arc::new(Schema::new(readable));
+        let readable_schema = crate::catalog::schema_with_metadata(&physical_schema, t, |_| true);
         let physical_df =
             DFSchema::try_from(readable_schema.as_ref().clone()).map_err(|e| df_error(e, at))?;
         let state = self.state();
