@@ -9,11 +9,11 @@ mod source;
 
 use std::sync::Arc;
 
-use eddy_engine::Result;
 use eddy_engine::connector::{
     ConnectorFactory, MetadataKey, SourceChangelog, TableOptions, TableRequest,
 };
 use eddy_engine::operator::{OperatorFactory, SourceFactory};
+use eddy_engine::{EngineError, Result};
 
 pub use options::KafkaTable;
 pub use sink::KafkaSinkFactory;
@@ -26,6 +26,11 @@ pub struct KafkaConnector;
 /// Factory of the `upsert-kafka` connector.
 #[derive(Debug, Default)]
 pub struct UpsertKafkaConnector;
+
+/// An error of talking to Kafka while doing `what`.
+fn kafka_error(what: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Execution(format!("Kafka: {what}: {e}"))
+}
 
 fn table(req: &mut TableRequest, upsert: bool) -> Result<KafkaTable> {
     let (table, supported) = options::parse(req, upsert)?;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use eddy_engine::{ChangeBatch, EngineError, Result, RowKind};
@@ -17,6 +18,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::codec::SinkMetadata;
+use super::kafka_error;
 use super::options::{Delivery, KafkaTable, Partitioner};
 use super::source::client_config;
 use crate::format::encode::encode_row;
@@ -61,6 +63,8 @@ impl OperatorFactory for KafkaSinkFactory {
             failure: Arc::new(Mutex::new(None)),
             partitions: 1,
             next_partition: subtask.index,
+            value_schema: self.table.value_schema(),
+            key_schema: self.table.key_schema(),
             key_text: String::new(),
             value_text: String::new(),
         }))
@@ -102,12 +106,12 @@ struct KafkaSink {
     failure: Arc<Mutex<Option<String>>>,
     partitions: i32,
     next_partition: usize,
+    /// The value's and the key's columns as their formats name them,
+    /// built once.
+    value_schema: SchemaRef,
+    key_schema: Option<SchemaRef>,
     key_text: String,
     value_text: String,
-}
-
-fn kafka_error(what: &str, e: impl std::fmt::Display) -> EngineError {
-    EngineError::Execution(format!("Kafka: {what}: {e}"))
 }
 
 impl KafkaSink {
@@ -195,10 +199,7 @@ impl KafkaSink {
         if let Some(h) = headers {
             record = record.headers(h);
         }
-        let producer = self
-            .producer
-            .as_ref()
-            .ok_or_else(|| EngineError::Internal("Kafka sink used before open".into()))?;
+        let producer = self.producer()?;
         loop {
             match producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -265,10 +266,10 @@ impl Operator for KafkaSink {
     ) -> Result<()> {
         let data = &batch.data;
         let value = data.project(&self.table.value_columns)?;
-        let value = RecordBatch::try_new(self.table.value_schema(), value.columns().to_vec())?;
-        let key = match (&self.table.key, self.table.key_schema()) {
+        let value = RecordBatch::try_new(self.value_schema.clone(), value.columns().to_vec())?;
+        let key = match (&self.table.key, &self.key_schema) {
             (Some((cols, _)), Some(schema)) => Some(RecordBatch::try_new(
-                schema,
+                schema.clone(),
                 data.project(cols)?.columns().to_vec(),
             )?),
             _ => None,

@@ -21,6 +21,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
 use super::codec::{RecordDecoder, Skip};
+use super::kafka_error;
 use super::options::{BoundedMode, KafkaTable, StartupMode, Topics};
 
 /// Rows per batch at most.
@@ -171,10 +172,6 @@ struct Reader {
     last_commit: Instant,
     /// Records of bounded partitions read and not yet reported (progress).
     unreported: u64,
-}
-
-fn kafka_error(what: &str, e: impl std::fmt::Display) -> EngineError {
-    EngineError::Execution(format!("Kafka: {what}: {e}"))
 }
 
 /// A client configuration from the table's `properties.*`, with Eddy's
