@@ -79,12 +79,14 @@ impl JsonOptions {
 }
 
 /// Decodes one JSON line into the columns; `Ok(false)` for a blank line.
+/// `slots` is scratch space the caller keeps between rows.
 pub fn decode_row(
     record: &str,
     o: &JsonOptions,
     schema: &SchemaRef,
     columns: &mut [ColumnBuilder],
     skipped: &[bool],
+    slots: &mut Vec<Option<Value>>,
 ) -> Result<bool, RowError> {
     let record = record.trim_end_matches(['\r', '\n']);
     if record.trim().is_empty() {
@@ -92,13 +94,14 @@ pub fn decode_row(
     }
     // The top-level object is read field by field into a slot per column:
     // no map of the whole object is built, and unknown fields are skipped.
-    let mut slots: Vec<Option<Value>> = vec![None; columns.len()];
+    slots.clear();
+    slots.resize(columns.len(), None);
     let mut de = serde_json::Deserializer::from_str(record);
     serde::de::DeserializeSeed::deserialize(
         RowSeed {
             schema,
             skipped,
-            slots: &mut slots,
+            slots,
         },
         &mut de,
     )

@@ -124,6 +124,8 @@ pub struct Decoder {
     kinds: Vec<i8>,
     skipped: u64,
     scratch: Vec<csv::Field>,
+    /// A JSON row's values, one slot per column, reused between rows.
+    json_slots: Vec<Option<serde_json::Value>>,
 }
 
 impl Decoder {
@@ -152,6 +154,7 @@ impl Decoder {
             kinds: vec![],
             skipped: 0,
             scratch: vec![],
+            json_slots: vec![],
         })
     }
 
@@ -201,10 +204,15 @@ impl Decoder {
                     &mut self.scratch,
                 )
                 .map(usize::from),
-                Format::Json(o) => {
-                    json::decode_row(text, o, &self.schema, &mut self.columns, &self.unread)
-                        .map(usize::from)
-                }
+                Format::Json(o) => json::decode_row(
+                    text,
+                    o,
+                    &self.schema,
+                    &mut self.columns,
+                    &self.unread,
+                    &mut self.json_slots,
+                )
+                .map(usize::from),
                 Format::DebeziumJson(o) => debezium::decode_record(
                     text,
                     o,
