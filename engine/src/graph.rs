@@ -117,6 +117,8 @@ pub struct JobGraph {
     /// (`table.exec.late-data.sink`): every edge into this node carries
     /// late rows of its upstream node, not its results.
     pub late_rows: Option<LateRows>,
+    /// How the job checkpoints; `None`: it does not.
+    pub checkpointing: Option<crate::checkpoint::CheckpointConfig>,
 }
 
 /// The late-row side output of a job.
@@ -136,6 +138,7 @@ impl JobGraph {
             nodes: vec![],
             idle_timeout: None,
             late_rows: None,
+            checkpointing: None,
         }
     }
 

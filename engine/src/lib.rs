@@ -15,6 +15,7 @@
 //! barrier, or `End`.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod connector;
 pub mod error;
 pub mod exchange;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::checkpoint::CheckpointStats;
 use crate::message::MIN_WATERMARK;
 
 /// Counters of one subtask.
@@ -78,6 +79,7 @@ impl OperatorMetrics {
 #[derive(Debug, Default, Clone)]
 pub struct JobMetrics {
     subtasks: Arc<Mutex<Vec<Arc<OperatorMetrics>>>>,
+    checkpoints: Arc<Mutex<CheckpointStats>>,
 }
 
 /// A summary of a job's counters.
@@ -101,6 +103,8 @@ pub struct JobStats {
     /// How much of their input the bounded sources have read, and how much
     /// there is (in their units), when they know.
     pub progress: Option<(u64, u64)>,
+    /// What checkpointing did.
+    pub checkpoints: CheckpointStats,
 }
 
 impl JobMetrics {
@@ -113,9 +117,17 @@ impl JobMetrics {
         m
     }
 
+    /// The checkpoint statistics, written by the coordinator.
+    pub fn checkpoints(&self) -> Arc<Mutex<CheckpointStats>> {
+        self.checkpoints.clone()
+    }
+
     /// Sums the counters.
     pub fn stats(&self) -> JobStats {
         let mut stats = JobStats::default();
+        if let Ok(c) = self.checkpoints.lock() {
+            stats.checkpoints = c.clone();
+        }
         let Ok(v) = self.subtasks.lock() else {
             return stats;
         };

@@ -58,6 +58,17 @@ impl Context {
         }
     }
 
+    /// The state of every subtask of this operator in the checkpoint
+    /// restored (sources: their splits, whatever the parallelism was).
+    pub fn restored_state_of_all_subtasks(
+        &self,
+    ) -> Result<Vec<Vec<datafusion::arrow::record_batch::RecordBatch>>> {
+        match &self.state {
+            Some(store) => store.restore_all(&self.subtask.operator_id),
+            None => Ok(vec![]),
+        }
+    }
+
     /// Writes this operator's state for `checkpoint`, if the job has a store.
     pub fn save_state(
         &self,
@@ -213,9 +224,24 @@ pub trait Source: Send + 'static {
     async fn open(&mut self, _ctx: &mut Context) -> Result<()> {
         Ok(())
     }
-    /// The next event. An unbounded source waits here for data; the
-    /// runtime cancels the wait when the job is stopped.
+    /// The next event. An unbounded source waits here for data.
+    ///
+    /// Must be cancel-safe: the runtime drops the future to take a
+    /// checkpoint or to stop the job, and a dropped call loses nothing.
     async fn next(&mut self, ctx: &mut Context) -> Result<SourceEvent>;
+
+    /// A checkpoint is taken: save the position reached (what every
+    /// event returned so far has covered) with [`Context::save_state`].
+    /// A source that saves nothing is read again from its start after a
+    /// restore.
+    async fn snapshot(&mut self, _checkpoint: u64, _ctx: &mut Context) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` is complete.
+    async fn on_checkpoint_complete(&mut self, _id: u64, _ctx: &mut Context) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Creates one source reader per subtask, splitting the work among them.

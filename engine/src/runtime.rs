@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::batch::ChangeBatch;
+use crate::checkpoint::{Checkpointing, FINAL_CHECKPOINT, SavepointRequest, TaskLink};
 use crate::error::{EngineError, Result};
 use crate::exchange::{OutEdge, Output, Target};
 use crate::graph::{JobGraph, NodeId, NodeKind, Partitioning};
@@ -41,6 +42,27 @@ pub struct JobHandle {
     tasks: JoinSet<Result<()>>,
     metrics: JobMetrics,
     cancel_tx: watch::Sender<bool>,
+    /// Asks the checkpoint coordinator for savepoints (checkpointed jobs).
+    savepoints: Option<mpsc::Sender<SavepointRequest>>,
+    /// Where a checkpointed job keeps its checkpoints: discarded when the
+    /// job finishes, kept when it fails or is cancelled.
+    checkpoint_dir: Option<std::path::PathBuf>,
+}
+
+/// Takes savepoints of a running job from elsewhere (STOP JOB .. WITH
+/// SAVEPOINT).
+#[derive(Clone)]
+pub struct Savepointer(mpsc::Sender<SavepointRequest>);
+
+impl Savepointer {
+    /// Takes a savepoint: every operator's state, every source's position,
+    /// consistent with each other. Returns its directory.
+    pub async fn savepoint(&self) -> Result<std::path::PathBuf> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let gone = || EngineError::State("the job is no longer running".into());
+        self.0.send(tx).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
 }
 
 /// Stops a running job from elsewhere (Ctrl-C, STOP JOB).
@@ -70,6 +92,12 @@ impl JobHandle {
         JobCanceller(self.cancel_tx.clone())
     }
 
+    /// A handle that takes savepoints of this job; `None` when the job
+    /// does not checkpoint (no `execution.checkpointing.dir`).
+    pub fn savepointer(&self) -> Option<Savepointer> {
+        self.savepoints.clone().map(Savepointer)
+    }
+
     /// Waits until every subtask finished; the first error stops the others.
     pub async fn wait(mut self) -> Result<JobStats> {
         let mut cancel_rx = self.cancel_tx.subscribe();
@@ -77,6 +105,10 @@ impl JobHandle {
             tokio::select! {
                 next = self.tasks.join_next() => match next {
                     None => {
+                        if let Some(dir) = &self.checkpoint_dir {
+                            // A finished job is not resumed: a new run starts over.
+                            crate::checkpoint::store::discard_checkpoints(dir)?;
+                        }
                         let mut stats = self.metrics.stats();
                         stats.late_table = self.late_table.clone();
                         return Ok(stats);
@@ -209,22 +241,96 @@ async fn drive(stages: &mut [Stage], step: Step, output: &mut Output) -> Result<
 
 const RELAXED: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;
 
-async fn run_source_task(
-    mut source: Box<dyn Source>,
-    mut ctx: Context,
-    prelude: Option<Arc<ScanPrelude>>,
-    mut stages: Vec<Stage>,
-    mut output: Output,
-    mut cancel: watch::Receiver<bool>,
+/// Waits for the next value of a checkpoint channel; forever without one.
+async fn next_checkpoint(rx: Option<&mut watch::Receiver<u64>>) -> u64 {
+    if let Some(rx) = rx
+        && rx.changed().await.is_ok()
+    {
+        return *rx.borrow_and_update();
+    }
+    std::future::pending().await
+}
+
+/// Tells every stage that checkpoint `id` is complete.
+async fn commit(stages: &mut [Stage], id: u64) -> Result<()> {
+    for s in stages.iter_mut() {
+        s.op.on_checkpoint_complete(id, &mut s.ctx).await?;
+    }
+    Ok(())
+}
+
+/// Snapshots every stage, passes the barrier on, and acknowledges.
+async fn checkpoint(
+    stages: &mut [Stage],
+    output: &mut Output,
+    id: u64,
+    link: Option<&TaskLink>,
 ) -> Result<()> {
+    for s in stages.iter_mut() {
+        s.op.snapshot(id, &mut s.ctx).await?;
+    }
+    output.broadcast(Message::Barrier(id)).await?;
+    if let Some(link) = link {
+        link.ack(id);
+    }
+    Ok(())
+}
+
+/// Snapshots every stage of a task that read all its input, for the
+/// checkpoints taken after it ended; returns their state keys.
+async fn final_snapshot(stages: &mut [Stage]) -> Result<Vec<crate::state::StateKey>> {
+    let mut keys = vec![];
+    for s in stages.iter_mut() {
+        s.op.snapshot(FINAL_CHECKPOINT, &mut s.ctx).await?;
+        keys.push(s.ctx.state_key());
+    }
+    Ok(keys)
+}
+
+struct SourceTask {
+    source: Box<dyn Source>,
+    ctx: Context,
+    prelude: Option<Arc<ScanPrelude>>,
+    stages: Vec<Stage>,
+    output: Output,
+    cancel: watch::Receiver<bool>,
+    link: Option<TaskLink>,
+}
+
+async fn run_source_task(task: SourceTask) -> Result<()> {
+    let SourceTask {
+        mut source,
+        mut ctx,
+        prelude,
+        mut stages,
+        mut output,
+        mut cancel,
+        mut link,
+    } = task;
     source.open(&mut ctx).await?;
     for s in stages.iter_mut() {
         s.op.open(&mut s.ctx).await?;
     }
+    let (mut trigger, mut complete) = match link.as_ref() {
+        Some(l) => (Some(l.trigger.clone()), Some(l.complete.clone())),
+        None => (None, None),
+    };
     let mut splits = SplitWatermarks::default();
     loop {
+        // `next` is cancel-safe (the Source contract): a checkpoint may
+        // interrupt its wait.
         let event = tokio::select! {
             ev = source.next(&mut ctx) => ev?,
+            id = next_checkpoint(trigger.as_mut()) => {
+                source.snapshot(id, &mut ctx).await?;
+                checkpoint(&mut stages, &mut output, id, link.as_ref()).await?;
+                continue;
+            }
+            id = next_checkpoint(complete.as_mut()) => {
+                source.on_checkpoint_complete(id, &mut ctx).await?;
+                commit(&mut stages, id).await?;
+                continue;
+            }
             _ = cancel.changed() => return Err(EngineError::Cancelled),
         };
         let watermark = match event {
@@ -253,6 +359,12 @@ async fn run_source_task(
             SourceEvent::SplitIdle(split) => splits.idle_split(split),
             SourceEvent::End => {
                 finish(&mut stages, &mut output, MIN_WATERMARK).await?;
+                if let Some(link) = link.take() {
+                    source.snapshot(FINAL_CHECKPOINT, &mut ctx).await?;
+                    let mut keys = vec![ctx.state_key()];
+                    keys.extend(final_snapshot(&mut stages).await?);
+                    link.finish(keys);
+                }
                 return Ok(());
             }
         };
@@ -275,7 +387,9 @@ async fn run_operator_task(
     mut gate: InputGate,
     mut stages: Vec<Stage>,
     mut output: Output,
+    link: Option<TaskLink>,
 ) -> Result<()> {
+    let mut complete = link.as_ref().map(|l| l.complete.clone());
     for s in stages.iter_mut() {
         s.op.open(&mut s.ctx).await?;
     }
@@ -292,16 +406,17 @@ async fn run_operator_task(
         });
     loop {
         // The gate's wait is cancel-safe: a tick loses no message.
-        let event = match timer.as_mut() {
-            None => gate.next().await?,
-            Some(t) => tokio::select! {
-                ev = gate.next() => ev?,
-                _ = t.tick() => {
-                    let now = chrono::Utc::now().timestamp_millis();
-                    drive(&mut stages, Step::ProcessingTime(now), &mut output).await?;
-                    continue;
-                }
-            },
+        let event = tokio::select! {
+            ev = gate.next() => ev?,
+            _ = next_tick(&mut timer) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                drive(&mut stages, Step::ProcessingTime(now), &mut output).await?;
+                continue;
+            }
+            id = next_checkpoint(complete.as_mut()) => {
+                commit(&mut stages, id).await?;
+                continue;
+            }
         };
         let Some(event) = event else {
             break;
@@ -315,18 +430,28 @@ async fn run_operator_task(
                 drive(&mut stages, Step::Watermark(w), &mut output).await?
             }
             GateEvent::Barrier(id) => {
-                for s in stages.iter_mut() {
-                    s.op.snapshot(id, &mut s.ctx).await?;
-                }
-                output.broadcast(Message::Barrier(id)).await?;
+                checkpoint(&mut stages, &mut output, id, link.as_ref()).await?;
             }
             GateEvent::End => {
                 finish(&mut stages, &mut output, watermark).await?;
+                if let Some(link) = link {
+                    link.finish(final_snapshot(&mut stages).await?);
+                }
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// Waits for the next processing-time tick; forever without a timer.
+async fn next_tick(timer: &mut Option<tokio::time::Interval>) {
+    match timer {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// The nodes run by one task: a head and the nodes chained to it.
@@ -355,6 +480,14 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
     let (chains, chain_of) = chains(graph);
     let metrics = JobMetrics::default();
     let (cancel_tx, _) = watch::channel(false);
+    let checkpointing = match &graph.checkpointing {
+        Some(config) => Some(Checkpointing::new(graph, config, metrics.checkpoints())?),
+        None => None,
+    };
+    let store = checkpointing
+        .as_ref()
+        .map(|c| c.store.clone() as Arc<dyn crate::state::SnapshotStore>);
+    let mut task_count = 0;
 
     // Inboxes of chain heads that have inputs, and the channel numbering:
     // channel (edge index of the head, upstream subtask) -> index.
@@ -405,11 +538,13 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                         ctx: Context {
                             metrics: metrics.register(&info.operator_name),
                             subtask: info,
-                            state: None,
+                            state: store.clone(),
                         },
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let link = checkpointing.as_ref().map(|c| c.link(task_count));
+            task_count += 1;
             match &head.kind {
                 NodeKind::Source { factory, prelude } => {
                     let name = format!("Source: {}", factory.name());
@@ -418,16 +553,17 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                     let ctx = Context {
                         metrics: metrics.register(&name),
                         subtask: info,
-                        state: None,
+                        state: store.clone(),
                     };
-                    tasks.spawn(run_source_task(
+                    tasks.spawn(run_source_task(SourceTask {
                         source,
                         ctx,
-                        prelude.clone(),
+                        prelude: prelude.clone(),
                         stages,
                         output,
-                        cancel_tx.subscribe(),
-                    ));
+                        cancel: cancel_tx.subscribe(),
+                        link,
+                    }));
                 }
                 NodeKind::Operator(_) => {
                     let Some((rx, inputs)) = receivers.remove(&(head.id, i)) else {
@@ -437,10 +573,19 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
                         InputGate::new(rx, inputs).with_idle_timeout(graph.idle_timeout),
                         stages,
                         output,
+                        link,
                     ));
                 }
             }
         }
+    }
+    let mut savepoints = None;
+    let mut checkpoint_dir = None;
+    if let Some(c) = checkpointing {
+        let (tx, rx) = mpsc::channel(4);
+        savepoints = Some(tx);
+        checkpoint_dir = Some(c.store.job_dir().to_path_buf());
+        tasks.spawn(c.run(task_count, rx));
     }
     Ok(JobHandle {
         name: graph.name.clone(),
@@ -448,6 +593,8 @@ pub fn spawn(graph: &JobGraph) -> Result<JobHandle> {
         tasks,
         metrics,
         cancel_tx,
+        savepoints,
+        checkpoint_dir,
     })
 }
 

@@ -3,9 +3,9 @@
 //! An operator snapshots its state as Arrow record batches, keyed by its
 //! operator id and subtask; a restored job hands every operator the batches
 //! of the checkpoint it restores from. This module holds the interface and
-//! an in-memory store (used by the snapshot/restore harness tests); durable
-//! stores (Arrow IPC files under the checkpoint directory) implement the
-//! same trait.
+//! an in-memory store (used by the snapshot/restore harness tests); the
+//! durable store (Arrow IPC files under the checkpoint directory) is
+//! [`crate::checkpoint::store::FileSnapshotStore`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -35,6 +35,12 @@ pub trait SnapshotStore: Send + Sync {
 
     /// The state of `key` in the checkpoint being restored, if any.
     fn restore(&self, key: &StateKey) -> Result<Option<Vec<RecordBatch>>>;
+
+    /// The state of every subtask of `operator` in the checkpoint being
+    /// restored, by subtask: what a source restores when the job's
+    /// parallelism may have changed (each subtask keeps the splits it now
+    /// owns).
+    fn restore_all(&self, operator: &str) -> Result<Vec<Vec<RecordBatch>>>;
 }
 
 /// Snapshots in memory; restores from the latest checkpoint written.
@@ -59,6 +65,20 @@ impl SnapshotStore for MemorySnapshotStore {
             .lock()
             .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
         Ok(s.get(key).map(|(_, b)| b.clone()))
+    }
+
+    fn restore_all(&self, operator: &str) -> Result<Vec<Vec<RecordBatch>>> {
+        let s = self
+            .snapshots
+            .lock()
+            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let mut all: Vec<(usize, Vec<RecordBatch>)> = s
+            .iter()
+            .filter(|(k, _)| k.operator == operator)
+            .map(|(k, (_, b))| (k.subtask, b.clone()))
+            .collect();
+        all.sort_by_key(|(subtask, _)| *subtask);
+        Ok(all.into_iter().map(|(_, b)| b).collect())
     }
 }
 

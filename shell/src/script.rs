@@ -80,6 +80,9 @@ async fn run_statements(
             Outcome::Job(job) => {
                 cancellers.push(job.canceller());
                 let name = job.name().to_string();
+                if let Some(from) = job.metrics().stats().checkpoints.restored_from {
+                    eprintln!("[INFO] Job '{name}' restored from {}", from.display());
+                }
                 let sync = session.config("table.dml-sync") == Some("true");
                 if is_query(&located) || sync {
                     let outcome = job.wait().await;
@@ -107,6 +110,18 @@ fn is_query(l: &Located) -> bool {
 fn report_job(name: &str, outcome: Result<JobStats, EngineError>) -> Result<(), String> {
     match outcome {
         Ok(stats) => {
+            let c = &stats.checkpoints;
+            if let Some(last) = &c.last {
+                eprintln!(
+                    "[INFO] Job '{name}': {} checkpoint(s), {:.1} ms and {} bytes each on average; the last, {}, took {:.1} ms for {} bytes",
+                    c.completed,
+                    c.total_duration.as_secs_f64() * 1e3 / c.completed as f64,
+                    c.total_bytes / c.completed,
+                    last.id,
+                    last.duration.as_secs_f64() * 1e3,
+                    last.bytes
+                );
+            }
             for (op, n) in stats.skipped {
                 eprintln!("[WARN] Job '{name}': {op} skipped {n} unparseable row(s)");
             }

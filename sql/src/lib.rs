@@ -14,6 +14,7 @@
 //! engine's factory registry, so this crate imports none.
 
 pub mod catalog;
+pub mod checkpointing;
 pub mod dialect;
 pub mod error;
 pub mod expr;

@@ -308,6 +308,8 @@ impl Session {
             planner.add_late_rows_sink(table)?;
         }
         planner.graph.settle_update_before();
+        planner.graph.checkpointing =
+            crate::checkpointing::config(|k| self.config.get(k).map(String::as_str), at)?;
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {
             text.push_str(&p.display_indent().to_string());
@@ -752,7 +754,11 @@ impl Session {
                 .chain(state.aggregate_functions().keys())
                 .cloned()
                 .collect(),
-            keys: KNOWN_KEYS.iter().map(|(k, _)| k.to_string()).collect(),
+            keys: KNOWN_KEYS
+                .iter()
+                .chain(crate::checkpointing::KEYS)
+                .map(|(k, _)| k.to_string())
+                .collect(),
         };
         for list in [
             &mut v.relations,
@@ -769,6 +775,7 @@ impl Session {
     fn list_config(&self) -> Outcome {
         let mut all: BTreeMap<String, String> = KNOWN_KEYS
             .iter()
+            .chain(crate::checkpointing::KEYS)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         all.extend(self.config.clone());

@@ -4,15 +4,17 @@
 //! over the open files, follows all of them: files that each span the
 //! whole time range (like the partitions of a topic) give no late rows.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use eddy_engine::operator::{Context, Source, SourceEvent, SourceFactory, SubtaskInfo};
 use eddy_engine::{ChangeBatch, EngineError, Result};
 
@@ -95,6 +97,8 @@ impl SourceFactory for FileSourceFactory {
             subtask: subtask.index,
             parallelism: subtask.parallelism,
             seen: HashSet::new(),
+            restored: HashMap::new(),
+            finished: vec![],
             pending: vec![],
             open: VecDeque::new(),
             announce: VecDeque::new(),
@@ -109,7 +113,10 @@ impl SourceFactory for FileSourceFactory {
 struct OpenFile {
     split: usize,
     name: String,
+    path: PathBuf,
     reader: BufReader<File>,
+    /// Bytes taken from the reader so far (a partial record included).
+    consumed: u64,
     /// Lines read so far.
     line_no: u64,
     /// A record not complete yet: it spans buffer fills, or a quoted CSV
@@ -129,6 +136,10 @@ struct FileSource {
     subtask: usize,
     parallelism: usize,
     seen: HashSet<PathBuf>,
+    /// Positions of a restored checkpoint, by file.
+    restored: HashMap<PathBuf, Position>,
+    /// Files read to their end (kept in checkpoints: not read again).
+    finished: Vec<PathBuf>,
     /// Files assigned to this subtask and not opened yet (last first).
     pending: Vec<PathBuf>,
     /// Files being read, the next to read a batch from first.
@@ -141,6 +152,25 @@ struct FileSource {
     /// the metrics (progress of a bounded read).
     found_bytes: u64,
     read_bytes: u64,
+}
+
+/// How far a file was read, as a checkpoint records it.
+#[derive(Debug, Clone, Copy)]
+enum Position {
+    /// Read to its end.
+    Finished,
+    /// Read up to this byte (the start of a record) and this many lines.
+    At { offset: u64, lines: u64 },
+}
+
+/// The schema of a file source's checkpointed positions.
+fn position_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        // -1: read to its end.
+        Field::new("offset", DataType::Int64, false),
+        Field::new("lines", DataType::Int64, false),
+    ]))
 }
 
 /// Files under `root` (itself if a file), sorted, hidden ones skipped.
@@ -201,6 +231,10 @@ impl FileSource {
             };
             self.seen.insert(p.clone());
             if owner == self.subtask {
+                if let Some(Position::Finished) = self.restored.get(&p) {
+                    self.finished.push(p);
+                    continue;
+                }
                 self.found_bytes += std::fs::metadata(&p).map_or(0, |m| m.len());
                 self.pending.push(p);
             }
@@ -213,17 +247,30 @@ impl FileSource {
         let Some(path) = self.pending.pop() else {
             return Ok(false);
         };
-        let file = File::open(&path).map_err(|source| EngineError::Io {
+        let io = |source| EngineError::Io {
             context: format!("opening {}", path.display()),
             source,
-        })?;
+        };
+        let mut file = File::open(&path).map_err(io)?;
+        // A restored file goes on from its checkpointed position.
+        let (offset, lines) = match self.restored.remove(&path) {
+            Some(Position::At { offset, lines }) => {
+                use std::io::{Seek, SeekFrom};
+                file.seek(SeekFrom::Start(offset)).map_err(io)?;
+                self.read_bytes += offset;
+                (offset, lines)
+            }
+            _ => (0, 0),
+        };
         self.open.push_back(OpenFile {
             split: self.next_split,
             name: path.display().to_string(),
+            path,
             reader: BufReader::with_capacity(1 << 20, file),
-            line_no: 0,
+            consumed: offset,
+            line_no: lines,
             partial: Vec::new(),
-            pending_line: 1,
+            pending_line: lines + 1,
         });
         self.announce.push_back(self.next_split);
         self.next_split += 1;
@@ -304,6 +351,7 @@ impl FileSource {
                 used = buf.len();
             }
             f.reader.consume(used);
+            f.consumed += used as u64;
             self.read_bytes += used as u64;
         }
         self.decoder.flush_changes()
@@ -315,10 +363,85 @@ fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+impl FileSource {
+    /// The positions this subtask reached: every file read to its end and
+    /// where each open file's next record starts.
+    fn positions(&self) -> Result<RecordBatch> {
+        let mut paths = vec![];
+        let mut offsets = vec![];
+        let mut lines = vec![];
+        for p in &self.finished {
+            paths.push(p.to_string_lossy().to_string());
+            offsets.push(-1);
+            lines.push(0);
+        }
+        for f in &self.open {
+            // A record split over buffer fills starts where `partial` does.
+            let (offset, line) = if f.partial.is_empty() {
+                (f.consumed, f.line_no)
+            } else {
+                (
+                    f.consumed - f.partial.len() as u64,
+                    f.pending_line.saturating_sub(1),
+                )
+            };
+            paths.push(f.path.to_string_lossy().to_string());
+            offsets.push(offset as i64);
+            lines.push(line as i64);
+        }
+        Ok(RecordBatch::try_new(
+            position_schema(),
+            vec![
+                Arc::new(StringArray::from(paths)),
+                Arc::new(Int64Array::from(offsets)),
+                Arc::new(Int64Array::from(lines)),
+            ],
+        )?)
+    }
+
+    /// Takes the positions of every subtask of the checkpoint restored:
+    /// the files this subtask owns now go on from there.
+    fn restore(&mut self, states: Vec<Vec<RecordBatch>>) -> Result<()> {
+        for batch in states.into_iter().flatten() {
+            if batch.schema() != position_schema() {
+                return Err(EngineError::State(format!(
+                    "the checkpointed positions of {} have an unknown layout",
+                    self.root.display()
+                )));
+            }
+            let paths = batch.column(0).as_string::<i32>();
+            let offsets = batch.column(1).as_primitive::<Int64Type>();
+            let lines = batch.column(2).as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                let position = match offsets.value(i) {
+                    o if o < 0 => Position::Finished,
+                    o => Position::At {
+                        offset: o as u64,
+                        lines: lines.value(i) as u64,
+                    },
+                };
+                self.restored
+                    .insert(PathBuf::from(paths.value(i)), position);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Source for FileSource {
     fn name(&self) -> String {
         format!("filesystem[{}]", self.root.display())
+    }
+
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let states = ctx.restored_state_of_all_subtasks()?;
+        self.restore(states)
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let positions = self.positions()?;
+        ctx.save_state(checkpoint, vec![positions])
     }
 
     async fn next(&mut self, ctx: &mut Context) -> Result<SourceEvent> {
@@ -340,7 +463,10 @@ impl Source for FileSource {
                         self.open.push_back(f);
                         SourceEvent::Batch { split, batch }
                     }
-                    _ => SourceEvent::SplitEnd(f.split),
+                    _ => {
+                        self.finished.push(f.path);
+                        SourceEvent::SplitEnd(f.split)
+                    }
                 });
             }
             match self.monitor {

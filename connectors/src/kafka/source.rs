@@ -4,13 +4,21 @@
 //! and hands them to the runtime. Each partition is a split, so it has its
 //! own watermark; a partition quiet for `table.exec.source.idle-timeout`
 //! stops holding the watermark back.
+//!
+//! Checkpoints record, per partition, the offset of the next record the
+//! runtime has not received yet: every event from the reader carries its
+//! partition's position, and the source keeps the positions of the events
+//! it has handed over (the reader runs ahead). A restored source starts
+//! each partition it owns there, whatever `scan.startup.mode` says.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use datafusion::arrow::array::{AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef};
 use eddy_engine::metrics::OperatorMetrics;
 use eddy_engine::operator::{Context, Source, SourceEvent, SourceFactory, SubtaskInfo};
 use eddy_engine::{EngineError, Result};
@@ -69,15 +77,63 @@ impl SourceFactory for KafkaSourceFactory {
             subtask: subtask.clone(),
             events: None,
             stop: Arc::new(AtomicBool::new(false)),
+            positions: BTreeMap::new(),
         }))
     }
+}
+
+/// A topic partition.
+type TopicPartition = (String, i32);
+
+/// An event from the reader thread, with the position of its partition
+/// after it.
+struct Delivery {
+    event: SourceEvent,
+    position: Option<(TopicPartition, i64)>,
 }
 
 struct KafkaSource {
     table: Arc<KafkaTable>,
     subtask: SubtaskInfo,
-    events: Option<mpsc::Receiver<Result<SourceEvent>>>,
+    events: Option<mpsc::Receiver<Result<Delivery>>>,
     stop: Arc<AtomicBool>,
+    /// The next offset of every owned partition, as of the events handed
+    /// to the runtime.
+    positions: BTreeMap<TopicPartition, i64>,
+}
+
+fn position_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, false),
+        Field::new("offset", DataType::Int64, false),
+    ]))
+}
+
+impl KafkaSource {
+    /// The positions of every subtask of the checkpoint restored, of the
+    /// partitions this subtask owns now.
+    fn restored(&self, ctx: &Context) -> Result<HashMap<TopicPartition, i64>> {
+        let mut out = HashMap::new();
+        for batch in ctx.restored_state_of_all_subtasks()?.into_iter().flatten() {
+            if batch.schema() != position_schema() {
+                return Err(EngineError::State(format!(
+                    "the checkpointed offsets of {} have an unknown layout",
+                    self.table.describe()
+                )));
+            }
+            let topics = batch.column(0).as_string::<i32>();
+            let partitions = batch.column(1).as_primitive::<Int32Type>();
+            let offsets = batch.column(2).as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                let (t, p) = (topics.value(i), partitions.value(i));
+                if owner(t, p, self.subtask.parallelism) == self.subtask.index {
+                    out.insert((t.to_string(), p), offsets.value(i));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Drop for KafkaSource {
@@ -93,6 +149,8 @@ impl Source for KafkaSource {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let restored = self.restored(ctx)?;
+        self.positions = restored.iter().map(|(k, v)| (k.clone(), *v)).collect();
         let (tx, rx) = mpsc::channel(4);
         let mut reader = Reader::new(
             self.table.clone(),
@@ -100,6 +158,7 @@ impl Source for KafkaSource {
             tx.clone(),
             self.stop.clone(),
             ctx.metrics.clone(),
+            restored,
         )?;
         std::thread::Builder::new()
             .name(format!("kafka-{}", self.subtask.index))
@@ -124,11 +183,35 @@ impl Source for KafkaSource {
             ));
         };
         match rx.recv().await {
-            Some(event) => event,
+            Some(delivery) => {
+                let Delivery { event, position } = delivery?;
+                if let Some((tp, offset)) = position {
+                    self.positions.insert(tp, offset);
+                }
+                Ok(event)
+            }
             None => Err(EngineError::Internal(
                 "the Kafka reader thread stopped".into(),
             )),
         }
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let batch = RecordBatch::try_new(
+            position_schema(),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    self.positions.keys().map(|(t, _)| t.as_str()),
+                )),
+                Arc::new(Int32Array::from_iter_values(
+                    self.positions.keys().map(|(_, p)| *p),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    self.positions.values().copied(),
+                )),
+            ],
+        )?;
+        ctx.save_state(checkpoint, vec![batch])
     }
 }
 
@@ -159,9 +242,11 @@ struct Reader {
     /// the reader.
     consumer: Arc<BaseConsumer>,
     decoder: RecordDecoder,
-    events: mpsc::Sender<Result<SourceEvent>>,
+    events: mpsc::Sender<Result<Delivery>>,
     stop: Arc<AtomicBool>,
     metrics: Arc<OperatorMetrics>,
+    /// Where a restored checkpoint left the partitions this subtask owns.
+    restored: HashMap<TopicPartition, i64>,
     /// Assigned partitions; a partition's index is its split.
     partitions: Vec<Partition>,
     by_name: HashMap<(String, i32), usize>,
@@ -215,9 +300,10 @@ impl Reader {
     fn new(
         table: Arc<KafkaTable>,
         subtask: &SubtaskInfo,
-        events: mpsc::Sender<Result<SourceEvent>>,
+        events: mpsc::Sender<Result<Delivery>>,
         stop: Arc<AtomicBool>,
         metrics: Arc<OperatorMetrics>,
+        restored: HashMap<TopicPartition, i64>,
     ) -> Result<Self> {
         let group = table
             .group_id
@@ -257,6 +343,7 @@ impl Reader {
             events,
             stop,
             metrics,
+            restored,
             partitions: vec![],
             by_name: HashMap::new(),
             buffered_split: None,
@@ -267,9 +354,21 @@ impl Reader {
         })
     }
 
-    /// Sends an event; `false` when the job no longer listens.
+    /// Sends an event with its partition's position; `false` when the
+    /// job no longer listens.
     fn send(&self, event: SourceEvent) -> bool {
-        self.events.blocking_send(Ok(event)).is_ok()
+        let split = match &event {
+            SourceEvent::Batch { split, .. }
+            | SourceEvent::SplitStart(split)
+            | SourceEvent::SplitEnd(split) => Some(*split),
+            SourceEvent::SplitIdle(_) | SourceEvent::End => None,
+        };
+        let position = split
+            .and_then(|s| self.partitions.get(s))
+            .map(|p| ((p.topic.clone(), p.partition), p.position));
+        self.events
+            .blocking_send(Ok(Delivery { event, position }))
+            .is_ok()
     }
 
     fn stopped(&self) -> bool {
@@ -420,6 +519,12 @@ impl Reader {
                 .map(|((_, p), e)| Some(list.iter().find(|(q, _)| q == p).map_or(e.1, |(_, o)| *o)))
                 .collect(),
         };
+        // A restored partition goes on where the checkpoint left it.
+        let starts: Vec<i64> = new
+            .iter()
+            .zip(starts)
+            .map(|(k, start)| self.restored.get(k).copied().unwrap_or(start))
+            .collect();
         let mut tpl = TopicPartitionList::new();
         for (((t, p), start), stop) in new.into_iter().zip(starts).zip(stops) {
             let split = self.partitions.len();

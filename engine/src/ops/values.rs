@@ -33,11 +33,32 @@ struct ValuesSource {
     batch: Option<RecordBatch>,
 }
 
+/// The state of a Values source that has emitted its rows: a one-row
+/// batch (an empty state means it has not).
+fn emitted_marker() -> Result<RecordBatch> {
+    crate::state::watermark_batch(0)
+}
+
 #[async_trait]
 impl Source for ValuesSource {
     fn name(&self) -> String {
         "Values".into()
     }
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        // Restored after it emitted: not again.
+        if !ctx.restored_state_of_all_subtasks()?.concat().is_empty() {
+            self.batch = None;
+        }
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        if ctx.subtask.index == 0 && self.batch.is_none() {
+            ctx.save_state(checkpoint, vec![emitted_marker()?])?;
+        }
+        Ok(())
+    }
+
     async fn next(&mut self, _ctx: &mut Context) -> Result<SourceEvent> {
         match self.batch.take() {
             Some(batch) => Ok(SourceEvent::Batch {

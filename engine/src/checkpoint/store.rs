@@ -1,0 +1,539 @@
+//! Checkpoints on disk.
+//!
+//! ```text
+//! <checkpoint dir>/<job>/chk-<id>/<operator>-<subtask>.arrow   state (Arrow IPC file)
+//!                              /_metadata                       written last, atomically
+//! ```
+//!
+//! A checkpoint directory without `_metadata` is incomplete: a crash
+//! mid-checkpoint leaves it behind, restore skips it, and the next
+//! completed checkpoint deletes it. `_metadata` is written to a temporary
+//! file, synced, and renamed into place, so it is either whole or absent.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+use crate::state::{SnapshotStore, StateKey};
+
+/// Name of the file that makes a checkpoint complete.
+pub const METADATA_FILE: &str = "_metadata";
+const METADATA_HEADER: &str = "eddy-checkpoint 1";
+
+/// What `_metadata` says about a completed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointMetadata {
+    /// The checkpoint's id (increasing within a job, across restarts).
+    pub id: u64,
+    /// The job's name.
+    pub job: String,
+    /// Whether it is a savepoint (taken on demand, never deleted by
+    /// retention).
+    pub savepoint: bool,
+    /// When it completed, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Every node of the job: id, parallelism and name.
+    pub operators: Vec<OperatorEntry>,
+}
+
+/// One node of a checkpointed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorEntry {
+    /// The operator's stable id (`node-<n>`).
+    pub id: String,
+    /// Its parallelism when the checkpoint was taken.
+    pub parallelism: usize,
+    /// Its name, as EXPLAIN shows it.
+    pub name: String,
+}
+
+impl CheckpointMetadata {
+    fn to_text(&self) -> String {
+        let mut s = format!(
+            "{METADATA_HEADER}\nid {}\njob {}\nkind {}\ntimestamp {}\n",
+            self.id,
+            self.job,
+            if self.savepoint {
+                "savepoint"
+            } else {
+                "checkpoint"
+            },
+            self.timestamp
+        );
+        for o in &self.operators {
+            s.push_str(&format!(
+                "operator {} {} {}\n",
+                o.id,
+                o.parallelism,
+                o.name.replace('\n', " ")
+            ));
+        }
+        s
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Self> {
+        let bad = |what: &str| {
+            EngineError::State(format!(
+                "{} is not an Eddy checkpoint ({what})",
+                path.display()
+            ))
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(METADATA_HEADER) {
+            return Err(bad("unknown header"));
+        }
+        let mut meta = CheckpointMetadata {
+            id: 0,
+            job: String::new(),
+            savepoint: false,
+            timestamp: 0,
+            operators: vec![],
+        };
+        for line in lines {
+            let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+            match key {
+                "id" => meta.id = value.parse().map_err(|_| bad("bad id"))?,
+                "job" => meta.job = value.to_string(),
+                "kind" => meta.savepoint = value == "savepoint",
+                "timestamp" => meta.timestamp = value.parse().map_err(|_| bad("bad timestamp"))?,
+                "operator" => {
+                    let mut parts = value.splitn(3, ' ');
+                    let id = parts.next().unwrap_or_default().to_string();
+                    let parallelism = parts
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .ok_or_else(|| bad("bad operator line"))?;
+                    let name = parts.next().unwrap_or_default().to_string();
+                    meta.operators.push(OperatorEntry {
+                        id,
+                        parallelism,
+                        name,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(meta)
+    }
+
+    /// Reads the metadata of the checkpoint in directory `dir`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join(METADATA_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| EngineError::Io {
+            context: format!("reading checkpoint metadata {}", path.display()),
+            source,
+        })?;
+        Self::parse(&text, &path)
+    }
+
+    /// Writes the metadata into `dir` atomically: a temporary file, synced,
+    /// renamed into place, and the directory synced.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let tmp = dir.join(format!("{METADATA_FILE}.inprogress"));
+        let io = |what: &str, source| EngineError::Io {
+            context: format!("{what} {}", tmp.display()),
+            source,
+        };
+        let mut f = File::create(&tmp).map_err(|e| io("creating", e))?;
+        f.write_all(self.to_text().as_bytes())
+            .map_err(|e| io("writing", e))?;
+        f.sync_all().map_err(|e| io("syncing", e))?;
+        std::fs::rename(&tmp, dir.join(METADATA_FILE)).map_err(|e| io("renaming", e))?;
+        sync_dir(dir)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| EngineError::Io {
+            context: format!("syncing directory {}", dir.display()),
+            source,
+        })
+}
+
+/// The directory of checkpoint `id` under a job's directory.
+pub fn checkpoint_dir(job_dir: &Path, id: u64) -> PathBuf {
+    job_dir.join(format!("chk-{id}"))
+}
+
+/// Checkpoint directories under `job_dir`, by id, with whether they are
+/// complete.
+fn list_checkpoints(job_dir: &Path) -> Result<Vec<(u64, PathBuf, bool)>> {
+    let entries = match std::fs::read_dir(job_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(EngineError::Io {
+                context: format!("listing checkpoints in {}", job_dir.display()),
+                source,
+            });
+        }
+    };
+    let mut out = vec![];
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(id) = name.strip_prefix("chk-").and_then(|n| n.parse().ok()) {
+            let complete = e.path().join(METADATA_FILE).is_file();
+            out.push((id, e.path(), complete));
+        }
+    }
+    out.sort_by_key(|(id, _, _)| *id);
+    Ok(out)
+}
+
+/// The newest complete checkpoint under `job_dir`, if any.
+pub fn latest_complete(job_dir: &Path) -> Result<Option<PathBuf>> {
+    Ok(list_checkpoints(job_dir)?
+        .into_iter()
+        .rev()
+        .find(|(_, _, complete)| *complete)
+        .map(|(_, p, _)| p))
+}
+
+/// The highest checkpoint id under `job_dir`, complete or not.
+pub fn latest_id(job_dir: &Path) -> Result<Option<u64>> {
+    Ok(list_checkpoints(job_dir)?.last().map(|(id, _, _)| *id))
+}
+
+/// Deletes all but the newest `retained` complete checkpoints and every
+/// incomplete one older than `completed` (savepoints live elsewhere).
+pub fn prune(job_dir: &Path, completed: u64, retained: usize) -> Result<()> {
+    let all = list_checkpoints(job_dir)?;
+    let complete: Vec<u64> = all.iter().filter(|c| c.2).map(|c| c.0).collect();
+    let keep_from = complete
+        .len()
+        .checked_sub(retained.max(1))
+        .map_or(0, |i| complete[i]);
+    for (id, path, is_complete) in all {
+        let stale = if is_complete {
+            id < keep_from
+        } else {
+            id < completed
+        };
+        if stale {
+            std::fs::remove_dir_all(&path).map_err(|source| EngineError::Io {
+                context: format!("deleting old checkpoint {}", path.display()),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every checkpoint of a finished job (savepoints stay).
+pub fn discard_checkpoints(job_dir: &Path) -> Result<()> {
+    for (_, path, _) in list_checkpoints(job_dir)? {
+        std::fs::remove_dir_all(&path).map_err(|source| EngineError::Io {
+            context: format!("deleting checkpoint {}", path.display()),
+            source,
+        })?;
+    }
+    // The job's directory goes too if nothing else is in it.
+    let _ = std::fs::remove_dir(job_dir);
+    Ok(())
+}
+
+/// Total size in bytes of the files of a checkpoint directory.
+pub fn size_of(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Keeps snapshots as Arrow IPC files: writes go into the directory of the
+/// checkpoint being taken, restores read from the checkpoint restored.
+#[derive(Debug)]
+pub struct FileSnapshotStore {
+    /// Where this job's checkpoints go.
+    job_dir: PathBuf,
+    /// Where a checkpoint with a given id is written (savepoints elsewhere).
+    targets: std::sync::Mutex<HashMap<u64, PathBuf>>,
+    /// The checkpoint restored from, and its metadata.
+    restored: Option<(PathBuf, CheckpointMetadata)>,
+    /// The final state of operators of finished tasks, written into every
+    /// checkpoint completed after they finished.
+    finals: std::sync::Mutex<HashMap<StateKey, Vec<RecordBatch>>>,
+}
+
+impl FileSnapshotStore {
+    /// A store writing under `job_dir`, restoring from `restore_from` (a
+    /// complete checkpoint or savepoint directory).
+    pub fn new(job_dir: PathBuf, restore_from: Option<PathBuf>) -> Result<Self> {
+        let restored = match restore_from {
+            Some(dir) => {
+                let meta = CheckpointMetadata::read(&dir)?;
+                Some((dir, meta))
+            }
+            None => None,
+        };
+        Ok(Self {
+            job_dir,
+            targets: std::sync::Mutex::new(HashMap::new()),
+            restored,
+            finals: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The checkpoint restored from, if any.
+    pub fn restored(&self) -> Option<&(PathBuf, CheckpointMetadata)> {
+        self.restored.as_ref()
+    }
+
+    /// The job's checkpoint directory.
+    pub fn job_dir(&self) -> &Path {
+        &self.job_dir
+    }
+
+    /// Directs the state of checkpoint `id` into `dir` (creating it).
+    pub fn begin(&self, id: u64, dir: PathBuf) -> Result<()> {
+        std::fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
+            context: format!("creating checkpoint directory {}", dir.display()),
+            source,
+        })?;
+        self.lock_targets()?.insert(id, dir);
+        Ok(())
+    }
+
+    /// Where checkpoint `id` is written.
+    pub fn target(&self, id: u64) -> Result<PathBuf> {
+        self.lock_targets()?
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| EngineError::Internal(format!("checkpoint {id} was not begun")))
+    }
+
+    /// Forgets checkpoint `id` (completed or abandoned).
+    pub fn end(&self, id: u64) -> Result<()> {
+        self.lock_targets()?.remove(&id);
+        Ok(())
+    }
+
+    /// Writes the final state of `keys` (operators of finished tasks) into
+    /// checkpoint `id`.
+    pub fn write_final_states(&self, id: u64, keys: &[StateKey]) -> Result<()> {
+        let finals: Vec<(StateKey, Vec<RecordBatch>)> = {
+            let map = self
+                .finals
+                .lock()
+                .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?;
+            keys.iter()
+                .filter_map(|k| map.get(k).map(|b| (k.clone(), b.clone())))
+                .collect()
+        };
+        for (key, batches) in finals {
+            self.write(id, &key, batches)?;
+        }
+        Ok(())
+    }
+
+    fn lock_targets(&self) -> Result<std::sync::MutexGuard<'_, HashMap<u64, PathBuf>>> {
+        self.targets
+            .lock()
+            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))
+    }
+}
+
+fn state_file(dir: &Path, key: &StateKey) -> PathBuf {
+    // Operators with several states name them `node-4/left`: one file each.
+    let operator = key.operator.replace('%', "%25").replace('/', "%2F");
+    dir.join(format!("{operator}-{}.arrow", key.subtask))
+}
+
+fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
+    let io = |source| EngineError::Io {
+        context: format!("reading state {}", path.display()),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let reader = FileReader::try_new(std::io::BufReader::new(file), None)?;
+    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+impl SnapshotStore for FileSnapshotStore {
+    fn write(&self, checkpoint: u64, key: &StateKey, batches: Vec<RecordBatch>) -> Result<()> {
+        if checkpoint == super::FINAL_CHECKPOINT {
+            self.finals
+                .lock()
+                .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
+                .insert(key.clone(), batches);
+            return Ok(());
+        }
+        let path = state_file(&self.target(checkpoint)?, key);
+        let io = |source| EngineError::Io {
+            context: format!("writing state {}", path.display()),
+            source,
+        };
+        let file = File::create(&path).map_err(io)?;
+        let mut out = std::io::BufWriter::new(file);
+        // One file per snapshot: batches of different schemas (a watermark
+        // batch first, then state) go in as separate IPC streams would not;
+        // so the file holds one schema, and other schemas go to siblings.
+        let mut groups: Vec<Vec<RecordBatch>> = vec![];
+        for b in batches {
+            match groups.last_mut() {
+                Some(g) if g[0].schema() == b.schema() => g.push(b),
+                _ => groups.push(vec![b]),
+            }
+        }
+        for (i, group) in groups.iter().enumerate() {
+            if i > 0 {
+                out = std::io::BufWriter::new(
+                    File::create(path.with_extension(format!("arrow.{i}"))).map_err(io)?,
+                );
+            }
+            let mut w = FileWriter::try_new(&mut out, &group[0].schema())?;
+            for b in group {
+                w.write(b)?;
+            }
+            w.finish()?;
+            drop(w);
+            out.flush().map_err(io)?;
+            out.get_ref().sync_all().map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn restore(&self, key: &StateKey) -> Result<Option<Vec<RecordBatch>>> {
+        let Some((dir, _)) = &self.restored else {
+            return Ok(None);
+        };
+        let first = state_file(dir, key);
+        if !first.is_file() {
+            return Ok(None);
+        }
+        let mut batches = read_batches(&first)?;
+        for i in 1.. {
+            let next = first.with_extension(format!("arrow.{i}"));
+            if !next.is_file() {
+                break;
+            }
+            batches.extend(read_batches(&next)?);
+        }
+        Ok(Some(batches))
+    }
+
+    fn restore_all(&self, operator: &str) -> Result<Vec<Vec<RecordBatch>>> {
+        let Some((_, meta)) = &self.restored else {
+            return Ok(vec![]);
+        };
+        let Some(entry) = meta.operators.iter().find(|o| o.id == operator) else {
+            return Ok(vec![]);
+        };
+        let mut all = vec![];
+        for subtask in 0..entry.parallelism {
+            let key = StateKey {
+                operator: operator.to_string(),
+                subtask,
+            };
+            if let Some(b) = self.restore(&key)? {
+                all.push(b);
+            }
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::state::watermark_batch;
+
+    fn batch(v: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![v]))]).expect("batch")
+    }
+
+    fn meta(id: u64) -> CheckpointMetadata {
+        CheckpointMetadata {
+            id,
+            job: "job one".into(),
+            savepoint: false,
+            timestamp: 7,
+            operators: vec![OperatorEntry {
+                id: "node-0".into(),
+                parallelism: 2,
+                name: "Sink: x".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn state_of_mixed_schemas_round_trips_and_only_complete_checkpoints_count() {
+        let tmp = tempdir();
+        let job = tmp.join("job");
+        let store = FileSnapshotStore::new(job.clone(), None).expect("store");
+        let key = |subtask| StateKey {
+            operator: "node-0".into(),
+            subtask,
+        };
+        for id in 1..=3 {
+            store.begin(id, checkpoint_dir(&job, id)).expect("begin");
+            let batches = vec![watermark_batch(id as i64).expect("wm"), batch(1), batch(2)];
+            store.write(id, &key(0), batches).expect("write");
+            store.write(id, &key(1), vec![batch(10)]).expect("write");
+            if id < 3 {
+                meta(id).write(&checkpoint_dir(&job, id)).expect("meta");
+            }
+        }
+        // Checkpoint 3 has no metadata: it does not count.
+        let latest = latest_complete(&job).expect("list").expect("a checkpoint");
+        assert_eq!(latest, checkpoint_dir(&job, 2));
+        let restored = FileSnapshotStore::new(job.clone(), Some(latest)).expect("store");
+        assert_eq!(restored.restored().map(|r| r.1.clone()), Some(meta(2)));
+        let got = restored.restore(&key(0)).expect("restore").expect("state");
+        assert_eq!(got.len(), 3);
+        assert_eq!(crate::state::split_watermark(got).0, Some(2));
+        assert_eq!(restored.restore_all("node-0").expect("all").len(), 2);
+        assert_eq!(restored.restore(&key(5)).expect("restore"), None);
+
+        // Keeping one: checkpoint 1 goes, and so would older incomplete ones.
+        prune(&job, 2, 1).expect("prune");
+        assert!(!checkpoint_dir(&job, 1).exists());
+        assert!(checkpoint_dir(&job, 2).exists());
+        assert!(
+            checkpoint_dir(&job, 3).exists(),
+            "newer than the completed one"
+        );
+    }
+
+    #[test]
+    fn metadata_that_is_not_ours_is_refused() {
+        let tmp = tempdir();
+        std::fs::write(tmp.join(METADATA_FILE), "something else").expect("write");
+        let err = CheckpointMetadata::read(&tmp).expect_err("refused");
+        assert!(
+            err.to_string().contains("is not an Eddy checkpoint"),
+            "{err}"
+        );
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "eddy-store-test-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).expect("tempdir");
+        dir
+    }
+}

@@ -1,0 +1,167 @@
+//! The `SET` keys of checkpointing, as Flink names them, turned into the
+//! engine's [`CheckpointConfig`].
+//!
+//! | key (Flink's older name) | default |
+//! |---|---|
+//! | `execution.checkpointing.interval` | none: no periodic checkpoints |
+//! | `execution.checkpointing.dir` (`state.checkpoints.dir`) | none: no checkpoints |
+//! | `execution.checkpointing.num-retained` (`state.checkpoints.num-retained`) | 1 |
+//! | `execution.checkpointing.savepoint-dir` (`state.savepoints.dir`) | the job's checkpoint directory |
+//! | `execution.savepoint.path` | the job's latest complete checkpoint |
+//! | `state.backend.type` | `hashmap` |
+
+use std::path::PathBuf;
+
+use eddy_engine::checkpoint::CheckpointConfig;
+use eddy_engine::connector::parse_duration;
+
+use crate::error::{Location, Result, SqlError};
+
+/// Checkpointing keys with their defaults, for `SET` listings and completion.
+pub const KEYS: &[(&str, &str)] = &[
+    ("execution.checkpointing.interval", ""),
+    ("execution.checkpointing.dir", ""),
+    ("execution.checkpointing.num-retained", "1"),
+    ("execution.checkpointing.savepoint-dir", ""),
+    ("execution.savepoint.path", ""),
+    ("state.backend.type", "hashmap"),
+];
+
+/// Flink's older names of some keys, and the key each stands for.
+const ALIASES: &[(&str, &str)] = &[
+    ("state.checkpoints.dir", "execution.checkpointing.dir"),
+    (
+        "state.checkpoints.num-retained",
+        "execution.checkpointing.num-retained",
+    ),
+    (
+        "state.savepoints.dir",
+        "execution.checkpointing.savepoint-dir",
+    ),
+];
+
+/// The checkpointing of a job from the session's keys (`get` gives a set
+/// key's value); `None` when the job keeps no checkpoints.
+pub fn config<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    at: Location,
+) -> Result<Option<CheckpointConfig>> {
+    let value = |key: &str| -> Option<&'a str> {
+        let v = get(key).or_else(|| {
+            ALIASES
+                .iter()
+                .filter(|(_, k)| *k == key)
+                .find_map(|(alias, _)| get(alias))
+        });
+        v.map(str::trim).filter(|v| !v.is_empty())
+    };
+    let invalid = |key: &str, v: &str, expected: &str| SqlError::Plan {
+        location: at,
+        message: format!("Invalid value for '{key}': '{v}' (expected {expected})"),
+    };
+    let interval = match value("execution.checkpointing.interval") {
+        None => None,
+        Some(v) => {
+            let d = parse_duration(v).ok_or_else(|| {
+                invalid(
+                    "execution.checkpointing.interval",
+                    v,
+                    "a duration such as '10 s'",
+                )
+            })?;
+            (!d.is_zero()).then_some(d)
+        }
+    };
+    match value("state.backend.type") {
+        None | Some("hashmap") => {}
+        Some(other) => {
+            return Err(invalid("state.backend.type", other, "'hashmap'"));
+        }
+    }
+    let restore_from = value("execution.savepoint.path").map(PathBuf::from);
+    let Some(dir) = value("execution.checkpointing.dir") else {
+        if interval.is_some() || restore_from.is_some() {
+            return Err(SqlError::Plan {
+                location: at,
+                message: "checkpoints need a directory: SET 'execution.checkpointing.dir' = '/path/to/checkpoints' \
+                          (Eddy keeps no checkpoints in memory: they would not survive the process)"
+                    .into(),
+            });
+        }
+        return Ok(None);
+    };
+    let retained = match value("execution.checkpointing.num-retained") {
+        None => 1,
+        Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            invalid(
+                "execution.checkpointing.num-retained",
+                v,
+                "a positive integer",
+            )
+        })?,
+    };
+    Ok(Some(CheckpointConfig {
+        interval,
+        dir: PathBuf::from(strip_file_scheme(dir)),
+        retained,
+        savepoint_dir: value("execution.checkpointing.savepoint-dir")
+            .map(|d| PathBuf::from(strip_file_scheme(d))),
+        restore_from: restore_from.map(|p| PathBuf::from(strip_file_scheme(&p.to_string_lossy()))),
+    }))
+}
+
+/// `file:///tmp/x` and `file:/tmp/x` (Flink's way) name the path `/tmp/x`.
+fn strip_file_scheme(p: &str) -> String {
+    match p.strip_prefix("file://") {
+        Some(rest) => rest.to_string(),
+        None => p.strip_prefix("file:").unwrap_or(p).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn run(keys: &[(&str, &str)]) -> Result<Option<CheckpointConfig>> {
+        let map: HashMap<&str, &str> = keys.iter().copied().collect();
+        config(|k| map.get(k).copied(), Location { line: 1, column: 1 })
+    }
+
+    #[test]
+    fn flink_keys_and_their_older_names_configure_checkpoints() {
+        let c = run(&[
+            ("execution.checkpointing.interval", "2 s"),
+            ("state.checkpoints.dir", "file:///tmp/chk"),
+            ("state.checkpoints.num-retained", "3"),
+        ])
+        .expect("valid")
+        .expect("checkpointing");
+        assert_eq!(c.interval, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(c.dir, PathBuf::from("/tmp/chk"));
+        assert_eq!(c.retained, 3);
+        assert_eq!(run(&[]).expect("valid"), None);
+    }
+
+    #[test]
+    fn an_interval_without_a_directory_or_a_bad_value_is_refused() {
+        let err = run(&[("execution.checkpointing.interval", "1 s")]).expect_err("refused");
+        assert!(
+            err.to_string().contains("'execution.checkpointing.dir'"),
+            "{err}"
+        );
+        let err = run(&[
+            ("execution.checkpointing.dir", "/tmp/x"),
+            ("execution.checkpointing.interval", "soon"),
+        ])
+        .expect_err("refused");
+        assert!(err.to_string().contains("'soon'"), "{err}");
+        let err = run(&[
+            ("execution.checkpointing.dir", "/tmp/x"),
+            ("state.backend.type", "forst"),
+        ])
+        .expect_err("refused");
+        assert!(err.to_string().contains("'hashmap'"), "{err}");
+    }
+}
