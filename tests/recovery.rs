@@ -9,25 +9,12 @@
 //! hidden in-progress files are not output).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// A small deterministic generator (xorshift64*), so that a failing seed
-/// can be run again.
-struct Rng(u64);
+#[path = "support/crash.rs"]
+mod crash;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crash::{Rng, crash_and_finish, run_to_end};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eddy-recovery-{name}-{}", std::process::id()));
@@ -48,43 +35,6 @@ fn script(dir: &Path, body: &str, out: &str) -> PathBuf {
     let path = dir.join(format!("{out}.sql"));
     std::fs::write(&path, text).expect("script");
     path
-}
-
-fn eddy(script: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eddy"));
-    cmd.arg("-f")
-        .arg(script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Runs the script to its end; fails the test if it fails.
-fn run_to_end(script: &Path) -> String {
-    let out = eddy(script).output().expect("eddy runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "eddy failed:\n{stderr}");
-    assert!(!stderr.contains("[ERROR]"), "eddy failed:\n{stderr}");
-    stderr
-}
-
-/// Starts the script and kills it with SIGKILL after `after`; returns
-/// whether it was still running (it may have finished).
-fn run_and_kill(script: &Path, after: Duration) -> bool {
-    let mut child = eddy(script)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("eddy starts");
-    let start = Instant::now();
-    while start.elapsed() < after {
-        if child.try_wait().expect("wait").is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-    true
 }
 
 /// The committed output under `dir`: lines of its visible files, sorted.
@@ -111,7 +61,7 @@ fn crash_case(name: &str, body: &str, write_input: impl Fn(&Path)) {
 
     let clean_script = script(&dir, body, "clean");
     let started = Instant::now();
-    run_to_end(&clean_script);
+    run_to_end(&clean_script).expect("the uninterrupted run");
     let clean_time = started.elapsed();
     let expected = committed(&dir.join("clean"));
     assert!(!expected.is_empty(), "the uninterrupted run wrote nothing");
@@ -120,19 +70,11 @@ fn crash_case(name: &str, body: &str, write_input: impl Fn(&Path)) {
     for seed in [1u64, 2, 3] {
         let out = format!("crashed-{seed}");
         let crash_script = script(&dir, body, &out);
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
-        let mut killed = 0;
-        for _ in 0..3 {
-            // Anywhere from the start to well into the run.
-            let at = Duration::from_millis(50 + rng.below(clean_time.as_millis().max(100) as u64));
-            if run_and_kill(&crash_script, at) {
-                killed += 1;
-            }
-        }
-        let stderr = run_to_end(&crash_script);
-        if stderr.contains("restored from") {
-            restores += 1;
-        }
+        let mut rng = Rng::seeded(seed);
+        // Anywhere from the start to the end of an uninterrupted run.
+        let (killed, restored) =
+            crash_and_finish(&crash_script, &mut rng, 3, clean_time).expect("crashed runs");
+        restores += restored;
         let got = committed(&dir.join(&out));
         assert_eq!(
             got.len(),
@@ -151,9 +93,28 @@ fn crash_case(name: &str, body: &str, write_input: impl Fn(&Path)) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The newest complete checkpoint under a checkpoint directory.
+fn complete_checkpoint(chk: &Path) -> Option<PathBuf> {
+    let jobs = std::fs::read_dir(chk).ok()?;
+    jobs.flatten()
+        .flat_map(|job| {
+            std::fs::read_dir(job.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|c| c.path())
+        .filter(|c| c.join("_metadata").is_file())
+        .max_by_key(|c| {
+            std::fs::metadata(c.join("_metadata"))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+}
+
 /// `rows` clicks by 40 users, 10 ms apart in event time.
 fn write_clicks(dir: &Path, files: usize, rows: usize) {
-    let mut rng = Rng(42);
+    let mut rng = Rng::seeded(42);
     for f in 0..files {
         let mut text = String::with_capacity(rows * 24);
         for i in 0..rows {
@@ -202,4 +163,61 @@ fn a_join_survives_being_killed() {
             std::fs::write(dir.join("users.csv"), users).expect("users");
         },
     );
+}
+
+#[test]
+fn a_checkpoint_of_parallelism_1_restores_at_parallelism_2() {
+    let body = "CREATE TABLE clicks (u STRING, ts_ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ts_ms, 3), \
+           WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) \
+           WITH ('connector' = 'filesystem', 'path' = '$DATA', 'format' = 'csv');\n\
+         CREATE TABLE out (u STRING, w TIMESTAMP(3), c BIGINT) \
+           WITH ('connector' = 'filesystem', 'path' = '$OUT', 'format' = 'csv');\n\
+         INSERT INTO out SELECT u, window_start, COUNT(*) \
+           FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+           GROUP BY u, window_start, window_end;\n";
+    let dir = scratch("rescale");
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    write_clicks(&dir.join("data"), 2, 400_000);
+    run_to_end(&script(&dir, body, "clean")).expect("the uninterrupted run");
+    let expected = committed(&dir.join("clean"));
+
+    // At parallelism 1, stopped by SIGKILL once a checkpoint is complete.
+    let p1 = script(&dir, body, "rescaled");
+    let mut child = crash::eddy(&p1)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("eddy starts");
+    let chk = dir.join("chk-rescaled");
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let mut taken = None;
+    while taken.is_none() && Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        taken = complete_checkpoint(&chk);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let taken = taken.expect("a checkpoint completed before the job ended");
+    let savepoint = dir.join("savepoint");
+    std::fs::rename(&taken, &savepoint).expect("move the checkpoint aside");
+
+    // Restored from it at parallelism 2.
+    let text = std::fs::read_to_string(&p1).expect("script");
+    let p2 = dir.join("rescaled-p2.sql");
+    std::fs::write(
+        &p2,
+        format!(
+            "SET 'parallelism.default' = '2';\nSET 'execution.savepoint.path' = '{}';\n{text}",
+            savepoint.display()
+        ),
+    )
+    .expect("script");
+    let stderr = run_to_end(&p2).expect("the restored run");
+    assert!(stderr.contains("restored from"), "not restored:\n{stderr}");
+    let got = committed(&dir.join("rescaled"));
+    assert_eq!(got.len(), expected.len(), "rows committed");
+    assert!(got == expected, "the committed rows differ");
+    let _ = std::fs::remove_dir_all(&dir);
 }

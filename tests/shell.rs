@@ -2,7 +2,8 @@
 //! pseudo-terminal: a multi-line window aggregate shown live, a result
 //! mode switched to the full-screen table and left with `q`, an endless
 //! query stopped with Ctrl-C, an INSERT run as a
-//! background job, listed and stopped, an error pointed at, and QUIT.
+//! background job, listed and stopped (once with a savepoint), an error
+//! pointed at, and QUIT.
 //!
 //! `cargo test -p eddy-shell --test shell`
 
@@ -111,6 +112,34 @@ fn main() {
         "The specified job is stopped",
     );
     run(&mut p, &["SHOW JOBS;"], "CANCELED");
+    // A job that checkpoints stops with a savepoint, which names its place.
+    let savepoints = home.join("savepoints");
+    run(
+        &mut p,
+        &[&format!(
+            "SET 'execution.checkpointing.savepoint-dir' = '{}';",
+            savepoints.display()
+        )],
+        "Execute statement succeeded",
+    );
+    run(&mut p, &["INSERT INTO bh SELECT x FROM g;"], "Job ID: ");
+    let (_, id) = p.exp_regex(r"[a-z][a-z0-9_-]+").expect("job id");
+    run(
+        &mut p,
+        &[&format!("STOP JOB '{id}' WITH SAVEPOINT;")],
+        "savepoint path",
+    );
+    p.exp_string("savepoint-")
+        .expect("the savepoint's directory");
+    run(&mut p, &["SHOW JOBS;"], "CANCELED");
+    let taken = std::fs::read_dir(&savepoints)
+        .map(|d| d.flatten().any(|e| e.path().join("_metadata").is_file()))
+        .unwrap_or(false);
+    assert!(
+        taken,
+        "no complete savepoint under {}",
+        savepoints.display()
+    );
     // An error points at its column.
     run(
         &mut p,

@@ -265,6 +265,37 @@ impl Source for DatagenSource {
         "datagen".into()
     }
 
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        // Each subtask owns a range of the sequence: a checkpoint restores
+        // only at the parallelism it was taken at.
+        let all = ctx.restored_state_of_all_subtasks()?;
+        if all.is_empty() {
+            return Ok(());
+        }
+        if all.len() != ctx.subtask.parallelism {
+            return Err(EngineError::State(format!(
+                "a datagen source checkpointed with {} subtasks cannot be restored with {}",
+                all.len(),
+                ctx.subtask.parallelism
+            )));
+        }
+        let next = all[ctx.subtask.index]
+            .first()
+            .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().cloned())
+            .filter(|c| c.len() == 1)
+            .ok_or_else(|| EngineError::State("datagen state has an unknown layout".into()))?;
+        self.next = next.value(0) as u64;
+        Ok(())
+    }
+
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let position = RecordBatch::try_from_iter([(
+            "next",
+            Arc::new(Int64Array::from(vec![self.next as i64])) as ArrayRef,
+        )])?;
+        ctx.save_state(checkpoint, vec![position])
+    }
+
     async fn next(&mut self, _ctx: &mut Context) -> Result<SourceEvent> {
         if self.next >= self.end {
             return Ok(SourceEvent::End);

@@ -3,7 +3,7 @@
 //! barriers and `End`.
 
 use async_trait::async_trait;
-use datafusion::arrow::array::UInt32Array;
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use tokio::sync::mpsc;
 
@@ -90,20 +90,42 @@ impl OutEdge {
     }
 }
 
-/// Splits a batch into `n` parts by the hash of the key columns; `None`
-/// where a part has no rows.
+/// The subtask, of `n`, that a hash exchange sends each of `rows` rows to,
+/// given the row's key columns: the hash of the keys (DataFusion's
+/// `create_hashes` with its fixed-seed `RandomState`, the same in every
+/// process) modulo `n`. Without keys every row goes to subtask 0, as on a
+/// `Single` edge.
+///
+/// This is the one rule both for routing rows ([`hash_split`]) and for
+/// splitting keyed state among subtasks when a checkpoint is restored at
+/// another parallelism ([`crate::state::rescale_keyed_state`]): a key's
+/// state MUST land on the subtask its rows go to.
+pub fn key_partitions(keys: &[ArrayRef], rows: usize, n: usize) -> Result<Vec<usize>> {
+    if keys.is_empty() || n <= 1 {
+        return Ok(vec![0; rows]);
+    }
+    let mut hashes = vec![0u64; rows];
+    create_hashes(keys, &RandomState::default(), &mut hashes)?;
+    Ok(hashes.iter().map(|h| (*h % n as u64) as usize).collect())
+}
+
+/// Splits a batch into `n` parts by the hash of the key columns (see
+/// [`key_partitions`]); `None` where a part has no rows.
 pub fn hash_split(
     batch: &ChangeBatch,
     keys: &[usize],
     n: usize,
 ) -> Result<Vec<Option<ChangeBatch>>> {
+    if n == 0 {
+        return Err(EngineError::Internal(
+            "a hash exchange with no receivers".into(),
+        ));
+    }
     let rows = batch.num_rows();
-    let mut hashes = vec![0u64; rows];
-    let columns: Vec<_> = keys.iter().map(|k| batch.data.column(*k).clone()).collect();
-    create_hashes(&columns, &RandomState::default(), &mut hashes)?;
+    let columns: Vec<ArrayRef> = keys.iter().map(|k| batch.data.column(*k).clone()).collect();
     let mut indices: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for (row, h) in hashes.iter().enumerate() {
-        indices[(*h % n as u64) as usize].push(row as u32);
+    for (row, part) in key_partitions(&columns, rows, n)?.into_iter().enumerate() {
+        indices[part].push(row as u32);
     }
     indices
         .into_iter()

@@ -1,5 +1,6 @@
 //! Test harness for operators: feed batches and watermarks, take
-//! snapshots, restore into a fresh instance, and read what came out as text.
+//! snapshots, restore into a fresh instance (or into several, at another
+//! parallelism), and read what came out as text.
 
 use std::sync::Arc;
 
@@ -23,13 +24,22 @@ pub enum Step {
 }
 
 fn context(store: Option<Arc<dyn SnapshotStore>>) -> Context {
+    subtask_context(store, 0, 1)
+}
+
+/// The context of subtask `index` of `parallelism`.
+fn subtask_context(
+    store: Option<Arc<dyn SnapshotStore>>,
+    index: usize,
+    parallelism: usize,
+) -> Context {
     Context {
         subtask: SubtaskInfo {
             job_name: "harness".into(),
             operator_name: "operator".into(),
             operator_id: "node-0".into(),
-            index: 0,
-            parallelism: 1,
+            index,
+            parallelism,
         },
         metrics: Arc::new(OperatorMetrics::new("operator")),
         state: store,
@@ -143,6 +153,123 @@ pub async fn assert_snapshot_restore(factory: &dyn OperatorFactory, steps: &[Ste
         lines(&out),
         expected,
         "restored run differs from an uninterrupted one"
+    );
+}
+
+/// How [`assert_rescale_restore`] runs an operator: at parallelism `from`
+/// before the snapshot and `to` after it, its inputs hash-partitioned as
+/// the planner's exchanges do.
+#[derive(Debug, Clone, Copy)]
+pub struct Rescale<'a> {
+    /// Per input, the columns its exchange hashes.
+    pub keys: &'a [&'a [usize]],
+    /// Subtasks before the snapshot.
+    pub from: usize,
+    /// Subtasks restored from it.
+    pub to: usize,
+}
+
+/// One subtask of a rescaled run.
+struct Instance {
+    op: Box<dyn crate::operator::Operator>,
+    ctx: Context,
+}
+
+/// `parallelism` opened subtasks of `factory`, restoring from `store`.
+async fn instances(
+    factory: &dyn OperatorFactory,
+    store: &Arc<dyn SnapshotStore>,
+    parallelism: usize,
+) -> Vec<Instance> {
+    let mut all = vec![];
+    for index in 0..parallelism {
+        let mut ctx = subtask_context(Some(store.clone()), index, parallelism);
+        let mut op = factory.create(&ctx.subtask).expect("operator");
+        op.open(&mut ctx).await.expect("open");
+        all.push(Instance { op, ctx });
+    }
+    all
+}
+
+/// Feeds `steps` to `subtasks` as the exchanges would: each batch's rows to
+/// the subtask their keys hash to, watermarks and clocks to all. Returns
+/// how many rows each subtask got.
+async fn feed_routed(
+    subtasks: &mut [Instance],
+    steps: &[Step],
+    keys: &[&[usize]],
+    out: &mut BufferEmitter,
+) -> Vec<usize> {
+    let mut rows = vec![0; subtasks.len()];
+    for step in steps {
+        let (input, batch) = match step {
+            Step::Batch(b) => (0, b),
+            Step::Input(i, b) => (*i, b),
+            Step::Watermark(_) | Step::Clock(_) => {
+                for s in subtasks.iter_mut() {
+                    feed(s.op.as_mut(), step, &mut s.ctx, out).await;
+                }
+                continue;
+            }
+        };
+        let parts = crate::exchange::hash_split(batch, keys[input], subtasks.len()).expect("split");
+        for (t, part) in parts.into_iter().enumerate() {
+            if let Some(part) = part {
+                rows[t] += part.num_rows();
+                let s = &mut subtasks[t];
+                feed(s.op.as_mut(), &Step::Input(input, part), &mut s.ctx, out).await;
+            }
+        }
+    }
+    rows
+}
+
+/// The rows of `lines`, sorted, without the watermarks (every subtask
+/// forwards each one).
+fn sorted_rows(lines: Vec<String>) -> Vec<String> {
+    let mut rows: Vec<String> = lines
+        .into_iter()
+        .filter(|l| !l.starts_with("watermark"))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Feeds `steps[..split]` to `rescale.from` subtasks, snapshots them all,
+/// restores `rescale.to` subtasks from that checkpoint, feeds them the
+/// rest, and asserts that together they emit the rows of an uninterrupted
+/// run of one instance (in any order across subtasks). Each restored
+/// subtask must get rows, or the test proves little.
+pub async fn assert_rescale_restore(
+    factory: &dyn OperatorFactory,
+    steps: &[Step],
+    split: usize,
+    rescale: Rescale<'_>,
+) {
+    let expected = sorted_rows(run(factory, steps).await);
+    let store: Arc<dyn SnapshotStore> = Arc::new(MemorySnapshotStore::default());
+    let mut out = BufferEmitter::default();
+    let mut old = instances(factory, &store, rescale.from).await;
+    feed_routed(&mut old, &steps[..split], rescale.keys, &mut out).await;
+    for s in old.iter_mut() {
+        s.op.snapshot(1, &mut s.ctx).await.expect("snapshot");
+    }
+    drop(old);
+    let mut new = instances(factory, &store, rescale.to).await;
+    let rows = feed_routed(&mut new, &steps[split..], rescale.keys, &mut out).await;
+    assert!(
+        rows.iter().all(|r| *r > 0),
+        "the steps after the snapshot route no rows to some restored subtask: {rows:?}"
+    );
+    for s in new.iter_mut() {
+        s.op.close(&mut s.ctx, &mut out).await.expect("close");
+    }
+    assert_eq!(
+        sorted_rows(lines(&out)),
+        expected,
+        "a run restored from {} into {} subtasks differs from an uninterrupted one",
+        rescale.from,
+        rescale.to
     );
 }
 

@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::batch::ChangeBatch;
 use crate::error::Result;
 use crate::metrics::OperatorMetrics;
-use crate::state::{SnapshotStore, StateKey};
+use crate::state::{SnapshotStore, StateKey, rescale_keyed_state};
 
 /// Where a subtask sits in its operator.
 #[derive(Debug, Clone)]
@@ -49,20 +50,65 @@ impl Context {
         }
     }
 
-    /// The batches this operator's state was restored with (none without
-    /// a store or a checkpoint to restore from).
-    pub fn restored_state(&self) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+    /// The batches this subtask's state was restored with: what the subtask
+    /// of the same index saved (none without a store or a checkpoint to
+    /// restore from). Keyed state, which must follow its keys when the
+    /// parallelism changed, is restored with
+    /// [`Context::restored_keyed_state`] instead.
+    pub fn restored_state(&self) -> Result<Vec<RecordBatch>> {
         match &self.state {
             Some(store) => Ok(store.restore(&self.state_key())?.unwrap_or_default()),
             None => Ok(vec![]),
         }
     }
 
+    /// The batches this operator's keyed state was restored with: state
+    /// batches whose first `key_columns` columns are the ones its input
+    /// exchange hashes, in that order and of those types (see
+    /// [`Context::restored_keyed_state_of`]). With no key columns, all of
+    /// it goes to subtask 0, where a `Single` exchange sends every row.
+    pub fn restored_keyed_state(&self, key_columns: usize) -> Result<Vec<RecordBatch>> {
+        let keys: Vec<usize> = (0..key_columns).collect();
+        self.restored_keyed_state_of(&self.subtask.operator_id, &keys)
+    }
+
+    /// The keyed state saved under `state` (this operator's id, or a
+    /// sub-id such as `node-4/left` of an operator with several states),
+    /// whose columns `keys` are the ones the exchange feeding it hashes,
+    /// in that order and of those types.
+    ///
+    /// At the parallelism the checkpoint was taken at (or when that is
+    /// unknown) this is what this subtask saved, as
+    /// [`Context::restored_state`] gives it. At another, it is this
+    /// subtask's share of what every old subtask saved: the rows whose keys
+    /// the exchange now routes here, after one watermark batch holding the
+    /// least old watermark ([`crate::state::rescale_keyed_state`]). So an
+    /// operator restoring with this MUST accept several state batches, and
+    /// the rows of a key MUST all be in the batches of one old subtask.
+    pub fn restored_keyed_state_of(&self, state: &str, keys: &[usize]) -> Result<Vec<RecordBatch>> {
+        let Some(store) = &self.state else {
+            return Ok(vec![]);
+        };
+        match store.restored_parallelism(state)? {
+            Some(old) if old != self.subtask.parallelism => rescale_keyed_state(
+                store.restore_all(state)?,
+                keys,
+                self.subtask.index,
+                self.subtask.parallelism,
+                &format!("{} ({state})", self.subtask.operator_name),
+            ),
+            _ => Ok(store
+                .restore(&StateKey {
+                    operator: state.to_string(),
+                    subtask: self.subtask.index,
+                })?
+                .unwrap_or_default()),
+        }
+    }
+
     /// The state of every subtask of this operator in the checkpoint
     /// restored (sources: their splits, whatever the parallelism was).
-    pub fn restored_state_of_all_subtasks(
-        &self,
-    ) -> Result<Vec<Vec<datafusion::arrow::record_batch::RecordBatch>>> {
+    pub fn restored_state_of_all_subtasks(&self) -> Result<Vec<Vec<RecordBatch>>> {
         match &self.state {
             Some(store) => store.restore_all(&self.subtask.operator_id),
             None => Ok(vec![]),
@@ -70,11 +116,7 @@ impl Context {
     }
 
     /// Writes this operator's state for `checkpoint`, if the job has a store.
-    pub fn save_state(
-        &self,
-        checkpoint: u64,
-        batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
-    ) -> Result<()> {
+    pub fn save_state(&self, checkpoint: u64, batches: Vec<RecordBatch>) -> Result<()> {
         match &self.state {
             Some(store) => store.write(checkpoint, &self.state_key(), batches),
             None => Ok(()),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use eddy::engine::EngineError;
 use eddy::engine::metrics::JobMetrics;
-use eddy::engine::runtime::{JobCanceller, JobHandle};
+use eddy::engine::runtime::{JobCanceller, JobHandle, Savepointer};
 
 /// Where a job is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ struct Job {
     statement: String,
     metrics: JobMetrics,
     canceller: JobCanceller,
+    /// `None` when the job keeps no checkpoints.
+    savepointer: Option<Savepointer>,
     status: Arc<Mutex<Status>>,
     started: Instant,
 }
@@ -51,6 +53,7 @@ impl Jobs {
         let status = Arc::new(Mutex::new(Status::Running));
         let metrics = job.metrics().clone();
         let canceller = job.canceller();
+        let savepointer = job.savepointer();
         let watched = status.clone();
         tokio::spawn(async move {
             let end = match job.wait().await {
@@ -67,6 +70,7 @@ impl Jobs {
             statement: statement.split_whitespace().collect::<Vec<_>>().join(" "),
             metrics,
             canceller,
+            savepointer,
             status,
             started: Instant::now(),
         });
@@ -132,6 +136,30 @@ impl Jobs {
 
     /// `STOP JOB '<id>'`: the message to print.
     pub fn stop(&self, id: &str) -> Result<String, String> {
+        let job = self.running_job(id)?;
+        job.canceller.cancel();
+        Ok("[INFO] The specified job is stopped.".into())
+    }
+
+    /// `STOP JOB '<id>' WITH SAVEPOINT`: takes a savepoint, then stops the
+    /// job; the savepoint's directory.
+    pub async fn stop_with_savepoint(&self, id: &str) -> Result<String, String> {
+        let job = self.running_job(id)?;
+        let Some(savepointer) = &job.savepointer else {
+            return Err(format!(
+                "Job '{id}' keeps no checkpoints, so it cannot take a savepoint: SET 'execution.checkpointing.dir' (or 'execution.checkpointing.savepoint-dir') before starting it."
+            ));
+        };
+        let path = savepointer
+            .savepoint()
+            .await
+            .map_err(|e| format!("Job '{id}' could not take a savepoint: {e}"))?;
+        job.canceller.cancel();
+        Ok(path.display().to_string())
+    }
+
+    /// The job `id`, if it is running.
+    fn running_job(&self, id: &str) -> Result<&Job, String> {
         let job = self.jobs.iter().find(|j| j.id == id).ok_or_else(|| {
             format!(
                 "Could not find job '{id}'. Jobs: {}",
@@ -148,8 +176,7 @@ impl Jobs {
                 Self::status(job).text()
             ));
         }
-        job.canceller.cancel();
-        Ok("[INFO] The specified job is stopped.".into())
+        Ok(job)
     }
 
     /// Stops every running job.

@@ -30,6 +30,8 @@ Statements end with ';' (Enter before it starts a new line).
   INSERT INTO t SELECT ...    starts a background job; its id is printed
   SHOW JOBS                   jobs of this shell: status, rows, watermark
   STOP JOB '<id>'             stops a job
+  STOP JOB '<id>' WITH SAVEPOINT
+                              takes a savepoint, then stops the job
   EXPLAIN <query>             the streaming plan
   SET 'key' = 'value'; SET;   configuration ('sql-client.execution.result-mode'
                               = 'table' (full-screen; q leaves) | 'tableau'
@@ -160,17 +162,25 @@ impl Shell {
                 Some(Next::Continue)
             }
             ["STOP", "JOB", _, rest @ ..] => {
-                if !rest.is_empty() {
-                    eprintln!(
-                        "[ERROR] STOP JOB '<id>' {} is not supported yet (savepoints come with checkpoints)",
-                        words[3..].join(" ")
-                    );
-                    return Some(Next::Continue);
-                }
                 let id = words[2].trim_matches(|c| c == '\'' || c == '"');
-                match self.jobs.stop(id) {
-                    Ok(m) => println!("{m}"),
-                    Err(e) => eprintln!("[ERROR] {e}"),
+                match rest {
+                    [] => match self.jobs.stop(id) {
+                        Ok(m) => println!("{m}"),
+                        Err(e) => eprintln!("[ERROR] {e}"),
+                    },
+                    ["WITH", "SAVEPOINT"] => {
+                        match self.runtime.block_on(self.jobs.stop_with_savepoint(id)) {
+                            Ok(path) => print!(
+                                "{}",
+                                render_table(&["savepoint path".to_string()], &[vec![path]])
+                            ),
+                            Err(e) => eprintln!("[ERROR] {e}"),
+                        }
+                    }
+                    _ => eprintln!(
+                        "[ERROR] STOP JOB '<id>' {} is not supported (STOP JOB '<id>' [WITH SAVEPOINT] is)",
+                        words[3..].join(" ")
+                    ),
                 }
                 Some(Next::Continue)
             }

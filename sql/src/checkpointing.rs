@@ -79,7 +79,9 @@ pub fn config<'a>(
         }
     }
     let restore_from = value("execution.savepoint.path").map(PathBuf::from);
-    let Some(dir) = value("execution.checkpointing.dir") else {
+    let savepoint_dir = value("execution.checkpointing.savepoint-dir");
+    // Savepoints alone need no checkpoint directory: their own will do.
+    let Some(dir) = value("execution.checkpointing.dir").or(savepoint_dir) else {
         if interval.is_some() || restore_from.is_some() {
             return Err(SqlError::Plan {
                 location: at,
@@ -104,8 +106,7 @@ pub fn config<'a>(
         interval,
         dir: PathBuf::from(strip_file_scheme(dir)),
         retained,
-        savepoint_dir: value("execution.checkpointing.savepoint-dir")
-            .map(|d| PathBuf::from(strip_file_scheme(d))),
+        savepoint_dir: savepoint_dir.map(|d| PathBuf::from(strip_file_scheme(d))),
         restore_from: restore_from.map(|p| PathBuf::from(strip_file_scheme(&p.to_string_lossy()))),
     }))
 }

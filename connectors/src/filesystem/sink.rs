@@ -62,6 +62,7 @@ impl OperatorFactory for FileSinkFactory {
             dir: self.path.clone(),
             format: self.format.clone(),
             table: self.table.clone(),
+            job: sanitize(&subtask.job_name),
             prefix: format!("part-{}-{}-", sanitize(&subtask.job_name), subtask.index),
             two_phase: false,
             next_file: 0,
@@ -88,6 +89,8 @@ struct FileSink {
     dir: PathBuf,
     format: Format,
     table: String,
+    /// The job's name, as file names hold it.
+    job: String,
     /// `part-<job>-<subtask>-`: the names of this subtask's files.
     prefix: String,
     /// Whether the job checkpoints: files are committed in two phases.
@@ -258,6 +261,29 @@ impl Operator for FileSink {
         self.two_phase = ctx.state.is_some();
         if !self.two_phase {
             return Ok(());
+        }
+        // At a lower parallelism than the checkpoint's, this subtask also
+        // finishes what old subtasks `index + k * parallelism` left: their
+        // pending files commit, their later files go.
+        let all = ctx.restored_state_of_all_subtasks()?;
+        let (index, parallelism) = (ctx.subtask.index, ctx.subtask.parallelism);
+        for (old, state) in all.into_iter().enumerate() {
+            if old >= parallelism && old % parallelism == index {
+                let mut orphan = FileSink {
+                    prefix: format!("part-{}-{old}-", self.job),
+                    job: self.job.clone(),
+                    current: None,
+                    pending: vec![],
+                    text: String::new(),
+                    dir: self.dir.clone(),
+                    format: self.format.clone(),
+                    table: self.table.clone(),
+                    two_phase: true,
+                    next_file: 0,
+                };
+                orphan.restore(state)?;
+                orphan.delete_from(orphan.next_file)?;
+            }
         }
         let restored = ctx.restored_state()?;
         if restored.is_empty() {

@@ -484,7 +484,7 @@ pub fn parse(req: &mut TableRequest, upsert: bool) -> Result<(KafkaTable, Vec<St
         Some("none") => Delivery::None,
         Some("exactly-once") => {
             return Err(plan(format!(
-                "Table '{table}': 'sink.delivery-guarantee' = 'exactly-once' is not supported yet: it needs Kafka transactions committed on checkpoints, which Eddy does not take yet. Use 'at-least-once' (the default) or 'none'."
+                "Table '{table}': 'sink.delivery-guarantee' = 'exactly-once' is not supported yet: Eddy's Kafka sink does not write in transactions. Use 'at-least-once' (the default): with checkpoints, a restart writes some records again (an upsert-kafka table still ends exact)."
             )));
         }
         Some(v) => {

@@ -20,7 +20,7 @@ use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
-use crate::state::{SnapshotStore, StateKey};
+use crate::state::{SnapshotStore, StateKey, node_of};
 
 /// Name of the file that makes a checkpoint complete.
 pub const METADATA_FILE: &str = "_metadata";
@@ -353,13 +353,37 @@ fn state_file(dir: &Path, key: &StateKey) -> PathBuf {
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
-    let io = |source| EngineError::Io {
+    let file = File::open(path).map_err(|source| EngineError::Io {
         context: format!("reading state {}", path.display()),
         source,
+    })?;
+    let bad = |e: datafusion::arrow::error::ArrowError| {
+        EngineError::State(format!("reading {}: {e}", path.display()))
     };
-    let file = File::open(path).map_err(io)?;
-    let reader = FileReader::try_new(std::io::BufReader::new(file), None)?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    let reader = FileReader::try_new(std::io::BufReader::new(file), None).map_err(bad)?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(bad)
+}
+
+/// Writes `batches` (one schema, at least one batch) as an IPC file, synced.
+fn write_batches(path: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let io = |source| EngineError::Io {
+        context: format!("writing state {}", path.display()),
+        source,
+    };
+    let mut out = std::io::BufWriter::new(File::create(path).map_err(io)?);
+    let mut w = FileWriter::try_new(&mut out, &first.schema())?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    drop(w);
+    out.flush().map_err(io)?;
+    out.get_ref().sync_all().map_err(io)
 }
 
 impl SnapshotStore for FileSnapshotStore {
@@ -372,15 +396,8 @@ impl SnapshotStore for FileSnapshotStore {
             return Ok(());
         }
         let path = state_file(&self.target(checkpoint)?, key);
-        let io = |source| EngineError::Io {
-            context: format!("writing state {}", path.display()),
-            source,
-        };
-        let file = File::create(&path).map_err(io)?;
-        let mut out = std::io::BufWriter::new(file);
-        // One file per snapshot: batches of different schemas (a watermark
-        // batch first, then state) go in as separate IPC streams would not;
-        // so the file holds one schema, and other schemas go to siblings.
+        // Batches of different schemas (a watermark batch, then state) go
+        // to sibling files, one schema per IPC file: `x.arrow`, `x.arrow.1`..
         let mut groups: Vec<Vec<RecordBatch>> = vec![];
         for b in batches {
             match groups.last_mut() {
@@ -389,19 +406,12 @@ impl SnapshotStore for FileSnapshotStore {
             }
         }
         for (i, group) in groups.iter().enumerate() {
-            if i > 0 {
-                out = std::io::BufWriter::new(
-                    File::create(path.with_extension(format!("arrow.{i}"))).map_err(io)?,
-                );
-            }
-            let mut w = FileWriter::try_new(&mut out, &group[0].schema())?;
-            for b in group {
-                w.write(b)?;
-            }
-            w.finish()?;
-            drop(w);
-            out.flush().map_err(io)?;
-            out.get_ref().sync_all().map_err(io)?;
+            let file = if i == 0 {
+                path.clone()
+            } else {
+                path.with_extension(format!("arrow.{i}"))
+            };
+            write_batches(&file, group)?;
         }
         Ok(())
     }
@@ -429,7 +439,8 @@ impl SnapshotStore for FileSnapshotStore {
         let Some((_, meta)) = &self.restored else {
             return Ok(vec![]);
         };
-        let Some(entry) = meta.operators.iter().find(|o| o.id == operator) else {
+        let node = node_of(operator);
+        let Some(entry) = meta.operators.iter().find(|o| o.id == node) else {
             return Ok(vec![]);
         };
         let mut all = vec![];
@@ -443,6 +454,16 @@ impl SnapshotStore for FileSnapshotStore {
             }
         }
         Ok(all)
+    }
+
+    fn restored_parallelism(&self, operator: &str) -> Result<Option<usize>> {
+        let node = node_of(operator);
+        Ok(self.restored.as_ref().and_then(|(_, meta)| {
+            meta.operators
+                .iter()
+                .find(|o| o.id == node)
+                .map(|o| o.parallelism)
+        }))
     }
 }
 
@@ -512,6 +533,35 @@ mod tests {
             checkpoint_dir(&job, 3).exists(),
             "newer than the completed one"
         );
+    }
+
+    #[test]
+    fn a_sub_state_has_its_nodes_parallelism_and_every_old_subtask_is_read() {
+        let tmp = tempdir();
+        let job = tmp.join("job");
+        let store = FileSnapshotStore::new(job.clone(), None).expect("store");
+        store.begin(1, checkpoint_dir(&job, 1)).expect("begin");
+        for subtask in 0..2 {
+            let key = StateKey {
+                operator: "node-0/left".into(),
+                subtask,
+            };
+            store
+                .write(1, &key, vec![batch(subtask as i64)])
+                .expect("write");
+        }
+        meta(1).write(&checkpoint_dir(&job, 1)).expect("meta");
+        assert_eq!(store.restored_parallelism("node-0").expect("p"), None);
+        let restored =
+            FileSnapshotStore::new(job.clone(), Some(checkpoint_dir(&job, 1))).expect("store");
+        assert_eq!(restored.restored_parallelism("node-0").expect("p"), Some(2));
+        assert_eq!(
+            restored.restored_parallelism("node-0/left").expect("p"),
+            Some(2)
+        );
+        assert_eq!(restored.restored_parallelism("node-7").expect("p"), None);
+        let all = restored.restore_all("node-0/left").expect("all");
+        assert_eq!(all, vec![vec![batch(0)], vec![batch(1)]]);
     }
 
     #[test]

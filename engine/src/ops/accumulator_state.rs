@@ -1,6 +1,8 @@
 //! Snapshots of aggregation state: one row per (key, window) with the key's
 //! row bytes, the window's start and end, and the state columns of every
-//! accumulator (`Accumulator::state`), restored with `merge_batch`.
+//! accumulator (`Accumulator::state`), restored with `merge_batch`. In the
+//! store, the columns the operator's input exchange hashes come first, so
+//! that a checkpoint restores at another parallelism.
 
 use std::sync::Arc;
 
@@ -74,6 +76,26 @@ pub fn state_batch(columns: Vec<ArrayRef>) -> Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
+}
+
+/// `state` with `keys` in front: the columns the exchange feeding the
+/// operator hashes, one row per state row, so that a restore at another
+/// parallelism can split the state by them
+/// ([`Context::restored_keyed_state`]).
+pub fn with_exchange_keys(keys: Vec<ArrayRef>, state: &RecordBatch) -> Result<RecordBatch> {
+    let mut columns = keys;
+    columns.extend(state.columns().iter().cloned());
+    state_batch(columns)
+}
+
+/// A batch written by [`with_exchange_keys`] less its `keys` key columns.
+pub fn without_exchange_keys(batch: &RecordBatch, keys: usize) -> Result<RecordBatch> {
+    if keys > batch.num_columns() {
+        return Err(EngineError::State(
+            "aggregation state has fewer columns than keys".into(),
+        ));
+    }
+    Ok(batch.project(&(keys..batch.num_columns()).collect::<Vec<_>>())?)
 }
 
 /// How many state columns each call's accumulator has.
@@ -151,20 +173,25 @@ pub trait AggregationState {
     fn watermark(&self) -> i64;
     /// Sets the watermark (on restore).
     fn set_watermark(&mut self, watermark: i64);
+    /// How many columns the exchange feeding the operator hashes.
+    fn exchange_key_count(&self) -> usize;
+    /// The columns the exchange feeding the operator hashes, in its order
+    /// and of its types, for each row of a batch written by `state_batch`
+    /// (as many as [`AggregationState::exchange_key_count`]).
+    fn exchange_keys(&self, state: &RecordBatch) -> Result<Vec<ArrayRef>>;
 }
 
-/// Restores an operator's state from the job's store, if it has one (`open`).
+/// Restores an operator's state from the job's store, if it has one
+/// (`open`): at another parallelism than the checkpoint's, the entries
+/// whose exchange keys are now routed to this subtask.
 pub fn restore_from_store(op: &mut impl AggregationState, ctx: &Context) -> Result<()> {
-    let Some(store) = &ctx.state else {
-        return Ok(());
-    };
-    let (watermark, batches) =
-        split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
+    let keys = op.exchange_key_count();
+    let (watermark, batches) = split_watermark(ctx.restored_keyed_state(keys)?);
     if let Some(w) = watermark {
         op.set_watermark(w);
     }
     for batch in batches {
-        op.restore_batch(&batch)?;
+        op.restore_batch(&without_exchange_keys(&batch, keys)?)?;
     }
     Ok(())
 }
@@ -185,6 +212,8 @@ pub fn snapshot_to_store(
         op.restore_batch(batch)?;
     }
     let mut batches = vec![watermark_batch(op.watermark())?];
-    batches.extend(batch);
+    if let Some(batch) = &batch {
+        batches.push(with_exchange_keys(op.exchange_keys(batch)?, batch)?);
+    }
     store.write(checkpoint, &ctx.state_key(), batches)
 }

@@ -122,7 +122,9 @@ impl Operator for ChangelogNormalize {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        for batch in ctx.restored_state()? {
+        // The state is the input's rows: the exchange's keys are `key`.
+        let state = ctx.restored_keyed_state_of(&ctx.subtask.operator_id, &self.key)?;
+        for batch in state {
             self.restore(&batch)?;
         }
         Ok(())
@@ -198,7 +200,9 @@ impl Operator for ChangelogNormalize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, kv_changes, run};
+    use crate::harness::{
+        Rescale, Step, assert_rescale_restore, assert_snapshot_restore, kv_changes, run,
+    };
     use RowKind::*;
 
     fn steps() -> Vec<Step> {
@@ -227,6 +231,43 @@ mod tests {
         );
         for split in 1..3 {
             assert_snapshot_restore(&factory, &steps(), split).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn restored_at_another_parallelism_each_subtask_keeps_the_last_rows_of_its_keys() {
+        let factory = ChangelogNormalizeFactory::new(vec![0], vec!["k".into()]);
+        let steps = vec![
+            kv_changes(&[
+                (Insert, 1, 10),
+                (UpdateAfter, 2, 20),
+                (UpdateAfter, 3, 30),
+                (UpdateAfter, 4, 40),
+                (UpdateAfter, 5, 50),
+                (UpdateAfter, 6, 60),
+                (UpdateAfter, 9, 90),
+            ]),
+            // Restored here: each key's last row.
+            kv_changes(&[
+                (UpdateAfter, 1, 11),
+                (Delete, 2, 0),
+                (UpdateAfter, 3, 30),
+                (UpdateAfter, 4, 41),
+                (Delete, 5, 0),
+                (UpdateAfter, 6, 61),
+                (UpdateAfter, 7, 70),
+                (UpdateAfter, 8, 80),
+                (UpdateAfter, 9, 91),
+                (UpdateAfter, 12, 120),
+            ]),
+        ];
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            let rescale = Rescale {
+                keys: &[&[0]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&factory, &steps, 1, rescale).await;
         }
     }
 }

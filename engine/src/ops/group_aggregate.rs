@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Int8Array, Int64Array, StructArray, UInt32Array,
+    Array, AsArray, BinaryArray, Int8Array, Int64Array, StructArray, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, interleave};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -205,7 +205,9 @@ impl Operator for GroupAggregateOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        for batch in ctx.restored_state()? {
+        // State batches start with the group keys, which the exchange
+        // hashes (without keys, a global aggregation: all on subtask 0).
+        for batch in ctx.restored_keyed_state(self.config.key_count)? {
             self.restore_batch(&batch)?;
         }
         Ok(())
@@ -363,25 +365,25 @@ impl Operator for GroupAggregateOperator {
 }
 
 impl GroupAggregateOperator {
-    /// Every key's state as one batch: key bytes, rows, the emitted results
-    /// (row bytes), then one struct column per call.
+    /// Every key's state as one batch: the key columns (as the input's,
+    /// so that a restore at another parallelism hashes them as the
+    /// exchange does), rows, the emitted results (row bytes), then one
+    /// struct column per call.
     fn state_batch(&mut self) -> Result<Option<RecordBatch>> {
         let mut groups: Vec<usize> = self.index.values().copied().collect();
         if groups.is_empty() {
             return Ok(None);
         }
         groups.sort_unstable();
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(BinaryArray::from_iter_values(
-                groups.iter().map(|g| self.key_of[*g].as_ref()),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                groups.iter().map(|g| self.rows[*g]),
-            )),
-            Arc::new(BinaryArray::from_iter(groups.iter().map(|g| {
-                self.emitted[*g].as_ref().map(|r| r.row().data().to_vec())
-            }))),
-        ];
+        let mut columns = self
+            .keys
+            .columns(groups.iter().map(|g| self.key_of[*g].as_ref()))?;
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            groups.iter().map(|g| self.rows[*g]),
+        )));
+        columns.push(Arc::new(BinaryArray::from_iter(groups.iter().map(|g| {
+            self.emitted[*g].as_ref().map(|r| r.row().data().to_vec())
+        }))));
         for state in self.states.iter_mut() {
             let parts = state.snapshot(&groups)?;
             let fields: Vec<Field> = parts
@@ -401,20 +403,21 @@ impl GroupAggregateOperator {
     /// Adds the keys of a batch written by `state_batch`.
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let bad = || EngineError::State("group aggregation state has an unexpected layout".into());
-        if batch.num_columns() != 3 + self.states.len() {
+        let k = self.config.key_count;
+        if batch.num_columns() != k + 2 + self.states.len() {
             return Err(bad());
         }
-        let keys = batch.column(0).as_binary_opt::<i32>().ok_or_else(bad)?;
+        let keys = self.keys.rows(batch).map_err(|_| bad())?;
         let rows = batch
-            .column(1)
+            .column(k)
             .as_primitive_opt::<Int64Type>()
             .ok_or_else(bad)?;
-        let emitted = batch.column(2).as_binary_opt::<i32>().ok_or_else(bad)?;
+        let emitted = batch.column(k + 1).as_binary_opt::<i32>().ok_or_else(bad)?;
         let parser = self.values.parser();
         let mut groups = Vec::with_capacity(batch.num_rows());
         let now = chrono::Utc::now().timestamp_millis();
         for i in 0..batch.num_rows() {
-            let g = self.group(keys.value(i));
+            let g = self.group(keys.row(i).data());
             self.touched_at[g] = now;
             self.rows[g] = rows.value(i);
             self.emitted[g] = emitted
@@ -424,7 +427,7 @@ impl GroupAggregateOperator {
         }
         let total = self.key_of.len();
         for (c, state) in self.states.iter_mut().enumerate() {
-            let parts = batch.column(3 + c).as_struct_opt().ok_or_else(bad)?;
+            let parts = batch.column(k + 2 + c).as_struct_opt().ok_or_else(bad)?;
             state.restore(parts.columns(), &groups, total)?;
         }
         Ok(())
@@ -450,7 +453,8 @@ mod tests {
 
     use super::*;
     use crate::harness::{
-        Step, assert_same_less_update_before, assert_snapshot_restore, kv_changes, kv_schema, run,
+        Rescale, Step, assert_rescale_restore, assert_same_less_update_before,
+        assert_snapshot_restore, kv_changes, kv_schema, run,
     };
 
     fn input() -> SchemaRef {
@@ -550,6 +554,82 @@ mod tests {
                 assert_snapshot_restore(&factory(updating), &steps, split).await;
             }
         }
+    }
+
+    #[tokio::test]
+    async fn restored_at_another_parallelism_each_subtask_continues_the_keys_routed_to_it() {
+        use RowKind::*;
+        let steps = vec![
+            kv_changes(&[
+                (Insert, 1, 5),
+                (Insert, 2, 3),
+                (Insert, 3, 1),
+                (Insert, 4, 4),
+                (Insert, 5, 2),
+                (Insert, 6, 6),
+            ]),
+            kv_changes(&[
+                (Insert, 1, 9),
+                (Insert, 4, 1),
+                (Insert, 7, 7),
+                (Insert, 9, 1),
+            ]),
+            // Every key restored changes after the snapshot: from the
+            // restored sums and maxima, or it would emit +I.
+            kv_changes(&[
+                (UpdateBefore, 1, 9),
+                (Insert, 2, 8),
+                (Insert, 3, 3),
+                (Delete, 4, 4),
+                (Insert, 5, 1),
+                (Insert, 6, 1),
+                (Insert, 8, 2),
+            ]),
+            kv_changes(&[
+                (Delete, 7, 7),
+                (Insert, 1, 1),
+                (Delete, 4, 1),
+                (Insert, 9, 4),
+                (Insert, 10, 3),
+                (Insert, 11, 5),
+            ]),
+        ];
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            let rescale = Rescale {
+                keys: &[&[0]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&factory(true), &steps, 2, rescale).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_global_aggregation_restores_on_subtask_0_where_all_its_rows_go() {
+        use RowKind::*;
+        let global = GroupAggregate {
+            key_count: 0,
+            schema: Arc::new(Schema::new(vec![
+                Field::new("s", DataType::Int64, true),
+                Field::new("m", DataType::Int64, true),
+            ])),
+            ..factory(true)
+        };
+        let steps = vec![
+            kv_changes(&[(Insert, 1, 5), (Insert, 2, 3)]),
+            kv_changes(&[(Insert, 3, 9), (Delete, 1, 5)]),
+            kv_changes(&[(Insert, 4, 1), (Delete, 3, 9)]),
+        ];
+        for split in 0..=steps.len() {
+            assert_snapshot_restore(&global, &steps, split).await;
+        }
+        // No keys: a Single exchange, every row on subtask 0.
+        let rescale = Rescale {
+            keys: &[&[]],
+            from: 2,
+            to: 1,
+        };
+        assert_rescale_restore(&global, &steps, 1, rescale).await;
     }
 
     #[tokio::test]

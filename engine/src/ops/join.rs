@@ -650,7 +650,9 @@ impl Operator for JoinOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        for (side, (watermark, batches)) in restore_sides(ctx)?.into_iter().enumerate() {
+        // Each side's rows hold the columns its exchange hashes at `keys`.
+        let keys = [&self.config.left.keys[..], &self.config.right.keys[..]];
+        for (side, (watermark, batches)) in restore_sides(ctx, keys)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);
             }

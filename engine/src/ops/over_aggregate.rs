@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::array::{ArrayRef, AsArray, UInt32Array};
 use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -252,8 +252,20 @@ impl OverOperator {
         Ok(self.keys.convert_columns(&key_columns)?)
     }
 
-    /// The held rows as one batch: a flag (true: still waiting for the
-    /// watermark), then the input columns; history in order.
+    /// The partition key columns of `data` (none without `PARTITION BY`).
+    fn partition_columns(&self, data: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let n = data.num_rows();
+        Ok(self
+            .config
+            .partition_by
+            .iter()
+            .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The held rows as one batch: the partition keys, a flag (true: still
+    /// waiting for the watermark), then the input columns; history in
+    /// order.
     fn rows_batch(&self) -> Result<Option<RecordBatch>> {
         let mut rows: Vec<RecordBatch> = vec![];
         let mut waiting = vec![];
@@ -273,16 +285,18 @@ impl OverOperator {
             return Ok(None);
         }
         let all = concat_batches(&self.config.input_schema, &rows)?;
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(
-            datafusion::arrow::array::BooleanArray::from(waiting),
-        )];
+        let mut columns = self.partition_columns(&all)?;
+        columns.push(Arc::new(datafusion::arrow::array::BooleanArray::from(
+            waiting,
+        )));
         columns.extend(all.columns().iter().cloned());
         Ok(Some(super::accumulator_state::state_batch(columns)?))
     }
 
-    /// The running accumulators of the partitions (unbounded frames), in
-    /// the layout of [`super::accumulator_state::snapshot`]. Reading them
-    /// consumes them: the caller restores them from the batch.
+    /// The running accumulators of the partitions (unbounded frames): the
+    /// partition keys, then the layout of
+    /// [`super::accumulator_state::snapshot`]. Reading them consumes them:
+    /// the caller restores them from the batch.
     fn running_batch(&mut self) -> Result<Option<RecordBatch>> {
         let entries = self
             .partitions
@@ -298,12 +312,29 @@ impl OverOperator {
                     })
             })
             .collect();
-        super::accumulator_state::snapshot(entries)
+        let Some(state) = super::accumulator_state::snapshot(entries)? else {
+            return Ok(None);
+        };
+        let keys = if self.config.partition_by.is_empty() {
+            vec![]
+        } else {
+            let bytes = state.column(0).as_binary_opt::<i32>().ok_or_else(|| {
+                crate::error::EngineError::Internal("OVER state keys are not bytes".into())
+            })?;
+            let parser = self.keys.parser();
+            self.keys
+                .convert_rows(bytes.iter().flatten().map(|k| parser.parse(k)))?
+        };
+        super::accumulator_state::with_exchange_keys(keys, &state).map(Some)
     }
 
     /// Holds the rows, or takes the running accumulators, of a batch
     /// written by `rows_batch` or `running_batch`.
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let batch = &super::accumulator_state::without_exchange_keys(
+            batch,
+            self.config.partition_by.len(),
+        )?;
         if batch.num_columns() > 0
             && matches!(
                 batch.column(0).data_type(),
@@ -360,7 +391,10 @@ impl Operator for OverOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let (watermark, batches) = split_watermark(ctx.restored_state()?);
+        // Both kinds of state batch start with the partition keys, which
+        // the exchange hashes (with none, every row is on subtask 0).
+        let keys = self.config.partition_by.len();
+        let (watermark, batches) = split_watermark(ctx.restored_keyed_state(keys)?);
         if let Some(w) = watermark {
             self.watermark = w;
         }
@@ -444,7 +478,7 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, run};
+    use crate::harness::{Rescale, Step, assert_rescale_restore, assert_snapshot_restore, run};
 
     fn input() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -550,6 +584,45 @@ mod tests {
         for frame in [Frame::Rows(Some(1)), Frame::Rows(None), Frame::Range(None)] {
             for split in 0..=steps.len() {
                 assert_snapshot_restore(&factory(frame), &steps, split).await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn restored_at_another_parallelism_each_subtask_continues_its_partitions() {
+        let steps = vec![
+            batch(&[
+                (1, 20, 2),
+                (1, 10, 1),
+                (2, 10, 5),
+                (3, 12, 1),
+                (9, 11, 2),
+                (5, 14, 3),
+            ]),
+            Step::Watermark(15),
+            // Restored here: history, running sums and waiting rows.
+            batch(&[
+                (1, 30, 4),
+                (2, 25, 1),
+                (3, 22, 2),
+                (9, 27, 1),
+                (5, 21, 6),
+                (6, 23, 1),
+                (7, 24, 2),
+                (12, 26, 3),
+            ]),
+            Step::Watermark(26),
+            batch(&[(1, 40, 8), (3, 41, 1), (5, 42, 2), (9, 43, 1)]),
+            Step::Watermark(100),
+        ];
+        for frame in [Frame::Rows(Some(1)), Frame::Rows(None), Frame::Range(None)] {
+            for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+                let rescale = Rescale {
+                    keys: &[&[0]],
+                    from,
+                    to,
+                };
+                assert_rescale_restore(&factory(frame), &steps, 2, rescale).await;
             }
         }
     }

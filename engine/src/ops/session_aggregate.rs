@@ -47,7 +47,9 @@ pub struct SessionAggregate {
 }
 
 impl SessionAggregate {
-    fn partition_columns(&self) -> Vec<usize> {
+    /// The keys partitioning the sessions: the group keys other than the
+    /// window columns, which the planner's exchange hashes.
+    pub fn partition_columns(&self) -> Vec<usize> {
         (0..self.key_count)
             .filter(|i| !self.windows.contains(*i))
             .collect()
@@ -201,6 +203,17 @@ impl accumulator_state::AggregationState for SessionAggregateOperator {
     fn set_watermark(&mut self, watermark: i64) {
         self.watermark = watermark;
     }
+
+    /// Sessions are partitioned by the keys other than the window columns.
+    fn exchange_key_count(&self) -> usize {
+        self.config.partition_columns().len()
+    }
+
+    fn exchange_keys(&self, state: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let widths = accumulator_state::state_widths(&self.config.calls)?;
+        let (keys, _, _) = accumulator_state::entry_columns(state, &widths)?;
+        self.keys.columns(keys.iter().flatten())
+    }
 }
 
 #[async_trait]
@@ -301,7 +314,7 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, run};
+    use crate::harness::{Rescale, Step, assert_rescale_restore, run};
 
     fn ts_type() -> DataType {
         DataType::Timestamp(TimeUnit::Millisecond, None)
@@ -405,6 +418,46 @@ mod tests {
         ];
         for split in 0..=steps.len() {
             assert_snapshot_restore(&factory(), &steps, split).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn restored_at_another_parallelism_each_subtask_merges_the_sessions_of_its_users() {
+        let steps = vec![
+            batch(&[
+                (0, 1, 1),
+                (0, 2, 2),
+                (5, 3, 3),
+                (0, 4, 4),
+                (2, 5, 5),
+                (3, 9, 6),
+            ]),
+            Step::Watermark(1),
+            // Restored here: open sessions, which later rows extend or
+            // leave alone.
+            batch(&[
+                (8, 1, 10),
+                (12, 2, 1),
+                (9, 3, 2),
+                (30, 4, 1),
+                (6, 5, 7),
+                (7, 9, 1),
+                (1, 7, 1),
+                (4, 8, 2),
+                (3, 12, 9),
+            ]),
+            Step::Watermark(15),
+            batch(&[(40, 1, 1), (35, 2, 2), (33, 7, 3), (36, 9, 4)]),
+            Step::Watermark(100),
+        ];
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            // Sessions are partitioned by user.
+            let rescale = Rescale {
+                keys: &[&[2]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&factory(), &steps, 2, rescale).await;
         }
     }
 }

@@ -318,7 +318,10 @@ impl Operator for TemporalJoinOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        for (side, (watermark, batches)) in restore_sides(ctx)?.into_iter().enumerate() {
+        // Probes and versions are rows of their side, which hold the
+        // columns its exchange hashes at `keys`.
+        let keys = [&self.config.left.keys[..], &self.config.right.keys[..]];
+        for (side, (watermark, batches)) in restore_sides(ctx, keys)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);
             }

@@ -283,7 +283,14 @@ impl Operator for WindowJoinOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        for (side, (watermark, batches)) in restore_sides(ctx)?.into_iter().enumerate() {
+        // The held rows are input rows; each side's exchange hashes their
+        // `window_end` alone.
+        let ends = [
+            [self.config.left.window_end],
+            [self.config.right.window_end],
+        ];
+        let keys = [&ends[0][..], &ends[1][..]];
+        for (side, (watermark, batches)) in restore_sides(ctx, keys)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);
             }
@@ -340,7 +347,7 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, run};
+    use crate::harness::{Rescale, Step, assert_rescale_restore, assert_snapshot_restore, run};
 
     fn side_schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -480,6 +487,39 @@ mod tests {
         ] {
             for split in 0..=steps.len() {
                 assert_snapshot_restore(&factory(kind), &steps, split).await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn restored_at_another_parallelism_each_subtask_joins_the_windows_routed_to_it() {
+        let window = |i: i64| i * 1000;
+        let left: Vec<(i64, Option<i64>)> = (1..=8).map(|i| (window(i), Some(i % 3))).collect();
+        let right: Vec<(i64, Option<i64>)> = (1..=8).map(|i| (window(i), Some(i % 2))).collect();
+        let steps = vec![
+            rows(0, &left),
+            rows(1, &right[..4]),
+            // Restored here: both sides' rows of every open window.
+            rows(1, &right[4..]),
+            rows(
+                0,
+                &[
+                    (window(2), Some(0)),
+                    (window(7), Some(1)),
+                    (window(8), None),
+                ],
+            ),
+            Step::Watermark(10_000),
+        ];
+        for kind in [JoinKind::Inner, JoinKind::Full, JoinKind::LeftSemi] {
+            for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+                // Each side is partitioned by its window_end.
+                let rescale = Rescale {
+                    keys: &[&[0], &[0]],
+                    from,
+                    to,
+                };
+                assert_rescale_restore(&factory(kind), &steps, 2, rescale).await;
             }
         }
     }

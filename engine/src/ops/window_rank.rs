@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
 
 use super::window_buffer::WindowBuffer;
 use crate::batch::ChangeBatch;
@@ -36,6 +37,23 @@ pub struct WindowRank {
     pub schema: SchemaRef,
     /// Text for EXPLAIN.
     pub description: String,
+}
+
+impl WindowRank {
+    /// The input columns the exchange feeding it hashes, as the planner
+    /// partitions a window ranking: the `PARTITION BY` columns when every
+    /// key is a column, else `window_end` alone.
+    pub fn exchange_keys(&self) -> Vec<usize> {
+        let columns: Option<Vec<usize>> = self
+            .partition_by
+            .iter()
+            .map(|e| e.downcast_ref::<Column>().map(Column::index))
+            .collect();
+        match columns {
+            Some(k) if !k.is_empty() => k,
+            _ => vec![self.window_end],
+        }
+    }
 }
 
 impl OperatorFactory for WindowRank {
@@ -151,11 +169,10 @@ impl Operator for WindowRankOperator {
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
-        let Some(store) = &ctx.state else {
-            return Ok(());
-        };
+        // The held rows are input rows: they hold the exchange's keys.
+        let keys = self.config.exchange_keys();
         let (watermark, batches) =
-            split_watermark(store.restore(&ctx.state_key())?.unwrap_or_default());
+            split_watermark(ctx.restored_keyed_state_of(&ctx.subtask.operator_id, &keys)?);
         // The held rows carry their window end: bucket them again.
         for batch in batches {
             self.windows.hold(
@@ -204,7 +221,7 @@ mod tests {
     use datafusion::physical_expr::expressions::col;
 
     use super::*;
-    use crate::harness::{Step, assert_snapshot_restore, run};
+    use crate::harness::{Rescale, Step, assert_rescale_restore, assert_snapshot_restore, run};
 
     fn input_schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -284,6 +301,30 @@ mod tests {
         let steps = steps();
         for split in 0..=steps.len() {
             assert_snapshot_restore(&factory(), &steps, split).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn restored_at_another_parallelism_each_subtask_ranks_the_windows_routed_to_it() {
+        let ends: Vec<i64> = (1..=8).map(|i| i * 1000).collect();
+        let before: Vec<(i64, i64)> = ends.iter().map(|e| (*e, e / 100)).collect();
+        let after: Vec<(i64, i64)> = ends.iter().map(|e| (*e, e / 200 + 3)).collect();
+        let steps = vec![
+            batch(&before),
+            // Restored here: the rows of every open window.
+            batch(&after),
+            Step::Watermark(3500),
+            batch(&[(5000, 1), (8000, 99)]),
+            Step::Watermark(10_000),
+        ];
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            // Partitioned by window_end, the only PARTITION BY column.
+            let rescale = Rescale {
+                keys: &[&[0]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&factory(), &steps, 1, rescale).await;
         }
     }
 }

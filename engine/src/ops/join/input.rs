@@ -73,16 +73,22 @@ pub(crate) fn side_key(ctx: &Context, side: usize) -> StateKey {
 }
 
 /// What a two-input operator's snapshot held for each side: its
-/// watermark and its batches (nothing without a snapshot store).
-pub(crate) fn restore_sides(ctx: &Context) -> Result<Vec<(Option<i64>, Vec<RecordBatch>)>> {
-    let Some(store) = &ctx.state else {
+/// watermark and its batches (nothing without a snapshot store). `keys`
+/// are, per side, the columns of its state batches that the side's input
+/// exchange hashes: restored at another parallelism, a subtask keeps the
+/// rows of the keys now routed to it (see [`Context::restored_keyed_state_of`]).
+pub(crate) fn restore_sides(
+    ctx: &Context,
+    keys: [&[usize]; 2],
+) -> Result<Vec<(Option<i64>, Vec<RecordBatch>)>> {
+    if ctx.state.is_none() {
         return Ok(vec![]);
-    };
-    (0..2)
-        .map(|side| {
-            Ok(split_watermark(
-                store.restore(&side_key(ctx, side))?.unwrap_or_default(),
-            ))
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(side, keys)| {
+            let state = side_key(ctx, side).operator;
+            Ok(split_watermark(ctx.restored_keyed_state_of(&state, keys)?))
         })
         .collect()
 }

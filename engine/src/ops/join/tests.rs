@@ -6,7 +6,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::*;
 use crate::batch::RowKind::{Delete, Insert, UpdateAfter, UpdateBefore};
-use crate::harness::{Step, assert_snapshot_restore, run};
+use crate::harness::{Rescale, Step, assert_rescale_restore, assert_snapshot_restore, run};
 
 fn kv() -> SchemaRef {
     crate::harness::kv_schema()
@@ -192,6 +192,97 @@ async fn regular_joins_restore_rows_and_match_counts() {
     }
 }
 
+/// A join whose right side has its key second: (v, k) rows.
+fn join_key_second(kind: JoinKind) -> StreamingJoin {
+    let vk = Arc::new(Schema::new(vec![
+        Field::new("v", DataType::Int64, true),
+        Field::new("k", DataType::Int64, true),
+    ]));
+    let mut j = join(kind, true);
+    j.right = JoinInput {
+        schema: vk.clone(),
+        keys: vec![1],
+        ..input(true)
+    };
+    if kind.filtering().is_none() {
+        j.schema = Arc::new(Schema::new(
+            kv().fields()
+                .iter()
+                .chain(vk.fields())
+                .map(|f| f.as_ref().clone())
+                .collect::<Vec<_>>(),
+        ));
+    }
+    j
+}
+
+/// Rows (kind, k, v) on the right side of [`join_key_second`].
+fn right_key_second(rows: &[(RowKind, i64, i64)]) -> Step {
+    let vk = join_key_second(JoinKind::Inner).right.schema;
+    let data = RecordBatch::try_new(
+        vk,
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+        ],
+    )
+    .expect("batch");
+    let kinds = Int8Array::from_iter_values(rows.iter().map(|r| r.0 as i8));
+    Step::Input(1, ChangeBatch::with_kinds(data, kinds))
+}
+
+#[tokio::test]
+async fn restored_at_another_parallelism_each_subtask_joins_the_keys_routed_to_it() {
+    let left = |r: &[(RowKind, i64, i64)]| {
+        let r: Vec<_> = r.iter().map(|(kind, k, v)| (*kind, Some(*k), *v)).collect();
+        rows(0, &r)
+    };
+    let steps = vec![
+        left(&[
+            (Insert, 1, 10),
+            (Insert, 2, 20),
+            (Insert, 3, 30),
+            (Insert, 4, 40),
+        ]),
+        right_key_second(&[(Insert, 1, 100), (Insert, 3, 300), (Insert, 5, 500)]),
+        left(&[(Insert, 5, 50), (Insert, 6, 60), (Delete, 4, 40)]),
+        right_key_second(&[
+            (Insert, 6, 600),
+            (Insert, 7, 700),
+            (Insert, 8, 800),
+            (Insert, 9, 900),
+        ]),
+        // Restored here: the rows of both sides and their match counts.
+        left(&[
+            (Insert, 1, 11),
+            (Insert, 3, 31),
+            (Delete, 2, 20),
+            (Insert, 7, 70),
+            (Insert, 9, 90),
+        ]),
+        right_key_second(&[
+            (Delete, 1, 100),
+            (Insert, 2, 200),
+            (Delete, 5, 500),
+            (Insert, 6, 601),
+            (Insert, 8, 801),
+            (Insert, 10, 1000),
+        ]),
+        left(&[(Insert, 8, 80), (Delete, 6, 60), (Insert, 11, 110)]),
+    ];
+    for kind in [JoinKind::Inner, JoinKind::Full, JoinKind::LeftAnti] {
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            // Each side is hashed on its own key column.
+            let rescale = Rescale {
+                keys: &[&[0], &[1]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&join_key_second(kind), &steps, 4, rescale).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn keys_untouched_for_the_state_ttl_are_forgotten_silently() {
     let mut j = join(JoinKind::Inner, false);
@@ -312,6 +403,31 @@ async fn interval_joins_restore_rows_and_their_expiries() {
     for kind in [JoinKind::Inner, JoinKind::Left, JoinKind::Full] {
         for split in [1, 2, 3, 4] {
             assert_snapshot_restore(&interval_join(kind), &steps, split).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn interval_joins_restored_at_another_parallelism_expire_rows_by_the_watermark() {
+    let steps = vec![
+        timed(0, &[(1, 100), (2, 100), (3, 120), (4, 90)]),
+        timed(1, &[(1, 104), (1, 200), (3, 115), (5, 100)]),
+        Step::Watermark(105),
+        // Restored here: rows and their expiries, and the watermark.
+        timed(0, &[(1, 195), (5, 95), (3, 125), (6, 110), (7, 150)]),
+        timed(1, &[(2, 98), (4, 99), (6, 112), (8, 160), (7, 151)]),
+        Step::Watermark(150),
+        timed(0, &[(8, 165), (9, 170)]),
+        Step::Watermark(300),
+    ];
+    for kind in [JoinKind::Inner, JoinKind::Full] {
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            let rescale = Rescale {
+                keys: &[&[0], &[0]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&interval_join(kind), &steps, 3, rescale).await;
         }
     }
 }

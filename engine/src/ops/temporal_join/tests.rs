@@ -6,7 +6,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::*;
 use crate::batch::RowKind::{Delete, Insert, UpdateAfter, UpdateBefore};
-use crate::harness::{Step, assert_snapshot_restore, run};
+use crate::harness::{Rescale, Step, assert_rescale_restore, assert_snapshot_restore, run};
 
 /// (k, v, ts) rows.
 fn kvt() -> SchemaRef {
@@ -125,6 +125,70 @@ async fn temporal_joins_restore_waiting_rows_and_versions() {
     for left_outer in [false, true] {
         for split in [1, 2, 3, 4, 5] {
             assert_snapshot_restore(&join(left_outer), &steps, split).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn temporal_joins_restored_at_another_parallelism_keep_the_versions_of_their_keys() {
+    let steps = vec![
+        rows(
+            1,
+            &[
+                (Insert, 1, 100, 10),
+                (Insert, 2, 200, 5),
+                (Insert, 3, 300, 8),
+                (Insert, 4, 400, 12),
+                (Insert, 5, 500, 3),
+                (Insert, 9, 900, 4),
+            ],
+        ),
+        rows(
+            0,
+            &[
+                (Insert, 1, 1, 15),
+                (Insert, 2, 2, 6),
+                (Insert, 4, 3, 30),
+                (Insert, 5, 4, 40),
+                (Insert, 6, 5, 20),
+            ],
+        ),
+        Step::Watermark(16),
+        // Restored here: waiting probes and versions of every key.
+        rows(
+            1,
+            &[
+                (UpdateBefore, 1, 100, 10),
+                (UpdateAfter, 1, 101, 20),
+                (Delete, 3, 300, 25),
+                (Insert, 6, 600, 18),
+                (Insert, 7, 700, 1),
+                (UpdateAfter, 4, 401, 28),
+            ],
+        ),
+        rows(
+            0,
+            &[
+                (Insert, 1, 6, 25),
+                (Insert, 2, 7, 26),
+                (Insert, 3, 8, 27),
+                (Insert, 3, 9, 22),
+                (Insert, 7, 10, 33),
+                (Insert, 8, 11, 34),
+                (Insert, 9, 12, 14),
+                (Insert, 12, 13, 45),
+            ],
+        ),
+        Step::Watermark(50),
+    ];
+    for left_outer in [false, true] {
+        for (from, to) in [(1, 2), (2, 1), (2, 3)] {
+            let rescale = Rescale {
+                keys: &[&[0], &[0]],
+                from,
+                to,
+            };
+            assert_rescale_restore(&join(left_outer), &steps, 3, rescale).await;
         }
     }
 }

@@ -1,0 +1,114 @@
+//! Killing a job at seeded random moments: shared by the crash tests over
+//! files (tests/recovery.rs) and over Kafka (tests/kafka.rs).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A small deterministic generator (xorshift64*), so that a failing seed
+/// can be run again.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Rng(0x9E37_79B9_7F4A_7C15 ^ seed)
+    }
+
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// `eddy -f script`, stdout discarded.
+pub fn eddy(script: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eddy"));
+    cmd.arg("-f")
+        .arg(script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// How a run that was to be killed went.
+pub struct Killed {
+    /// It was still running when killed (else it had finished).
+    pub killed: bool,
+    /// It had restored a checkpoint.
+    pub restored: bool,
+}
+
+/// Starts the script and kills it with SIGKILL after `after`.
+pub fn run_and_kill(script: &Path, after: Duration) -> Result<Killed, String> {
+    let log = script.with_extension("stderr");
+    let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let mut child = eddy(script)
+        .stderr(file)
+        .spawn()
+        .map_err(|e| format!("starting eddy: {e}"))?;
+    let start = Instant::now();
+    let mut killed = true;
+    while start.elapsed() < after {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            killed = false;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if killed {
+        child.kill().map_err(|e| format!("SIGKILL: {e}"))?;
+    }
+    child.wait().map_err(|e| e.to_string())?;
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    Ok(Killed {
+        killed,
+        restored: stderr.contains("restored from"),
+    })
+}
+
+/// Runs the script to its end; its stderr, or why it failed.
+pub fn run_to_end(script: &Path) -> Result<String, String> {
+    let out = eddy(script)
+        .output()
+        .map_err(|e| format!("starting eddy: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if out.status.success() && !stderr.contains("[ERROR]") {
+        Ok(stderr)
+    } else {
+        Err(format!("eddy failed:\n{stderr}"))
+    }
+}
+
+/// Kills the script `kills` times at moments drawn from `rng` between
+/// 100 ms (the first checkpoint) and `span` into a run (until a run finishes first), then runs it to its
+/// end. Returns how many kills hit a running job and how many runs
+/// restored a checkpoint.
+pub fn crash_and_finish(
+    script: &Path,
+    rng: &mut Rng,
+    kills: usize,
+    span: Duration,
+) -> Result<(usize, usize), String> {
+    let (mut killed, mut restored) = (0, 0);
+    for _ in 0..kills {
+        let at = Duration::from_millis(100 + rng.below(span.as_millis() as u64));
+        let run = run_and_kill(script, at)?;
+        restored += usize::from(run.restored);
+        if !run.killed {
+            break;
+        }
+        killed += 1;
+    }
+    let stderr = run_to_end(script)?;
+    restored += usize::from(stderr.contains("restored from"));
+    Ok((killed, restored))
+}
