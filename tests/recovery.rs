@@ -14,7 +14,7 @@ use std::time::Instant;
 #[path = "support/crash.rs"]
 mod crash;
 
-use crash::{Rng, crash_and_finish, run_to_end};
+use crash::{Rng, committed, crash_and_finish, run_to_end};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eddy-recovery-{name}-{}", std::process::id()));
@@ -35,21 +35,6 @@ fn script(dir: &Path, body: &str, out: &str) -> PathBuf {
     let path = dir.join(format!("{out}.sql"));
     std::fs::write(&path, text).expect("script");
     path
-}
-
-/// The committed output under `dir`: lines of its visible files, sorted.
-fn committed(dir: &Path) -> Vec<String> {
-    let mut lines = vec![];
-    for e in std::fs::read_dir(dir).expect("output dir").flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') {
-            continue;
-        }
-        let text = std::fs::read_to_string(e.path()).expect("part file");
-        lines.extend(text.lines().map(str::to_string));
-    }
-    lines.sort();
-    lines
 }
 
 /// Runs `body` uninterrupted, then killed `kills` times per seed, and
@@ -128,20 +113,19 @@ fn write_clicks(dir: &Path, files: usize, rows: usize) {
     }
 }
 
+/// Clicks per user in 10-second tumbling windows, into part files.
+const WINDOW_JOB: &str = "CREATE TABLE clicks (u STRING, ts_ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ts_ms, 3), \
+       WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) \
+       WITH ('connector' = 'filesystem', 'path' = '$DATA', 'format' = 'csv');\n\
+     CREATE TABLE out (u STRING, w TIMESTAMP(3), c BIGINT) \
+       WITH ('connector' = 'filesystem', 'path' = '$OUT', 'format' = 'csv');\n\
+     INSERT INTO out SELECT u, window_start, COUNT(*) \
+       FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+       GROUP BY u, window_start, window_end;\n";
+
 #[test]
 fn a_window_aggregate_survives_being_killed() {
-    crash_case(
-        "window",
-        "CREATE TABLE clicks (u STRING, ts_ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ts_ms, 3), \
-           WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) \
-           WITH ('connector' = 'filesystem', 'path' = '$DATA', 'format' = 'csv');\n\
-         CREATE TABLE out (u STRING, w TIMESTAMP(3), c BIGINT) \
-           WITH ('connector' = 'filesystem', 'path' = '$OUT', 'format' = 'csv');\n\
-         INSERT INTO out SELECT u, window_start, COUNT(*) \
-           FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
-           GROUP BY u, window_start, window_end;\n",
-        |dir| write_clicks(dir, 2, 400_000),
-    );
+    crash_case("window", WINDOW_JOB, |dir| write_clicks(dir, 2, 400_000));
 }
 
 #[test]
@@ -167,14 +151,7 @@ fn a_join_survives_being_killed() {
 
 #[test]
 fn a_checkpoint_of_parallelism_1_restores_at_parallelism_2() {
-    let body = "CREATE TABLE clicks (u STRING, ts_ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ts_ms, 3), \
-           WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) \
-           WITH ('connector' = 'filesystem', 'path' = '$DATA', 'format' = 'csv');\n\
-         CREATE TABLE out (u STRING, w TIMESTAMP(3), c BIGINT) \
-           WITH ('connector' = 'filesystem', 'path' = '$OUT', 'format' = 'csv');\n\
-         INSERT INTO out SELECT u, window_start, COUNT(*) \
-           FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
-           GROUP BY u, window_start, window_end;\n";
+    let body = WINDOW_JOB;
     let dir = scratch("rescale");
     std::fs::create_dir_all(dir.join("data")).expect("data dir");
     write_clicks(&dir.join("data"), 2, 400_000);

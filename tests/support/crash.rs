@@ -67,8 +67,11 @@ pub fn run_and_kill(script: &Path, after: Duration) -> Result<Killed, String> {
     if killed {
         child.kill().map_err(|e| format!("SIGKILL: {e}"))?;
     }
-    child.wait().map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
     let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    if !killed && (!status.success() || stderr.contains("[ERROR]")) {
+        return Err(format!("eddy failed:\n{stderr}"));
+    }
     Ok(Killed {
         killed,
         restored: stderr.contains("restored from"),
@@ -88,10 +91,13 @@ pub fn run_to_end(script: &Path) -> Result<String, String> {
     }
 }
 
-/// Kills the script `kills` times at moments drawn from `rng` between
-/// 100 ms (the first checkpoint) and `span` into a run (until a run finishes first), then runs it to its
-/// end. Returns how many kills hit a running job and how many runs
-/// restored a checkpoint.
+/// Kills the script `kills` times at moments drawn from `rng` between a
+/// third of `span` (the time of an uninterrupted run, whose start is mostly
+/// getting ready) and `span` into a run, then runs it to its end. A run that
+/// finishes before its kill is the last: running the job again would start
+/// it afresh (a finished job's checkpoints are gone) and hide what the
+/// restored run committed. Returns how many kills hit a running job and
+/// how many runs restored a checkpoint.
 pub fn crash_and_finish(
     script: &Path,
     rng: &mut Rng,
@@ -100,15 +106,31 @@ pub fn crash_and_finish(
 ) -> Result<(usize, usize), String> {
     let (mut killed, mut restored) = (0, 0);
     for _ in 0..kills {
-        let at = Duration::from_millis(100 + rng.below(span.as_millis() as u64));
+        let third = span.as_millis() as u64 / 3;
+        let at = Duration::from_millis(third + rng.below(2 * third));
         let run = run_and_kill(script, at)?;
         restored += usize::from(run.restored);
         if !run.killed {
-            break;
+            return Ok((killed, restored));
         }
         killed += 1;
     }
     let stderr = run_to_end(script)?;
     restored += usize::from(stderr.contains("restored from"));
     Ok((killed, restored))
+}
+
+/// The committed output under `dir`: lines of its visible files, sorted.
+pub fn committed(dir: &Path) -> Vec<String> {
+    let mut lines = vec![];
+    for e in std::fs::read_dir(dir).expect("output dir").flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).expect("part file");
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines.sort();
+    lines
 }

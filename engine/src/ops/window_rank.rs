@@ -42,16 +42,20 @@ pub struct WindowRank {
 impl WindowRank {
     /// The input columns the exchange feeding it hashes, as the planner
     /// partitions a window ranking: the `PARTITION BY` columns when every
-    /// key is a column, else `window_end` alone.
+    /// key is a column, none without keys (a single edge: all rows to
+    /// subtask 0), else `window_end` alone.
     pub fn exchange_keys(&self) -> Vec<usize> {
+        if self.partition_by.is_empty() {
+            return vec![];
+        }
         let columns: Option<Vec<usize>> = self
             .partition_by
             .iter()
             .map(|e| e.downcast_ref::<Column>().map(Column::index))
             .collect();
         match columns {
-            Some(k) if !k.is_empty() => k,
-            _ => vec![self.window_end],
+            Some(k) => k,
+            None => vec![self.window_end],
         }
     }
 }

@@ -125,7 +125,9 @@ impl StreamPlanner<'_> {
                         aggs_text.join(", ")
                     ),
                 };
-                let keys: Vec<usize> = (0..a.group_expr.len()).filter(|i| !is_window(i)).collect();
+                // The operator says what it is keyed on: its state is split
+                // by the same columns when restored at another parallelism.
+                let keys = op.exchange_keys();
                 let partitioning = if keys.is_empty() {
                     Partitioning::Single
                 } else {
@@ -153,10 +155,8 @@ impl StreamPlanner<'_> {
                         aggs_text.join(", ")
                     ),
                 };
-                (
-                    Arc::new(op),
-                    Partitioning::Hash((0..a.group_expr.len()).collect()),
-                )
+                let keys = op.exchange_keys();
+                (Arc::new(op), Partitioning::Hash(keys))
             }
         };
         let stream = self.add_exchanged(calc, op, partitioning, schema)?;
