@@ -7,6 +7,7 @@
 # The best of RUNS runs counts for each. Not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/nexmark/data.sh
 events=${1:-5000000}; queries=${2:-"q5 q17"}; interval=${3:-"1 s"}; runs=${4:-3}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p eddy-shell --bin eddy >/dev/null
 mkdir -p bench/results
@@ -14,14 +15,7 @@ chk=$(mktemp -d /tmp/eddy-bench-chk.XXXXXX)
 trap 'rm -rf "$chk"' EXIT
 printf '%-5s %12s %12s %9s %6s %12s %12s\n' query plain_ev/s chk_ev/s slowdown chks avg_chk_ms avg_chk_KB
 for q in $queries; do
-  tables=$(sed -n '1s/^-- tables: //p' bench/nexmark/$q.sql)
-  if [ "$tables" = nexmark_tables.sql ]; then
-    data=bench/data/nexmark-$events
-    [ -d "$data" ] || python3 bench/gen_nexmark.py "$data" "$events" 1 4
-  else
-    tables=bid_table.sql data=bench/data/bids-$events
-    [ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
-  fi
+  query_data "$q" "$events"
   body=$(sed "s|\${DATA}|$PWD/$data|" bench/nexmark/$tables; cat bench/nexmark/$q.sql)
   plain=bench/results/$q-plain.sql checked=bench/results/$q-checkpointed.sql
   { echo "SET 'table.dml-sync' = 'true';"; echo "$body"; } > "$plain"

@@ -9,20 +9,14 @@
 # whole process. Not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/nexmark/data.sh
 events=${1:-5000000}; par=${2:-1}; queries=${3:-"q0 q1 q2 q14 q21 q22"}
 flink=${FLINK_SQL:-../shared/tools/flink/flink-sql}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p eddy-shell --bin eddy >/dev/null
 mkdir -p bench/results
 printf '%-5s %12s %12s %7s %10s %10s\n' query eddy_ev/s flink_ev/s ratio eddy_MB flink_MB
 for q in $queries; do
-  tables=$(sed -n '1s/^-- tables: //p' bench/nexmark/$q.sql)
-  if [ "$tables" = nexmark_tables.sql ]; then
-    data=bench/data/nexmark-$events
-    [ -d "$data" ] || python3 bench/gen_nexmark.py "$data" "$events" 1 4
-  else
-    tables=bid_table.sql data=bench/data/bids-$events
-    [ -d "$data" ] || python3 bench/gen_bids.py "$data" "$events" 4
-  fi
+  query_data "$q" "$events"
   script=bench/results/$q-p$par.sql
   { echo "SET 'parallelism.default' = '$par';"; echo "SET 'table.dml-sync' = 'true';";
     sed "s|\${DATA}|$PWD/$data|" bench/nexmark/$tables; cat bench/nexmark/$q.sql; } > "$script"
