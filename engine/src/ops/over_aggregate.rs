@@ -243,11 +243,7 @@ impl OverOperator {
                 vec![true; n],
             ))]
         } else {
-            self.config
-                .partition_by
-                .iter()
-                .map(|e| e.evaluate(data).and_then(|v| v.into_array(n)))
-                .collect::<Result<_, _>>()?
+            self.partition_columns(data)?
         };
         Ok(self.keys.convert_columns(&key_columns)?)
     }
