@@ -119,6 +119,8 @@ pub struct JobGraph {
     pub late_rows: Option<LateRows>,
     /// How the job checkpoints; `None`: it does not.
     pub checkpointing: Option<crate::checkpoint::CheckpointConfig>,
+    /// Where operators keep their state (`state.backend.type`).
+    pub state_backend: crate::state_backend::StateBackend,
 }
 
 /// The late-row side output of a job.
@@ -139,6 +141,7 @@ impl JobGraph {
             idle_timeout: None,
             late_rows: None,
             checkpointing: None,
+            state_backend: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@ fn subtask_context(
             operator_id: "node-0".into(),
             index,
             parallelism,
+            state_backend: Default::default(),
         },
         metrics: Arc::new(OperatorMetrics::new("operator")),
         state: store,

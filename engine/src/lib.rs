@@ -30,6 +30,7 @@ pub mod operator;
 pub mod ops;
 pub mod runtime;
 pub mod state;
+pub mod state_backend;
 pub mod value_text;
 pub mod watermark;
 

@@ -611,6 +611,7 @@ fn subtask_info(
         operator_name: name.to_string(),
         index,
         parallelism,
+        state_backend: graph.state_backend.clone(),
     }
 }
 

@@ -25,6 +25,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
 
+mod shared;
+pub use shared::{resolve_shared_rows, shared_chunks, shared_rows_batch};
+
 /// Identifies one subtask's state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StateKey {
@@ -54,6 +57,16 @@ pub trait SnapshotStore: Send + Sync {
     /// not in the checkpoint). A state saved under a sub-id (`node-4/left`)
     /// has the parallelism of its node (`node-4`, see [`node_of`]).
     fn restored_parallelism(&self, operator: &str) -> Result<Option<usize>>;
+
+    /// Incremental checkpoints: whether checkpoint `checkpoint` lacks
+    /// chunk `chunk` of shared rows ([`shared_rows_batch`]). A chunk an
+    /// earlier checkpoint wrote is shared by the later ones; a savepoint
+    /// holds all its files.
+    fn needs_shared(&self, checkpoint: u64, chunk: u64) -> Result<bool>;
+
+    /// Writes chunk `chunk` of shared rows (an Arrow IPC stream of one
+    /// batch) for checkpoint `checkpoint`.
+    fn write_shared(&self, checkpoint: u64, chunk: u64, ipc: &[u8]) -> Result<()>;
 }
 
 /// The node a state id belongs to: operators with several states save
@@ -71,6 +84,28 @@ pub fn node_of(state: &str) -> &str {
 #[derive(Debug, Default)]
 pub struct MemorySnapshotStore {
     snapshots: Mutex<HashMap<StateKey, (u64, Vec<RecordBatch>)>>,
+    /// Chunks of shared rows, by id.
+    shared: Mutex<HashMap<u64, Vec<u8>>>,
+}
+
+impl MemorySnapshotStore {
+    /// `batches` with their shared rows read back.
+    pub fn resolve(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+        let shared = self
+            .shared
+            .lock()
+            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        resolve_shared_rows(batches, &mut |id| match shared.get(&id) {
+            Some(ipc) => crate::ops::row_store::thaw(ipc),
+            None => Err(EngineError::State(format!("shared chunk {id} is missing"))),
+        })
+    }
+
+    /// Chunks of shared rows written.
+    #[cfg(test)]
+    pub(crate) fn shared_count(&self) -> usize {
+        self.shared.lock().map_or(0, |s| s.len())
+    }
 }
 
 impl SnapshotStore for MemorySnapshotStore {
@@ -88,7 +123,9 @@ impl SnapshotStore for MemorySnapshotStore {
             .snapshots
             .lock()
             .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
-        Ok(s.get(key).map(|(_, b)| b.clone()))
+        let batches = s.get(key).map(|(_, b)| b.clone());
+        drop(s);
+        batches.map(|b| self.resolve(b)).transpose()
     }
 
     fn restore_all(&self, operator: &str) -> Result<Vec<Vec<RecordBatch>>> {
@@ -102,7 +139,8 @@ impl SnapshotStore for MemorySnapshotStore {
             .map(|(k, (_, b))| (k.subtask, b.clone()))
             .collect();
         all.sort_by_key(|(subtask, _)| *subtask);
-        Ok(all.into_iter().map(|(_, b)| b).collect())
+        drop(s);
+        all.into_iter().map(|(_, b)| self.resolve(b)).collect()
     }
 
     fn restored_parallelism(&self, operator: &str) -> Result<Option<usize>> {
@@ -115,6 +153,22 @@ impl SnapshotStore for MemorySnapshotStore {
             .filter(|k| node_of(&k.operator) == node)
             .map(|k| k.subtask + 1)
             .max())
+    }
+
+    fn needs_shared(&self, _checkpoint: u64, chunk: u64) -> Result<bool> {
+        let shared = self
+            .shared
+            .lock()
+            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        Ok(!shared.contains_key(&chunk))
+    }
+
+    fn write_shared(&self, _checkpoint: u64, chunk: u64, ipc: &[u8]) -> Result<()> {
+        self.shared
+            .lock()
+            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?
+            .insert(chunk, ipc.to_vec());
+        Ok(())
     }
 }
 
@@ -248,6 +302,7 @@ mod tests {
                 operator_id: "node-3".into(),
                 index,
                 parallelism,
+                state_backend: Default::default(),
             },
             metrics: Arc::new(OperatorMetrics::new("op")),
             state: Some(store),

@@ -8,12 +8,15 @@
 //! | `execution.checkpointing.num-retained` (`state.checkpoints.num-retained`) | 1 |
 //! | `execution.checkpointing.savepoint-dir` (`state.savepoints.dir`) | the job's checkpoint directory |
 //! | `execution.savepoint.path` | the job's latest complete checkpoint |
-//! | `state.backend.type` | `hashmap` |
+//! | `state.backend.type` | `hashmap` (or `rocksdb`: the disk backend) |
+//! | `state.backend.rocksdb.localdir` | the system's temporary directory |
+//! | `execution.checkpointing.incremental` (`state.backend.incremental`) | `false` |
 
 use std::path::PathBuf;
 
 use eddy_engine::checkpoint::CheckpointConfig;
 use eddy_engine::connector::parse_duration;
+use eddy_engine::state_backend::StateBackend;
 
 use crate::error::{Location, Result, SqlError};
 
@@ -25,6 +28,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("execution.checkpointing.savepoint-dir", ""),
     ("execution.savepoint.path", ""),
     ("state.backend.type", "hashmap"),
+    ("state.backend.rocksdb.localdir", ""),
+    ("execution.checkpointing.incremental", "false"),
 ];
 
 /// Flink's older names of some keys, and the key each stands for.
@@ -38,7 +43,69 @@ const ALIASES: &[(&str, &str)] = &[
         "state.savepoints.dir",
         "execution.checkpointing.savepoint-dir",
     ),
+    (
+        "state.backend.incremental",
+        "execution.checkpointing.incremental",
+    ),
 ];
+
+/// A set key's value (under its name or an older one), trimmed; `None`
+/// when unset or empty.
+fn lookup<'a>(get: &impl Fn(&str) -> Option<&'a str>, key: &str) -> Option<&'a str> {
+    let v = get(key).or_else(|| {
+        ALIASES
+            .iter()
+            .filter(|(_, k)| *k == key)
+            .find_map(|(alias, _)| get(alias))
+    });
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn invalid(at: Location, key: &str, v: &str, expected: &str) -> SqlError {
+    SqlError::Plan {
+        location: at,
+        message: format!("Invalid value for '{key}': '{v}' (expected {expected})"),
+    }
+}
+
+/// Where a job keeps its operators' state, from the session's keys.
+pub fn state_backend<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    at: Location,
+) -> Result<StateBackend> {
+    let incremental = match lookup(&get, "execution.checkpointing.incremental") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(invalid(
+                at,
+                "execution.checkpointing.incremental",
+                v,
+                "'true' or 'false'",
+            ));
+        }
+    };
+    let kind = lookup(&get, "state.backend.type").map(str::to_ascii_lowercase);
+    let disk = match kind.as_deref() {
+        None | Some("hashmap") => None,
+        Some("rocksdb") => Some(
+            lookup(&get, "state.backend.rocksdb.localdir")
+                .map(|d| PathBuf::from(strip_file_scheme(d)))
+                .unwrap_or_else(|| std::env::temp_dir().join("eddy-state")),
+        ),
+        Some(_) => {
+            let v = lookup(&get, "state.backend.type").unwrap_or_default();
+            return Err(invalid(
+                at,
+                "state.backend.type",
+                v,
+                "'hashmap' or 'rocksdb'",
+            ));
+        }
+    };
+    Ok(StateBackend { disk, incremental })
+}
 
 /// The checkpointing of a job from the session's keys (`get` gives a set
 /// key's value); `None` when the job keeps no checkpoints.
@@ -46,19 +113,8 @@ pub fn config<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
     at: Location,
 ) -> Result<Option<CheckpointConfig>> {
-    let value = |key: &str| -> Option<&'a str> {
-        let v = get(key).or_else(|| {
-            ALIASES
-                .iter()
-                .filter(|(_, k)| *k == key)
-                .find_map(|(alias, _)| get(alias))
-        });
-        v.map(str::trim).filter(|v| !v.is_empty())
-    };
-    let invalid = |key: &str, v: &str, expected: &str| SqlError::Plan {
-        location: at,
-        message: format!("Invalid value for '{key}': '{v}' (expected {expected})"),
-    };
+    let value = |key: &str| lookup(&get, key);
+    let invalid = |key: &str, v: &str, expected: &str| invalid(at, key, v, expected);
     let interval = match value("execution.checkpointing.interval") {
         None => None,
         Some(v) => {
@@ -72,12 +128,6 @@ pub fn config<'a>(
             (!d.is_zero()).then_some(d)
         }
     };
-    match value("state.backend.type") {
-        None | Some("hashmap") => {}
-        Some(other) => {
-            return Err(invalid("state.backend.type", other, "'hashmap'"));
-        }
-    }
     let restore_from = value("execution.savepoint.path").map(PathBuf::from);
     let savepoint_dir = value("execution.checkpointing.savepoint-dir");
     // Savepoints alone need no checkpoint directory: their own will do.
@@ -158,11 +208,26 @@ mod tests {
         ])
         .expect_err("refused");
         assert!(err.to_string().contains("'soon'"), "{err}");
-        let err = run(&[
-            ("execution.checkpointing.dir", "/tmp/x"),
-            ("state.backend.type", "forst"),
+    }
+
+    #[test]
+    fn the_state_backend_is_hashmap_or_rocksdb_and_may_checkpoint_incrementally() {
+        let backend = |keys: &[(&str, &str)]| {
+            let map: HashMap<&str, &str> = keys.iter().copied().collect();
+            state_backend(|k| map.get(k).copied(), Location { line: 1, column: 1 })
+        };
+        assert_eq!(backend(&[]).expect("valid"), StateBackend::default());
+        let disk = backend(&[
+            ("state.backend.type", "RocksDB"),
+            ("state.backend.rocksdb.localdir", "file:///tmp/eddy-local"),
+            ("state.backend.incremental", "true"),
         ])
-        .expect_err("refused");
-        assert!(err.to_string().contains("'hashmap'"), "{err}");
+        .expect("valid");
+        assert_eq!(disk.disk, Some(PathBuf::from("/tmp/eddy-local")));
+        assert!(disk.incremental);
+        let err = backend(&[("state.backend.type", "forst")]).expect_err("refused");
+        assert!(err.to_string().contains("'hashmap' or 'rocksdb'"), "{err}");
+        let err = backend(&[("execution.checkpointing.incremental", "yes")]).expect_err("refused");
+        assert!(err.to_string().contains("'true' or 'false'"), "{err}");
     }
 }

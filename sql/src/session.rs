@@ -308,8 +308,9 @@ impl Session {
             planner.add_late_rows_sink(table)?;
         }
         planner.graph.settle_update_before();
-        planner.graph.checkpointing =
-            crate::checkpointing::config(|k| self.config.get(k).map(String::as_str), at)?;
+        let get = |k: &str| self.config.get(k).map(String::as_str);
+        planner.graph.checkpointing = crate::checkpointing::config(get, at)?;
+        planner.graph.state_backend = crate::checkpointing::state_backend(get, at)?;
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {
             text.push_str(&p.display_indent().to_string());

@@ -458,13 +458,21 @@ impl Coordinator {
             timestamp: chrono::Utc::now().timestamp_millis(),
             operators: self.operators.clone(),
         };
+        let shared_bytes = self.store.seal(f.id)?;
         meta.write(&f.dir)?;
         self.store.end(f.id)?;
         let duration = f.started.elapsed();
-        let bytes = store::size_of(&f.dir);
+        // What this checkpoint wrote: its directory and its new shared
+        // chunks (a savepoint's are in its directory).
+        let bytes = store::size_of(&f.dir)
+            + if f.savepoint.is_none() {
+                shared_bytes
+            } else {
+                0
+            };
         let _ = complete_tx.send(f.id);
         if f.savepoint.is_none() {
-            store::prune(&self.job_dir, f.id, self.config.retained)?;
+            self.store.prune(f.id, self.config.retained)?;
         }
         if let Ok(mut s) = self.stats.lock() {
             s.completed += 1;

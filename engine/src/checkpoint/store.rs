@@ -2,15 +2,23 @@
 //!
 //! ```text
 //! <checkpoint dir>/<job>/chk-<id>/<operator>-<subtask>.arrow   state (Arrow IPC file)
+//!                              /_shared                         chunks it refers to
 //!                              /_metadata                       written last, atomically
+//!                        /shared/<chunk>.arrows                 shared rows (incremental)
 //! ```
 //!
 //! A checkpoint directory without `_metadata` is incomplete: a crash
 //! mid-checkpoint leaves it behind, restore skips it, and the next
 //! completed checkpoint deletes it. `_metadata` is written to a temporary
 //! file, synced, and renamed into place, so it is either whole or absent.
+//!
+//! Incremental checkpoints ([`crate::state::shared_rows_batch`]) write a
+//! chunk of rows once into the job's `shared/` directory; every checkpoint
+//! lists in `_shared` the chunks it refers to, and a chunk is deleted when
+//! no retained checkpoint lists it. A savepoint is self-contained: its
+//! chunks are in its own `shared/` directory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,10 +28,14 @@ use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
-use crate::state::{SnapshotStore, StateKey, node_of};
+use crate::state::{SnapshotStore, StateKey, node_of, resolve_shared_rows, shared_chunks};
 
 /// Name of the file that makes a checkpoint complete.
 pub const METADATA_FILE: &str = "_metadata";
+/// Name of the file listing the shared chunks a checkpoint refers to.
+const SHARED_LIST: &str = "_shared";
+/// Name of the directory of shared chunks (of a job, or of a savepoint).
+const SHARED_DIR: &str = "shared";
 const METADATA_HEADER: &str = "eddy-checkpoint 1";
 
 /// What `_metadata` says about a completed checkpoint.
@@ -235,22 +247,68 @@ pub fn discard_checkpoints(job_dir: &Path) -> Result<()> {
             source,
         })?;
     }
+    let shared = job_dir.join(SHARED_DIR);
+    if shared.is_dir() {
+        std::fs::remove_dir_all(&shared).map_err(|source| EngineError::Io {
+            context: format!("deleting {}", shared.display()),
+            source,
+        })?;
+    }
     // The job's directory goes too if nothing else is in it.
     let _ = std::fs::remove_dir(job_dir);
     Ok(())
 }
 
-/// Total size in bytes of the files of a checkpoint directory.
+/// Total size in bytes of the files of a directory and its
+/// subdirectories.
 pub fn size_of(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
+                .filter_map(|e| e.metadata().ok().map(|m| (e.path(), m)))
+                .map(|(path, m)| if m.is_dir() { size_of(&path) } else { m.len() })
                 .sum()
         })
         .unwrap_or(0)
+}
+
+fn shared_file(dir: &Path, chunk: u64) -> PathBuf {
+    dir.join(format!("{chunk}.arrows"))
+}
+
+/// The chunks a complete checkpoint's `_shared` lists.
+fn read_shared_list(dir: &Path) -> Result<HashSet<u64>> {
+    let path = dir.join(SHARED_LIST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(source) => {
+            return Err(EngineError::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            });
+        }
+    };
+    text.lines()
+        .map(|l| {
+            l.parse()
+                .map_err(|_| EngineError::State(format!("{}: bad chunk id {l:?}", path.display())))
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `path` durably: a temporary file, synced, renamed.
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("inprogress");
+    let io = |source| EngineError::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    };
+    let mut f = File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Keeps snapshots as Arrow IPC files: writes go into the directory of the
@@ -266,7 +324,14 @@ pub struct FileSnapshotStore {
     /// The final state of operators of finished tasks, written into every
     /// checkpoint completed after they finished.
     finals: std::sync::Mutex<HashMap<StateKey, Vec<RecordBatch>>>,
+    /// Per checkpoint being taken: the shared chunks its states refer to,
+    /// and the bytes of those it wrote.
+    shared: std::sync::Mutex<HashMap<u64, SharedWrites>>,
 }
+
+/// The shared chunks a checkpoint refers to, and the bytes of those it
+/// wrote.
+type SharedWrites = (HashSet<u64>, u64);
 
 impl FileSnapshotStore {
     /// A store writing under `job_dir`, restoring from `restore_from` (a
@@ -284,7 +349,121 @@ impl FileSnapshotStore {
             targets: std::sync::Mutex::new(HashMap::new()),
             restored,
             finals: std::sync::Mutex::new(HashMap::new()),
+            shared: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Where checkpoint `id` keeps its shared chunks: a savepoint in its
+    /// own directory, checkpoints (and final states) in the job's.
+    fn shared_dir(&self, id: u64) -> Result<PathBuf> {
+        if id == super::FINAL_CHECKPOINT {
+            return Ok(self.job_dir.join(SHARED_DIR));
+        }
+        let target = self.target(id)?;
+        Ok(if target == checkpoint_dir(&self.job_dir, id) {
+            self.job_dir.join(SHARED_DIR)
+        } else {
+            target.join(SHARED_DIR)
+        })
+    }
+
+    fn lock_shared(&self) -> Result<std::sync::MutexGuard<'_, HashMap<u64, SharedWrites>>> {
+        self.shared
+            .lock()
+            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))
+    }
+
+    /// Makes checkpoint `id` whole before its metadata is written: a
+    /// savepoint gets a copy of the shared chunks it refers to that are in
+    /// the job's directory (final states'), and `_shared` lists them all.
+    /// Gives the bytes of shared chunks written for it.
+    pub fn seal(&self, id: u64) -> Result<u64> {
+        let (chunks, mut bytes) = self.lock_shared()?.remove(&id).unwrap_or_default();
+        if chunks.is_empty() {
+            return Ok(bytes);
+        }
+        let dir = self.shared_dir(id)?;
+        let job_shared = self.job_dir.join(SHARED_DIR);
+        if dir != job_shared {
+            for chunk in &chunks {
+                let to = shared_file(&dir, *chunk);
+                if !to.is_file() {
+                    let from = shared_file(&job_shared, *chunk);
+                    let data = std::fs::read(&from).map_err(|source| EngineError::Io {
+                        context: format!("reading shared state {}", from.display()),
+                        source,
+                    })?;
+                    write_durably(&to, &data)?;
+                    bytes += data.len() as u64;
+                }
+            }
+        }
+        sync_dir(&dir)?;
+        let mut list: Vec<u64> = chunks.into_iter().collect();
+        list.sort_unstable();
+        let text: String = list.iter().map(|c| format!("{c}\n")).collect();
+        write_durably(&self.target(id)?.join(SHARED_LIST), text.as_bytes())?;
+        Ok(bytes)
+    }
+
+    /// After checkpoint `completed` completed: deletes old checkpoints (see
+    /// [`prune`]) and the shared chunks no retained checkpoint, and no
+    /// final state, refers to.
+    pub fn prune(&self, completed: u64, retained: usize) -> Result<()> {
+        prune(&self.job_dir, completed, retained)?;
+        let dir = self.job_dir.join(SHARED_DIR);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let mut live = HashSet::new();
+        for (_, path, complete) in list_checkpoints(&self.job_dir)? {
+            if complete {
+                live.extend(read_shared_list(&path)?);
+            }
+        }
+        for batches in self
+            .finals
+            .lock()
+            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
+            .values()
+        {
+            live.extend(
+                batches
+                    .iter()
+                    .filter_map(shared_chunks)
+                    .flat_map(|c| c.values().iter().copied()),
+            );
+        }
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(chunk) = name.strip_suffix(".arrows").and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if !live.contains(&chunk) {
+                std::fs::remove_file(e.path()).map_err(|source| EngineError::Io {
+                    context: format!("deleting shared state {}", e.path().display()),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a shared chunk of the checkpoint restored: from its own
+    /// `shared/` (a savepoint), else from its job's.
+    fn load_shared(&self, dir: &Path, chunk: u64) -> Result<RecordBatch> {
+        let own = shared_file(&dir.join(SHARED_DIR), chunk);
+        let path = if own.is_file() {
+            own
+        } else {
+            shared_file(&dir.parent().unwrap_or(dir).join(SHARED_DIR), chunk)
+        };
+        let data = std::fs::read(&path).map_err(|source| EngineError::Io {
+            context: format!("reading shared state {}", path.display()),
+            source,
+        })?;
+        crate::ops::row_store::thaw(&data)
+            .map_err(|e| EngineError::State(format!("reading {}: {e}", path.display())))
     }
 
     /// The checkpoint restored from, if any.
@@ -318,6 +497,7 @@ impl FileSnapshotStore {
     /// Forgets checkpoint `id` (completed or abandoned).
     pub fn end(&self, id: u64) -> Result<()> {
         self.lock_targets()?.remove(&id);
+        self.lock_shared()?.remove(&id);
         Ok(())
     }
 
@@ -395,6 +575,18 @@ impl SnapshotStore for FileSnapshotStore {
                 .insert(key.clone(), batches);
             return Ok(());
         }
+        let refs: Vec<u64> = batches
+            .iter()
+            .filter_map(shared_chunks)
+            .flat_map(|c| c.values().iter().copied())
+            .collect();
+        if !refs.is_empty() {
+            self.lock_shared()?
+                .entry(checkpoint)
+                .or_default()
+                .0
+                .extend(refs);
+        }
         let path = state_file(&self.target(checkpoint)?, key);
         // Batches of different schemas (a watermark batch, then state) go
         // to sibling files, one schema per IPC file: `x.arrow`, `x.arrow.1`..
@@ -432,7 +624,7 @@ impl SnapshotStore for FileSnapshotStore {
             }
             batches.extend(read_batches(&next)?);
         }
-        Ok(Some(batches))
+        resolve_shared_rows(batches, &mut |chunk| self.load_shared(dir, chunk)).map(Some)
     }
 
     fn restore_all(&self, operator: &str) -> Result<Vec<Vec<RecordBatch>>> {
@@ -464,6 +656,23 @@ impl SnapshotStore for FileSnapshotStore {
                 .find(|o| o.id == node)
                 .map(|o| o.parallelism)
         }))
+    }
+
+    fn needs_shared(&self, checkpoint: u64, chunk: u64) -> Result<bool> {
+        Ok(!shared_file(&self.shared_dir(checkpoint)?, chunk).is_file())
+    }
+
+    fn write_shared(&self, checkpoint: u64, chunk: u64, ipc: &[u8]) -> Result<()> {
+        let dir = self.shared_dir(checkpoint)?;
+        std::fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+        write_durably(&shared_file(&dir, chunk), ipc)?;
+        if checkpoint != super::FINAL_CHECKPOINT {
+            self.lock_shared()?.entry(checkpoint).or_default().1 += ipc.len() as u64;
+        }
+        Ok(())
     }
 }
 
@@ -562,6 +771,68 @@ mod tests {
         assert_eq!(restored.restored_parallelism("node-7").expect("p"), None);
         let all = restored.restore_all("node-0/left").expect("all");
         assert_eq!(all, vec![vec![batch(0)], vec![batch(1)]]);
+    }
+
+    #[test]
+    fn incremental_checkpoints_share_chunks_until_none_refers_to_them() {
+        use crate::ops::row_store::{RowRef, RowStore};
+        let tmp = tempdir();
+        let job = tmp.join("job");
+        let store = FileSnapshotStore::new(job.clone(), None).expect("store");
+        let key = StateKey {
+            operator: "node-0".into(),
+            subtask: 0,
+        };
+        let mut rows = RowStore::new(batch(0).schema());
+        let mut held = vec![];
+        for v in 0..3 {
+            let chunk = rows.add(batch(v));
+            rows.hold(RowRef { chunk, row: 0 });
+            rows.settle().expect("settle");
+            held.push(RowRef { chunk, row: 0 });
+        }
+        let take = |id: u64, dir: PathBuf, held: &[RowRef]| {
+            store.begin(id, dir.clone()).expect("begin");
+            let (chunks, positions) = rows.shared_refs(held, &store, id).expect("refs");
+            let snapshot =
+                crate::state::shared_rows_batch(chunks, positions, vec![]).expect("batch");
+            store.write(id, &key, vec![snapshot]).expect("write");
+            let bytes = store.seal(id).expect("seal");
+            let mut m = meta(id);
+            m.savepoint = !dir.starts_with(&job);
+            m.write(&dir).expect("meta");
+            store.end(id).expect("end");
+            bytes
+        };
+        let shared = |dir: &Path| std::fs::read_dir(dir.join(SHARED_DIR)).map_or(0, |d| d.count());
+        assert!(take(1, checkpoint_dir(&job, 1), &held) > 0);
+        store.prune(1, 1).expect("prune");
+        assert_eq!(shared(&job), 3);
+        // The second checkpoint writes nothing new, and no longer needs the
+        // third chunk: with checkpoint 1 gone, so is that chunk.
+        assert_eq!(take(2, checkpoint_dir(&job, 2), &held[..2]), 0);
+        store.prune(2, 1).expect("prune");
+        assert_eq!(shared(&job), 2);
+        // A savepoint holds its own copy of every chunk.
+        let savepoint = tmp.join("savepoint-1");
+        assert!(take(3, savepoint.clone(), &held[1..]) > 0);
+        assert_eq!(shared(&savepoint), 2);
+
+        let restored = |dir: PathBuf| {
+            let s = FileSnapshotStore::new(tmp.join("other"), Some(dir)).expect("store");
+            let b = s.restore(&key).expect("restore").expect("state");
+            assert_eq!(b.len(), 1);
+            b[0].column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("i64")
+                .values()
+                .to_vec()
+        };
+        assert_eq!(restored(checkpoint_dir(&job, 2)), [0, 1]);
+        discard_checkpoints(&job).expect("discard");
+        assert!(!job.exists());
+        assert_eq!(restored(savepoint), [1, 2]);
     }
 
     #[test]

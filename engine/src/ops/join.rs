@@ -111,7 +111,7 @@ impl OperatorFactory for StreamingJoin {
         self.description.clone()
     }
 
-    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         if self.left.keys.len() != self.right.keys.len()
             || self.interval.is_some() && (self.left.time.is_none() || self.right.time.is_none())
         {
@@ -122,16 +122,18 @@ impl OperatorFactory for StreamingJoin {
         let ttl = self.state_ttl.is_some() && self.interval.is_none();
         let side = |s: usize| {
             let input = self.input(s);
-            SideState::new(
-                RowStore::new(input.schema.clone()).with_hot_budget(state::HOT_BYTES),
+            Ok::<_, EngineError>(SideState::new(
+                RowStore::new(input.schema.clone())
+                    .with_hot_budget(state::HOT_BYTES)
+                    .on_disk(subtask.rows_on_disk(if s == 0 { "left" } else { "right" })?),
                 input.updating,
                 ttl,
-            )
+            ))
         };
         Ok(Box::new(JoinOperator {
             config: self.clone(),
             keys: KeyIds::new(&self.left, self.nulls_equal)?,
-            sides: [side(0), side(1)],
+            sides: [side(0)?, side(1)?],
             watermark: MIN_WATERMARK,
             ids: vec![],
             right_nulls: 0,
@@ -665,13 +667,27 @@ impl Operator for JoinOperator {
     }
 
     async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        let Some(store) = ctx.state.clone() else {
+            return Ok(());
+        };
         let mut sides: [Vec<RecordBatch>; 2] = [vec![], vec![]];
         for (side, batches) in sides.iter_mut().enumerate() {
-            if let Some((rows, matches)) = self.sides[side].rows()? {
-                let mut columns = rows.columns().to_vec();
-                columns.push(matches);
-                batches.push(crate::ops::accumulator_state::state_batch(columns)?);
+            let state = &self.sides[side];
+            if state.len() == 0 {
+                continue;
             }
+            let (refs, matches) = state.held();
+            let matches: ArrayRef = Arc::new(matches);
+            // Incremental: the rows' chunks are written once, and referred to.
+            batches.push(if ctx.subtask.state_backend.incremental {
+                let (chunks, positions) =
+                    state.store.shared_refs(&refs, store.as_ref(), checkpoint)?;
+                crate::state::shared_rows_batch(chunks, positions, vec![matches])?
+            } else {
+                let mut columns = state.store.gather(&refs)?.columns().to_vec();
+                columns.push(matches);
+                crate::ops::accumulator_state::state_batch(columns)?
+            });
         }
         save_sides(ctx, checkpoint, self.watermark, sides)
     }

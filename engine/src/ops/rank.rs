@@ -111,7 +111,7 @@ impl OperatorFactory for Rank {
         }))
     }
 
-    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         let key_schema = self.key_schema()?;
         let mut order_fields = self
             .order_by
@@ -137,7 +137,7 @@ impl OperatorFactory for Rank {
             } else {
                 Partitions::Rows(vec![])
             },
-            store: RowStore::new(self.input_schema.clone()),
+            store: RowStore::new(self.input_schema.clone()).on_disk(subtask.rows_on_disk("rows")?),
             marks: vec![],
             touched_at: vec![],
             epoch: 0,

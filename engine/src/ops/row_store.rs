@@ -17,9 +17,17 @@
 //! least recently are compressed (Arrow IPC with zstd) until the rest fits,
 //! and a compressed chunk is decompressed when next read. Operators that
 //! hold rows nobody may read again (a join's side waiting for matches that
-//! rarely come) keep a fraction of their memory so.
+//! rarely come) keep a fraction of their memory so. On the disk state
+//! backend ([`RowStore::on_disk`]) the compressed chunks go to a key-value
+//! store on disk instead of staying in memory.
+//!
+//! A chunk's rows never change once its batch is settled, and every chunk
+//! has an id unique across runs of the job: an incremental checkpoint
+//! writes a chunk once and later ones refer to it
+//! ([`RowStore::shared_refs`]).
 
 use std::cell::{Cell, Ref, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, ArrayRef, UInt32Array, make_comparator, new_null_array};
 use datafusion::arrow::compute::{
@@ -29,6 +37,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
+use crate::state::SnapshotStore;
+use crate::state_backend::{DISK_HOT_BYTES, DiskChunks};
 
 /// A row of a [`RowStore`]: its chunk and its number there. Two live rows
 /// never share a reference, so within a batch it is also the row's identity.
@@ -45,11 +55,34 @@ enum Stored {
     Hot(RecordBatch),
     /// An Arrow IPC stream of the batch, its buffers zstd-compressed.
     Cold(Vec<u8>),
+    /// The same, in the store's database on disk.
+    Disk,
+}
+
+/// The next chunk id. Ids start from the clock (ns) when the process
+/// first needs one, so a later run of the job, which starts after this
+/// one made its last chunk, never reuses an id that a checkpoint of this
+/// one refers to.
+static NEXT_CHUNK_ID: AtomicU64 = AtomicU64::new(0);
+
+fn next_chunk_id() -> u64 {
+    if NEXT_CHUNK_ID.load(Ordering::Relaxed) == 0 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        let _ = NEXT_CHUNK_ID.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    NEXT_CHUNK_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 /// One batch of rows and how many of them are still held.
 struct Chunk {
+    /// Unique across the job's runs (see [`next_chunk_id`]).
+    id: u64,
     stored: RefCell<Stored>,
+    /// Whether the store's database holds the chunk (from its first move
+    /// to disk on: the rows never change).
+    on_disk: bool,
     /// Rows in the batch (after any cut).
     rows: usize,
     /// After a cut: the position in the batch of each original row number
@@ -63,8 +96,10 @@ struct Chunk {
 impl Chunk {
     fn new(data: RecordBatch, live: u32, now: u64) -> Self {
         Self {
+            id: next_chunk_id(),
             rows: data.num_rows(),
             stored: RefCell::new(Stored::Hot(data)),
+            on_disk: false,
             index: None,
             live,
             read_at: Cell::new(now),
@@ -89,6 +124,7 @@ impl Chunk {
         let data = match &*self.stored.borrow() {
             Stored::Hot(b) => b.get_array_memory_size(),
             Stored::Cold(ipc) => ipc.len(),
+            Stored::Disk => 0,
         };
         data + self.index.as_ref().map_or(0, |i| i.len() * 4)
     }
@@ -97,11 +133,12 @@ impl Chunk {
         matches!(&*self.stored.borrow(), Stored::Hot(_))
     }
 
-    /// The chunk's rows, decompressed first if needed.
-    fn read(&self, now: u64) -> Result<Ref<'_, RecordBatch>> {
+    /// The chunk's rows, read back and decompressed first if needed.
+    fn read(&self, now: u64, disk: Option<&DiskChunks>) -> Result<Ref<'_, RecordBatch>> {
         self.read_at.set(now);
         let thawed = match &*self.stored.borrow() {
             Stored::Cold(ipc) => Some(thaw(ipc)?),
+            Stored::Disk => Some(thaw(&disk_of(disk)?.get(self.id)?)?),
             Stored::Hot(_) => None,
         };
         if let Some(batch) = thawed {
@@ -109,19 +146,42 @@ impl Chunk {
         }
         Ref::filter_map(self.stored.borrow(), |s| match s {
             Stored::Hot(b) => Some(b),
-            Stored::Cold(_) => None,
+            Stored::Cold(_) | Stored::Disk => None,
         })
         .map_err(|_| EngineError::State("row store: a chunk did not decompress".into()))
     }
 
-    /// Compresses the chunk's rows.
-    fn freeze(&mut self) -> Result<()> {
+    /// Compresses the chunk's rows; with a database, moves them there,
+    /// giving the bytes to write unless it holds them already.
+    fn freeze(&mut self, to_disk: bool) -> Result<Option<Vec<u8>>> {
         let stored = self.stored.get_mut();
-        if let Stored::Hot(batch) = stored {
+        let Stored::Hot(batch) = stored else {
+            return Ok(None);
+        };
+        if !to_disk {
             *stored = Stored::Cold(freeze(batch)?);
+            return Ok(None);
         }
-        Ok(())
+        let bytes = (!self.on_disk).then(|| freeze(batch)).transpose()?;
+        *stored = Stored::Disk;
+        self.on_disk = true;
+        Ok(bytes)
     }
+
+    /// The chunk as `freeze` writes it.
+    fn ipc(&self, disk: Option<&DiskChunks>) -> Result<Vec<u8>> {
+        match &*self.stored.borrow() {
+            Stored::Hot(batch) => freeze(batch),
+            Stored::Cold(ipc) => Ok(ipc.clone()),
+            Stored::Disk => disk_of(disk)?.get(self.id),
+        }
+    }
+}
+
+fn disk_of(disk: Option<&DiskChunks>) -> Result<&DiskChunks> {
+    disk.ok_or_else(|| {
+        EngineError::Internal("row store: a chunk on disk without a database".into())
+    })
 }
 
 /// `batch` as a zstd-compressed Arrow IPC stream (on Nexmark bids a third
@@ -137,7 +197,7 @@ fn freeze(batch: &RecordBatch) -> Result<Vec<u8>> {
 }
 
 /// The batch `freeze` wrote.
-fn thaw(ipc: &[u8]) -> Result<RecordBatch> {
+pub fn thaw(ipc: &[u8]) -> Result<RecordBatch> {
     let mut reader =
         datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)?;
     reader
@@ -169,6 +229,10 @@ pub struct RowStore {
     hot_budget: Option<usize>,
     /// Batches settled so far (the clock of `Chunk::read_at`).
     batches: u64,
+    /// The database of the disk state backend, if the store uses it.
+    disk: Option<DiskChunks>,
+    /// Chunks dropped since the last `settle` that the database holds.
+    unlinked: Vec<u64>,
 }
 
 impl RowStore {
@@ -183,7 +247,25 @@ impl RowStore {
             newest: None,
             hot_budget: None,
             batches: 0,
+            disk: None,
+            unlinked: vec![],
         }
+    }
+
+    /// Moves the chunks beyond the budget to `disk` (the disk state
+    /// backend) instead of compressing them in memory; with no budget yet,
+    /// sets one of [`DISK_HOT_BYTES`]. `None` changes nothing.
+    pub fn on_disk(mut self, disk: Option<DiskChunks>) -> Self {
+        if disk.is_some() {
+            self.hot_budget.get_or_insert(DISK_HOT_BYTES);
+            self.disk = disk;
+        }
+        self
+    }
+
+    /// Bytes of chunks in the store's database on disk.
+    pub fn disk_size(&self) -> u64 {
+        self.disk.as_ref().map_or(0, DiskChunks::bytes)
     }
 
     /// Keeps at most about `bytes` of rows uncompressed (see the module
@@ -253,7 +335,7 @@ impl RowStore {
             return Ok(false);
         };
         let at = c.position(r.row);
-        let held = c.read(self.batches)?;
+        let held = c.read(self.batches, self.disk.as_ref())?;
         for (held, other) in held.columns().iter().zip(data.columns()) {
             let compare = make_comparator(held.as_ref(), other.as_ref(), SortOptions::default())?;
             if compare(at, i).is_ne() {
@@ -282,7 +364,7 @@ impl RowStore {
             let slot = &mut slots[r.chunk as usize];
             if *slot == u32::MAX {
                 *slot = guards.len() as u32;
-                guards.push(c.read(self.batches)?);
+                guards.push(c.read(self.batches, self.disk.as_ref())?);
             }
             indices.push((*slot as usize, c.position(r.row)));
         }
@@ -324,7 +406,7 @@ impl RowStore {
             };
             let slot = &mut slots[r.chunk as usize];
             if *slot == u32::MAX {
-                sources.push(c.read(self.batches)?);
+                sources.push(c.read(self.batches, self.disk.as_ref())?);
                 *slot = sources.len() as u32;
             }
             indices.push((*slot as usize, c.position(r.row)));
@@ -371,12 +453,21 @@ impl RowStore {
         self.freeze_beyond_budget()
     }
 
+    /// Forgets a dropped chunk, and later its copy on disk.
+    fn unlink(&mut self, c: Chunk) {
+        self.rows -= c.rows();
+        if c.on_disk {
+            self.unlinked.push(c.id);
+        }
+    }
+
     /// Compresses the chunks read least recently (never the newest) until
     /// the uncompressed ones fit the budget.
     fn freeze_beyond_budget(&mut self) -> Result<()> {
         let Some(budget) = self.hot_budget else {
             return Ok(());
         };
+        let mut puts = vec![];
         let newest = self.chunks.len().saturating_sub(1);
         let mut hot: Vec<(u64, usize, usize)> = self
             .chunks
@@ -388,21 +479,27 @@ impl RowStore {
             })
             .collect();
         let mut bytes: usize = hot.iter().map(|h| h.2).sum();
-        if bytes <= budget {
-            return Ok(());
+        if bytes > budget {
+            hot.sort_unstable();
+            let to_disk = self.disk.is_some();
+            for (_, i, size) in hot {
+                if bytes <= budget {
+                    break;
+                }
+                if i == newest {
+                    continue;
+                }
+                if let Some(Some(c)) = self.chunks.get_mut(i) {
+                    if let Some(ipc) = c.freeze(to_disk)? {
+                        puts.push((c.id, ipc));
+                    }
+                    bytes -= size;
+                }
+            }
         }
-        hot.sort_unstable();
-        for (_, i, size) in hot {
-            if bytes <= budget {
-                break;
-            }
-            if i == newest {
-                continue;
-            }
-            if let Some(Some(c)) = self.chunks.get_mut(i) {
-                c.freeze()?;
-                bytes -= size;
-            }
+        let unlinked = std::mem::take(&mut self.unlinked);
+        if let Some(disk) = &mut self.disk {
+            disk.apply(&puts, &unlinked)?;
         }
         Ok(())
     }
@@ -413,7 +510,7 @@ impl RowStore {
             && slot.as_ref().is_some_and(|c| c.live == 0)
             && let Some(c) = slot.take()
         {
-            self.rows -= c.rows();
+            self.unlink(c);
         }
     }
 
@@ -463,7 +560,7 @@ impl RowStore {
         }
         for (i, is_sparse) in sparse.iter().enumerate() {
             if *is_sparse && let Some(c) = self.chunks[i].take() {
-                self.rows -= c.rows();
+                self.unlink(c);
             }
         }
         self.rows += held.len();
@@ -472,20 +569,57 @@ impl RowStore {
         Ok(refs)
     }
 
-    /// A store holding the rows of `data`, all held: the reference of row
-    /// `i` is chunk 0, row `i` (restoring a snapshot into an empty store).
-    pub fn restore(schema: SchemaRef, data: RecordBatch) -> Self {
-        let mut store = Self::new(schema);
+    /// Refers to the rows `refs` for incremental checkpoint `checkpoint`:
+    /// writes to `store` every chunk they are in that it lacks for that
+    /// checkpoint (a chunk's rows never change, so once is enough) and
+    /// gives each row's chunk id and position there, what
+    /// [`crate::state::shared_rows_batch`] snapshots.
+    pub fn shared_refs(
+        &self,
+        refs: &[RowRef],
+        store: &dyn SnapshotStore,
+        checkpoint: u64,
+    ) -> Result<(Vec<u64>, Vec<u32>)> {
+        let mut checked = vec![false; self.chunks.len()];
+        let mut ids = Vec::with_capacity(refs.len());
+        let mut positions = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
+                return Err(EngineError::State(format!(
+                    "row store: chunk {} was dropped",
+                    r.chunk
+                )));
+            };
+            if !checked[r.chunk as usize] {
+                checked[r.chunk as usize] = true;
+                if store.needs_shared(checkpoint, c.id)? {
+                    store.write_shared(checkpoint, c.id, &c.ipc(self.disk.as_ref())?)?;
+                }
+            }
+            ids.push(c.id);
+            positions.push(c.position(r.row) as u32);
+        }
+        Ok((ids, positions))
+    }
+
+    /// Fills an empty store with the rows of `data`, all held: the
+    /// reference of row `i` is chunk 0, row `i` (restoring a snapshot).
+    pub fn restore(&mut self, data: RecordBatch) -> Result<()> {
+        if !self.chunks.is_empty() {
+            return Err(EngineError::Internal(
+                "row store: restoring into a store that holds rows".into(),
+            ));
+        }
         let rows = data.num_rows();
         if rows > 0 {
-            store.add(data);
-            store.newest = None;
-            if let Some(Some(c)) = store.chunks.get_mut(0) {
+            self.add(data);
+            self.newest = None;
+            if let Some(Some(c)) = self.chunks.get_mut(0) {
                 c.live = rows as u32;
             }
-            store.live = rows;
+            self.live = rows;
         }
-        store
+        Ok(())
     }
 }
 
@@ -546,6 +680,48 @@ mod tests {
         );
         let other = batch(0..10_000);
         assert!(store.equals(refs[0], &other, 7).expect("equals"));
+    }
+
+    #[test]
+    fn on_disk_chunks_beyond_the_budget_leave_memory_and_go_when_let_go() {
+        let dir = std::env::temp_dir().join(format!("eddy-row-store-disk-{}", std::process::id()));
+        let db = crate::state_backend::StateBackend::disk(&dir)
+            .chunk_db("test")
+            .expect("db");
+        let mut store = RowStore::new(batch(0..0).schema())
+            .with_hot_budget(100_000)
+            .on_disk(db);
+        let mut refs = vec![];
+        for k in 0..8 {
+            let c = store.add(batch(k * 10_000..(k + 1) * 10_000));
+            for row in 0..10_000 {
+                store.hold(RowRef { chunk: c, row });
+            }
+            store.settle().expect("settle");
+            refs.push(RowRef { chunk: c, row: 7 });
+        }
+        // All but the newest chunk and what fits the budget are on disk,
+        // not compressed in memory.
+        assert!(store.memory_size() <= 2 * batch(0..10_000).get_array_memory_size());
+        let on_disk = store.disk_size();
+        assert!(on_disk > 0);
+        assert_eq!(
+            values(&store, &refs),
+            (0..8).map(|k| k * 10_000 + 7).collect::<Vec<_>>()
+        );
+        // Read back, a chunk is in memory again; beyond the budget it goes
+        // back to disk without being written twice.
+        store.settle().expect("settle");
+        assert_eq!(store.disk_size(), on_disk);
+        for row in 0..10_000 {
+            store.release(RowRef { chunk: 0, row });
+        }
+        store.settle().expect("settle");
+        assert!(
+            store.disk_size() < on_disk,
+            "the let-go chunk left the disk"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl OperatorFactory for TemporalJoin {
         false
     }
 
-    fn create(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+    fn create(&self, subtask: &SubtaskInfo) -> Result<Box<dyn Operator>> {
         if self.left.time.is_none() || self.right.time.is_none() {
             return Err(EngineError::Internal(
                 "a temporal join needs the time of both sides".into(),
@@ -67,11 +67,13 @@ impl OperatorFactory for TemporalJoin {
         Ok(Box::new(TemporalJoinOperator {
             keys: KeyIds::new(&self.left, false)?,
             ids: vec![],
-            probes: RowStore::new(self.left.schema.clone()),
+            probes: RowStore::new(self.left.schema.clone())
+                .on_disk(subtask.rows_on_disk("probes")?),
             waiting: BinaryHeap::new(),
             seq: 0,
             versions: vec![],
-            version_rows: RowStore::new(self.right.schema.clone()),
+            version_rows: RowStore::new(self.right.schema.clone())
+                .on_disk(subtask.rows_on_disk("versions")?),
             dirty: vec![],
             is_dirty: vec![],
             watermark: MIN_WATERMARK,

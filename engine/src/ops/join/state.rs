@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use datafusion::arrow::array::{ArrayRef, UInt32Array};
+use datafusion::arrow::array::UInt32Array;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
@@ -215,25 +215,20 @@ impl SideState {
         Ok(())
     }
 
-    /// The held rows, and each row's match count: what a snapshot writes.
-    pub fn rows(&self) -> Result<Option<(RecordBatch, ArrayRef)>> {
-        if self.len == 0 {
-            return Ok(None);
-        }
-        // Each key's rows oldest first, so a restore that puts each row at
-        // the head of its list rebuilds the lists in the same order.
+    /// The held rows and each row's match count, in the order a snapshot
+    /// writes them: each key's rows oldest first, so a restore that puts
+    /// each row at the head of its list rebuilds the lists in the same
+    /// order.
+    pub fn held(&self) -> (Vec<RowRef>, UInt32Array) {
         let mut live: Vec<&Entry> = Vec::with_capacity(self.len);
         for key in 0..self.heads.len() {
             let from = live.len();
             live.extend(self.list(key).map(|e| self.entries.get(e)));
             live[from..].reverse();
         }
-        let refs: Vec<RowRef> = live.iter().map(|e| e.row).collect();
+        let refs = live.iter().map(|e| e.row).collect();
         let matches = UInt32Array::from_iter_values(live.iter().map(|e| e.matches));
-        Ok(Some((
-            self.store.gather(&refs)?,
-            std::sync::Arc::new(matches),
-        )))
+        (refs, matches)
     }
 }
 

@@ -11,7 +11,7 @@ use datafusion::logical_expr::EmitTo;
 
 use super::{Held, OrderKey, Partitions, RankOperator, row_hasher};
 use crate::error::{EngineError, Result};
-use crate::ops::row_store::{RowRef, RowStore};
+use crate::ops::row_store::RowRef;
 
 impl RankOperator {
     /// Every partition key, in id order (re-interned, so the ids stay).
@@ -134,7 +134,7 @@ impl RankOperator {
                         &mut hashes,
                     )?;
                 }
-                self.store = RowStore::restore(self.config.input_schema.clone(), rows);
+                self.store.restore(rows)?;
                 for (i, p) in ids.iter().enumerate() {
                     if lists[*p].is_empty() {
                         self.occupied += 1;
