@@ -4,7 +4,11 @@
 # throughputs, the slowdown, and the checkpoints' count, average duration
 # and size (from the job's summary line).
 #   bench/checkpoint.sh [EVENTS=5000000] [QUERIES="q5 q17"] [INTERVAL="1 s"] [RUNS=3]
-# The best of RUNS runs counts for each. Not a test.
+# The best of RUNS runs counts for each. Not a test. SETTINGS adds SET lines
+# to the checkpointed runs, e.g. the disk backend and incremental
+# checkpoints:
+#   SETTINGS="SET 'state.backend.type' = 'rocksdb'; SET 'execution.checkpointing.incremental' = 'true';" \
+#     bench/checkpoint.sh 2000000 q20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/nexmark/data.sh
@@ -21,7 +25,7 @@ for q in $queries; do
   { echo "SET 'table.dml-sync' = 'true';"; echo "$body"; } > "$plain"
   { echo "SET 'table.dml-sync' = 'true';"
     echo "SET 'execution.checkpointing.interval' = '$interval';"
-    echo "SET 'execution.checkpointing.dir' = '$chk';"; echo "$body"; } > "$checked"
+    echo "SET 'execution.checkpointing.dir' = '$chk';"; echo "${SETTINGS:-}"; echo "$body"; } > "$checked"
   best() {  # best wall time in seconds of $runs runs of script $1; stderr of the last in $2
     local b=""
     for _ in $(seq "$runs"); do

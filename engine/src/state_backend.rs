@@ -101,6 +101,7 @@ impl DiskChunks {
             context: format!("creating the state directory {}", dir.display()),
             source,
         })?;
+        sweep_dead_once(dir);
         let label: String = label
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -173,6 +174,47 @@ impl Drop for DiskChunks {
     }
 }
 
+/// [`sweep_dead`], once per directory and process.
+fn sweep_dead_once(dir: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut swept) = SWEPT.lock() else {
+        return;
+    };
+    if !swept.iter().any(|d| d == dir) {
+        swept.push(dir.to_path_buf());
+        sweep_dead(dir);
+    }
+}
+
+/// Deletes the databases that killed processes left in `dir` (a database
+/// is named after its process, and a process that ends normally deletes
+/// its own).
+fn sweep_dead(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let pid = name
+            .strip_prefix("eddy-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && name.ends_with(".redb")
+            && pid != std::process::id()
+            && !process_alive(pid)
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs; where that cannot be known, it is taken to.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
 fn kv_error(path: &Path, doing: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::State(format!("{doing} state database {}: {e}", path.display()))
 }
@@ -199,6 +241,12 @@ mod tests {
         assert!(path.is_file());
         drop(db);
         assert!(!path.exists());
+        // A database a killed process left behind goes when another
+        // process first opens one there.
+        let dead = dir.join("eddy-4000000000-0-x.redb");
+        std::fs::write(&dead, b"left").expect("write");
+        sweep_dead(&dir);
+        assert!(!dead.exists() || !Path::new("/proc/self").exists());
         assert!(
             StateBackend::default()
                 .chunk_db("x")
