@@ -7,8 +7,8 @@
 //! * the disk backend (Flink's `rocksdb` names it): rows beyond a store's
 //!   budget go to an embedded key-value store on local disk, one
 //!   [redb](https://docs.rs/redb) database per store under
-//!   `state.backend.rocksdb.localdir` (default: the system's temporary
-//!   directory), deleted when the store is. Every store of rows gets a
+//!   `state.backend.rocksdb.localdir` (default: `eddy-state` in the
+//!   system's temporary directory), deleted when the store is. Every store of rows gets a
 //!   budget. The indexes over the rows (keys to rows, counts) and
 //!   aggregates' accumulators stay in memory.
 //!
@@ -111,6 +111,8 @@ impl DiskChunks {
             std::process::id(),
             DATABASES.fetch_add(1, Ordering::Relaxed)
         ));
+        // A file of the same name is a dead process's (same pid): not ours.
+        let _ = std::fs::remove_file(&path);
         let db = Database::create(&path).map_err(|e| kv_error(&path, "creating", e))?;
         Ok(Self {
             db,

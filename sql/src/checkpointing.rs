@@ -9,7 +9,7 @@
 //! | `execution.checkpointing.savepoint-dir` (`state.savepoints.dir`) | the job's checkpoint directory |
 //! | `execution.savepoint.path` | the job's latest complete checkpoint |
 //! | `state.backend.type` | `hashmap` (or `rocksdb`: the disk backend) |
-//! | `state.backend.rocksdb.localdir` | the system's temporary directory |
+//! | `state.backend.rocksdb.localdir` | `eddy-state` in the system's temporary directory |
 //! | `execution.checkpointing.incremental` (`state.backend.incremental`) | `false` |
 
 use std::path::PathBuf;

@@ -273,6 +273,13 @@ pub fn size_of(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
+        context: format!("creating {}", dir.display()),
+        source,
+    })
+}
+
 fn shared_file(dir: &Path, chunk: u64) -> PathBuf {
     dir.join(format!("{chunk}.arrows"))
 }
@@ -327,6 +334,10 @@ pub struct FileSnapshotStore {
     /// Per checkpoint being taken: the shared chunks its states refer to,
     /// and the bytes of those it wrote.
     shared: std::sync::Mutex<HashMap<u64, SharedWrites>>,
+    /// Shared chunks written for final states (registered before they are
+    /// written, so that pruning never deletes one a final state will
+    /// refer to).
+    final_chunks: std::sync::Mutex<HashSet<u64>>,
 }
 
 /// The shared chunks a checkpoint refers to, and the bytes of those it
@@ -344,12 +355,29 @@ impl FileSnapshotStore {
             }
             None => None,
         };
+        // Chunks written by earlier runs: new ids go above them whatever
+        // the clock says, and half-written ones (a crash mid-write) go.
+        let mut chunk_dirs = vec![job_dir.join(SHARED_DIR)];
+        if let Some((dir, _)) = &restored {
+            chunk_dirs.push(dir.join(SHARED_DIR));
+        }
+        for dir in &chunk_dirs {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(id) = name.strip_suffix(".arrows").and_then(|n| n.parse().ok()) {
+                    crate::ops::row_store::chunk_ids_above(id);
+                } else if name.ends_with(".inprogress") && *dir == chunk_dirs[0] {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         Ok(Self {
             job_dir,
             targets: std::sync::Mutex::new(HashMap::new()),
             restored,
             finals: std::sync::Mutex::new(HashMap::new()),
             shared: std::sync::Mutex::new(HashMap::new()),
+            final_chunks: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -383,6 +411,7 @@ impl FileSnapshotStore {
             return Ok(bytes);
         }
         let dir = self.shared_dir(id)?;
+        create_dir(&dir)?;
         let job_shared = self.job_dir.join(SHARED_DIR);
         if dir != job_shared {
             for chunk in &chunks {
@@ -399,6 +428,7 @@ impl FileSnapshotStore {
             }
         }
         sync_dir(&dir)?;
+        sync_dir(dir.parent().unwrap_or(&dir))?;
         let mut list: Vec<u64> = chunks.into_iter().collect();
         list.sort_unstable();
         let text: String = list.iter().map(|c| format!("{c}\n")).collect();
@@ -412,29 +442,23 @@ impl FileSnapshotStore {
     pub fn prune(&self, completed: u64, retained: usize) -> Result<()> {
         prune(&self.job_dir, completed, retained)?;
         let dir = self.job_dir.join(SHARED_DIR);
+        // Listed before what is live is known: a final state's chunk written
+        // meanwhile is registered, not listed.
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(());
         };
-        let mut live = HashSet::new();
+        let entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
+        let mut live = self
+            .final_chunks
+            .lock()
+            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
+            .clone();
         for (_, path, complete) in list_checkpoints(&self.job_dir)? {
             if complete {
                 live.extend(read_shared_list(&path)?);
             }
         }
-        for batches in self
-            .finals
-            .lock()
-            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
-            .values()
-        {
-            live.extend(
-                batches
-                    .iter()
-                    .filter_map(shared_chunks)
-                    .flat_map(|c| c.values().iter().copied()),
-            );
-        }
-        for e in entries.flatten() {
+        for e in entries {
             let name = e.file_name().to_string_lossy().to_string();
             let Some(chunk) = name.strip_suffix(".arrows").and_then(|n| n.parse().ok()) else {
                 continue;
@@ -664,10 +688,13 @@ impl SnapshotStore for FileSnapshotStore {
 
     fn write_shared(&self, checkpoint: u64, chunk: u64, ipc: &[u8]) -> Result<()> {
         let dir = self.shared_dir(checkpoint)?;
-        std::fs::create_dir_all(&dir).map_err(|source| EngineError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
+        create_dir(&dir)?;
+        if checkpoint == super::FINAL_CHECKPOINT {
+            self.final_chunks
+                .lock()
+                .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
+                .insert(chunk);
+        }
         write_durably(&shared_file(&dir, chunk), ipc)?;
         if checkpoint != super::FINAL_CHECKPOINT {
             self.lock_shared()?.entry(checkpoint).or_default().1 += ipc.len() as u64;
@@ -813,6 +840,14 @@ mod tests {
         assert_eq!(take(2, checkpoint_dir(&job, 2), &held[..2]), 0);
         store.prune(2, 1).expect("prune");
         assert_eq!(shared(&job), 2);
+        // A finished task's final state writes its chunks before it is
+        // handed over: pruning meanwhile keeps them.
+        store
+            .write_shared(crate::checkpoint::FINAL_CHECKPOINT, 99, b"rows")
+            .expect("final chunk");
+        store.prune(2, 1).expect("prune");
+        assert!(shared_file(&job.join(SHARED_DIR), 99).is_file());
+        std::fs::remove_file(shared_file(&job.join(SHARED_DIR), 99)).expect("rm");
         // A savepoint holds its own copy of every chunk.
         let savepoint = tmp.join("savepoint-1");
         assert!(take(3, savepoint.clone(), &held[1..]) > 0);

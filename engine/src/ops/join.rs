@@ -612,6 +612,9 @@ impl JoinOperator {
     }
 }
 
+/// Rows per batch of a full snapshot of a side.
+const SNAPSHOT_ROWS: usize = 65_536;
+
 #[async_trait]
 impl Operator for JoinOperator {
     fn name(&self) -> String {
@@ -677,17 +680,24 @@ impl Operator for JoinOperator {
                 continue;
             }
             let (refs, matches) = state.held();
-            let matches: ArrayRef = Arc::new(matches);
             // Incremental: the rows' chunks are written once, and referred to.
-            batches.push(if ctx.subtask.state_backend.incremental {
+            if ctx.subtask.state_backend.incremental {
                 let (chunks, positions) =
                     state.store.shared_refs(&refs, store.as_ref(), checkpoint)?;
-                crate::state::shared_rows_batch(chunks, positions, vec![matches])?
-            } else {
-                let mut columns = state.store.gather(&refs)?.columns().to_vec();
-                columns.push(matches);
-                crate::ops::accumulator_state::state_batch(columns)?
-            });
+                let matches: ArrayRef = Arc::new(matches);
+                batches.push(crate::state::shared_rows_batch(
+                    chunks,
+                    positions,
+                    vec![matches],
+                )?);
+                continue;
+            }
+            // Whole rows, in batches far from Arrow's 2 GB offsets.
+            for (i, refs) in refs.chunks(SNAPSHOT_ROWS).enumerate() {
+                let mut columns = state.store.gather(refs)?.columns().to_vec();
+                columns.push(Arc::new(matches.slice(i * SNAPSHOT_ROWS, refs.len())));
+                batches.push(crate::ops::accumulator_state::state_batch(columns)?);
+            }
         }
         save_sides(ctx, checkpoint, self.watermark, sides)
     }

@@ -65,6 +65,13 @@ enum Stored {
 /// one refers to.
 static NEXT_CHUNK_ID: AtomicU64 = AtomicU64::new(0);
 
+/// Makes every later chunk id greater than `id` (one an earlier run of
+/// the job wrote: the clock may have gone back since).
+pub fn chunk_ids_above(id: u64) {
+    next_chunk_id();
+    NEXT_CHUNK_ID.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+}
+
 fn next_chunk_id() -> u64 {
     if NEXT_CHUNK_ID.load(Ordering::Relaxed) == 0 {
         let now = std::time::SystemTime::now()

@@ -56,34 +56,78 @@ pub fn shared_rows_batch(
 
 /// The chunk ids a shared-rows batch refers to; `None` for any other batch.
 pub fn shared_chunks(batch: &RecordBatch) -> Option<&UInt64Array> {
-    if !batch.schema_ref().metadata().contains_key(SHARED_ROWS) {
+    if !batch.schema_ref().metadata().contains_key(SHARED_ROWS) || batch.num_columns() < 2 {
         return None;
     }
     batch.column(0).as_primitive_opt::<UInt64Type>()
 }
 
+/// Rows per batch a shared-rows batch resolves to: a side of millions of
+/// rows comes back as many chunks, none near Arrow's 2 GB offsets.
+const RESOLVED_ROWS: usize = 65_536;
+
+/// Bytes of chunks kept loaded while resolving.
+const LOADED_BYTES: usize = 256 << 20;
+
 /// `batches` with every shared-rows batch replaced by its rows (the
-/// chunk's columns, then the operator's own); `load` reads a chunk.
+/// chunk's columns, then the operator's own), in batches of at most
+/// [`RESOLVED_ROWS`]; `load` reads a chunk.
 pub fn resolve_shared_rows(
     batches: Vec<RecordBatch>,
     load: &mut dyn FnMut(u64) -> Result<RecordBatch>,
 ) -> Result<Vec<RecordBatch>> {
-    batches
-        .into_iter()
-        .map(|b| {
-            if shared_chunks(&b).is_some() {
-                resolve(&b, load)
-            } else {
-                Ok(b)
-            }
-        })
-        .collect()
+    let mut loaded = Loaded {
+        load,
+        chunks: HashMap::new(),
+        order: std::collections::VecDeque::new(),
+        bytes: 0,
+    };
+    let mut out = vec![];
+    for b in batches {
+        if shared_chunks(&b).is_none() {
+            out.push(b);
+            continue;
+        }
+        let mut from = 0;
+        while from < b.num_rows() {
+            let len = RESOLVED_ROWS.min(b.num_rows() - from);
+            out.push(resolve(&b.slice(from, len), &mut loaded)?);
+            from += len;
+        }
+    }
+    Ok(out)
 }
 
-fn resolve(
-    batch: &RecordBatch,
-    load: &mut dyn FnMut(u64) -> Result<RecordBatch>,
-) -> Result<RecordBatch> {
+/// Chunks read while resolving, the least recently read let go past
+/// [`LOADED_BYTES`].
+struct Loaded<'a> {
+    load: &'a mut dyn FnMut(u64) -> Result<RecordBatch>,
+    chunks: HashMap<u64, RecordBatch>,
+    order: std::collections::VecDeque<u64>,
+    bytes: usize,
+}
+
+impl Loaded<'_> {
+    fn get(&mut self, id: u64) -> Result<RecordBatch> {
+        if let Some(b) = self.chunks.get(&id) {
+            return Ok(b.clone());
+        }
+        let b = (self.load)(id)?;
+        self.bytes += b.get_array_memory_size();
+        self.chunks.insert(id, b.clone());
+        self.order.push_back(id);
+        while self.bytes > LOADED_BYTES
+            && let Some(old) = self.order.pop_front()
+        {
+            if let Some(gone) = self.chunks.remove(&old) {
+                self.bytes -= gone.get_array_memory_size();
+            }
+        }
+        Ok(b)
+    }
+}
+
+fn resolve(batch: &RecordBatch, load: &mut Loaded<'_>) -> Result<RecordBatch> {
     let bad = || EngineError::State("a shared-rows snapshot has an unexpected layout".into());
     let chunks = batch
         .column(0)
@@ -100,7 +144,7 @@ fn resolve(
         let slot = match slot_of.get(chunk) {
             Some(s) => *s,
             None => {
-                loaded.push(load(*chunk)?);
+                loaded.push(load.get(*chunk)?);
                 slot_of.insert(*chunk, loaded.len() - 1);
                 loaded.len() - 1
             }
