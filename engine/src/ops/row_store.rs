@@ -663,9 +663,9 @@ mod tests {
         assert_eq!(values(&store, &[r(7), r(2)]), [7, 2]);
     }
 
-    #[test]
-    fn chunks_beyond_the_budget_are_compressed_and_read_back_whole() {
-        let mut store = RowStore::new(batch(0..0).schema()).with_hot_budget(100_000);
+    /// Adds eight chunks of 10k rows, all held, each settled; gives row 7
+    /// of each.
+    fn fill_eight_chunks(store: &mut RowStore) -> Vec<RowRef> {
         let mut refs = vec![];
         for k in 0..8 {
             let c = store.add(batch(k * 10_000..(k + 1) * 10_000));
@@ -675,6 +675,13 @@ mod tests {
             store.settle().expect("settle");
             refs.push(RowRef { chunk: c, row: 7 });
         }
+        refs
+    }
+
+    #[test]
+    fn chunks_beyond_the_budget_are_compressed_and_read_back_whole() {
+        let mut store = RowStore::new(batch(0..0).schema()).with_hot_budget(100_000);
+        let refs = fill_eight_chunks(&mut store);
         let hot: usize = 8 * batch(0..10_000).get_array_memory_size();
         assert!(
             store.memory_size() < hot * 3 / 4,
@@ -698,15 +705,7 @@ mod tests {
         let mut store = RowStore::new(batch(0..0).schema())
             .with_hot_budget(100_000)
             .on_disk(db);
-        let mut refs = vec![];
-        for k in 0..8 {
-            let c = store.add(batch(k * 10_000..(k + 1) * 10_000));
-            for row in 0..10_000 {
-                store.hold(RowRef { chunk: c, row });
-            }
-            store.settle().expect("settle");
-            refs.push(RowRef { chunk: c, row: 7 });
-        }
+        let refs = fill_eight_chunks(&mut store);
         // All but the newest chunk and what fits the budget are on disk,
         // not compressed in memory.
         assert!(store.memory_size() <= 2 * batch(0..10_000).get_array_memory_size());
