@@ -88,13 +88,16 @@ pub struct MemorySnapshotStore {
     shared: Mutex<HashMap<u64, Vec<u8>>>,
 }
 
+/// The content of one of a store's mutexes.
+fn locked<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))
+}
+
 impl MemorySnapshotStore {
     /// `batches` with their shared rows read back.
     pub fn resolve(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-        let shared = self
-            .shared
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let shared = locked(&self.shared)?;
         resolve_shared_rows(batches, &mut |id| match shared.get(&id) {
             Some(ipc) => crate::ops::row_store::thaw(ipc),
             None => Err(EngineError::State(format!("shared chunk {id} is missing"))),
@@ -110,29 +113,20 @@ impl MemorySnapshotStore {
 
 impl SnapshotStore for MemorySnapshotStore {
     fn write(&self, checkpoint: u64, key: &StateKey, batches: Vec<RecordBatch>) -> Result<()> {
-        let mut s = self
-            .snapshots
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let mut s = locked(&self.snapshots)?;
         s.insert(key.clone(), (checkpoint, batches));
         Ok(())
     }
 
     fn restore(&self, key: &StateKey) -> Result<Option<Vec<RecordBatch>>> {
-        let s = self
-            .snapshots
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let s = locked(&self.snapshots)?;
         let batches = s.get(key).map(|(_, b)| b.clone());
         drop(s);
         batches.map(|b| self.resolve(b)).transpose()
     }
 
     fn restore_all(&self, operator: &str) -> Result<Vec<Vec<RecordBatch>>> {
-        let s = self
-            .snapshots
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let s = locked(&self.snapshots)?;
         let mut all: Vec<(usize, Vec<RecordBatch>)> = s
             .iter()
             .filter(|(k, _)| k.operator == operator)
@@ -144,10 +138,7 @@ impl SnapshotStore for MemorySnapshotStore {
     }
 
     fn restored_parallelism(&self, operator: &str) -> Result<Option<usize>> {
-        let s = self
-            .snapshots
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let s = locked(&self.snapshots)?;
         let node = node_of(operator);
         Ok(s.keys()
             .filter(|k| node_of(&k.operator) == node)
@@ -156,18 +147,12 @@ impl SnapshotStore for MemorySnapshotStore {
     }
 
     fn needs_shared(&self, _checkpoint: u64, chunk: u64) -> Result<bool> {
-        let shared = self
-            .shared
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?;
+        let shared = locked(&self.shared)?;
         Ok(!shared.contains_key(&chunk))
     }
 
     fn write_shared(&self, _checkpoint: u64, chunk: u64, ipc: &[u8]) -> Result<()> {
-        self.shared
-            .lock()
-            .map_err(|_| EngineError::State("snapshot store lock poisoned".into()))?
-            .insert(chunk, ipc.to_vec());
+        locked(&self.shared)?.insert(chunk, ipc.to_vec());
         Ok(())
     }
 }

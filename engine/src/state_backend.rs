@@ -48,15 +48,6 @@ impl StateBackend {
         }
     }
 
-    /// The backend's name, as `state.backend.type` spells it.
-    pub fn name(&self) -> &'static str {
-        if self.disk.is_some() {
-            "rocksdb"
-        } else {
-            "hashmap"
-        }
-    }
-
     /// A database for the chunks of one store of rows, on the disk
     /// backend; `label` says whose (operator and subtask), for its file's
     /// name.

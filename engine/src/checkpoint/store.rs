@@ -273,6 +273,12 @@ pub fn size_of(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The content of one of the store's mutexes.
+fn locked<T>(m: &std::sync::Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))
+}
+
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| EngineError::Io {
         context: format!("creating {}", dir.display()),
@@ -282,6 +288,11 @@ fn create_dir(dir: &Path) -> Result<()> {
 
 fn shared_file(dir: &Path, chunk: u64) -> PathBuf {
     dir.join(format!("{chunk}.arrows"))
+}
+
+/// The chunk a file of a `shared/` directory holds, by its name.
+fn chunk_of(name: &str) -> Option<u64> {
+    name.strip_suffix(".arrows")?.parse().ok()
 }
 
 /// The chunks a complete checkpoint's `_shared` lists.
@@ -364,7 +375,7 @@ impl FileSnapshotStore {
         for dir in &chunk_dirs {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if let Some(id) = name.strip_suffix(".arrows").and_then(|n| n.parse().ok()) {
+                if let Some(id) = chunk_of(&name) {
                     crate::ops::row_store::chunk_ids_above(id);
                 } else if name.ends_with(".inprogress") && *dir == chunk_dirs[0] {
                     let _ = std::fs::remove_file(e.path());
@@ -395,18 +406,12 @@ impl FileSnapshotStore {
         })
     }
 
-    fn lock_shared(&self) -> Result<std::sync::MutexGuard<'_, HashMap<u64, SharedWrites>>> {
-        self.shared
-            .lock()
-            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))
-    }
-
     /// Makes checkpoint `id` whole before its metadata is written: a
     /// savepoint gets a copy of the shared chunks it refers to that are in
     /// the job's directory (final states'), and `_shared` lists them all.
     /// Gives the bytes of shared chunks written for it.
     pub fn seal(&self, id: u64) -> Result<u64> {
-        let (chunks, mut bytes) = self.lock_shared()?.remove(&id).unwrap_or_default();
+        let (chunks, mut bytes) = locked(&self.shared)?.remove(&id).unwrap_or_default();
         if chunks.is_empty() {
             return Ok(bytes);
         }
@@ -448,11 +453,7 @@ impl FileSnapshotStore {
             return Ok(());
         };
         let entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
-        let mut live = self
-            .final_chunks
-            .lock()
-            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
-            .clone();
+        let mut live = locked(&self.final_chunks)?.clone();
         for (_, path, complete) in list_checkpoints(&self.job_dir)? {
             if complete {
                 live.extend(read_shared_list(&path)?);
@@ -460,7 +461,7 @@ impl FileSnapshotStore {
         }
         for e in entries {
             let name = e.file_name().to_string_lossy().to_string();
-            let Some(chunk) = name.strip_suffix(".arrows").and_then(|n| n.parse().ok()) else {
+            let Some(chunk) = chunk_of(&name) else {
                 continue;
             };
             if !live.contains(&chunk) {
@@ -506,13 +507,13 @@ impl FileSnapshotStore {
             context: format!("creating checkpoint directory {}", dir.display()),
             source,
         })?;
-        self.lock_targets()?.insert(id, dir);
+        locked(&self.targets)?.insert(id, dir);
         Ok(())
     }
 
     /// Where checkpoint `id` is written.
     pub fn target(&self, id: u64) -> Result<PathBuf> {
-        self.lock_targets()?
+        locked(&self.targets)?
             .get(&id)
             .cloned()
             .ok_or_else(|| EngineError::Internal(format!("checkpoint {id} was not begun")))
@@ -520,8 +521,8 @@ impl FileSnapshotStore {
 
     /// Forgets checkpoint `id` (completed or abandoned).
     pub fn end(&self, id: u64) -> Result<()> {
-        self.lock_targets()?.remove(&id);
-        self.lock_shared()?.remove(&id);
+        locked(&self.targets)?.remove(&id);
+        locked(&self.shared)?.remove(&id);
         Ok(())
     }
 
@@ -529,10 +530,7 @@ impl FileSnapshotStore {
     /// checkpoint `id`.
     pub fn write_final_states(&self, id: u64, keys: &[StateKey]) -> Result<()> {
         let finals: Vec<(StateKey, Vec<RecordBatch>)> = {
-            let map = self
-                .finals
-                .lock()
-                .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?;
+            let map = locked(&self.finals)?;
             keys.iter()
                 .filter_map(|k| map.get(k).map(|b| (k.clone(), b.clone())))
                 .collect()
@@ -541,12 +539,6 @@ impl FileSnapshotStore {
             self.write(id, &key, batches)?;
         }
         Ok(())
-    }
-
-    fn lock_targets(&self) -> Result<std::sync::MutexGuard<'_, HashMap<u64, PathBuf>>> {
-        self.targets
-            .lock()
-            .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))
     }
 }
 
@@ -593,10 +585,7 @@ fn write_batches(path: &Path, batches: &[RecordBatch]) -> Result<()> {
 impl SnapshotStore for FileSnapshotStore {
     fn write(&self, checkpoint: u64, key: &StateKey, batches: Vec<RecordBatch>) -> Result<()> {
         if checkpoint == super::FINAL_CHECKPOINT {
-            self.finals
-                .lock()
-                .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
-                .insert(key.clone(), batches);
+            locked(&self.finals)?.insert(key.clone(), batches);
             return Ok(());
         }
         let refs: Vec<u64> = batches
@@ -605,7 +594,7 @@ impl SnapshotStore for FileSnapshotStore {
             .flat_map(|c| c.values().iter().copied())
             .collect();
         if !refs.is_empty() {
-            self.lock_shared()?
+            locked(&self.shared)?
                 .entry(checkpoint)
                 .or_default()
                 .0
@@ -690,14 +679,11 @@ impl SnapshotStore for FileSnapshotStore {
         let dir = self.shared_dir(checkpoint)?;
         create_dir(&dir)?;
         if checkpoint == super::FINAL_CHECKPOINT {
-            self.final_chunks
-                .lock()
-                .map_err(|_| EngineError::Internal("checkpoint store lock poisoned".into()))?
-                .insert(chunk);
+            locked(&self.final_chunks)?.insert(chunk);
         }
         write_durably(&shared_file(&dir, chunk), ipc)?;
         if checkpoint != super::FINAL_CHECKPOINT {
-            self.lock_shared()?.entry(checkpoint).or_default().1 += ipc.len() as u64;
+            locked(&self.shared)?.entry(checkpoint).or_default().1 += ipc.len() as u64;
         }
         Ok(())
     }

@@ -352,6 +352,17 @@ impl RowStore {
         Ok(true)
     }
 
+    /// The chunk of a held row.
+    fn chunk_of(&self, r: RowRef) -> Result<&Chunk> {
+        match self.chunks.get(r.chunk as usize) {
+            Some(Some(c)) => Ok(c),
+            _ => Err(EngineError::State(format!(
+                "row store: chunk {} was dropped",
+                r.chunk
+            ))),
+        }
+    }
+
     /// The rows `refs`, in that order, as one batch.
     pub fn gather(&self, refs: &[RowRef]) -> Result<RecordBatch> {
         if refs.is_empty() {
@@ -362,12 +373,7 @@ impl RowStore {
         let mut guards: Vec<Ref<'_, RecordBatch>> = vec![];
         let mut indices = Vec::with_capacity(refs.len());
         for r in refs {
-            let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
-                return Err(EngineError::State(format!(
-                    "row store: chunk {} was dropped",
-                    r.chunk
-                )));
-            };
+            let c = self.chunk_of(*r)?;
             let slot = &mut slots[r.chunk as usize];
             if *slot == u32::MAX {
                 *slot = guards.len() as u32;
@@ -405,12 +411,7 @@ impl RowStore {
                 indices.push((0, 0));
                 continue;
             };
-            let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
-                return Err(EngineError::State(format!(
-                    "row store: chunk {} was dropped",
-                    r.chunk
-                )));
-            };
+            let c = self.chunk_of(*r)?;
             let slot = &mut slots[r.chunk as usize];
             if *slot == u32::MAX {
                 sources.push(c.read(self.batches, self.disk.as_ref())?);
@@ -591,12 +592,7 @@ impl RowStore {
         let mut ids = Vec::with_capacity(refs.len());
         let mut positions = Vec::with_capacity(refs.len());
         for r in refs {
-            let Some(Some(c)) = self.chunks.get(r.chunk as usize) else {
-                return Err(EngineError::State(format!(
-                    "row store: chunk {} was dropped",
-                    r.chunk
-                )));
-            };
+            let c = self.chunk_of(*r)?;
             if !checked[r.chunk as usize] {
                 checked[r.chunk as usize] = true;
                 if store.needs_shared(checkpoint, c.id)? {
@@ -631,7 +627,7 @@ impl RowStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{AsArray, Int64Array};
@@ -639,7 +635,8 @@ mod tests {
 
     use super::*;
 
-    fn batch(values: std::ops::Range<i64>) -> RecordBatch {
+    /// A batch of one BIGINT column `v` holding `values`.
+    pub(crate) fn batch(values: std::ops::Range<i64>) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(values))])
             .expect("batch")

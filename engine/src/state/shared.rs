@@ -185,17 +185,10 @@ fn resolve(batch: &RecordBatch, load: &mut Loaded<'_>) -> Result<RecordBatch> {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Int64Array;
-
     use super::*;
+    use crate::ops::row_store::tests::batch;
     use crate::ops::row_store::{RowRef, RowStore};
     use crate::state::MemorySnapshotStore;
-
-    fn batch(values: std::ops::Range<i64>) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
-        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(values))])
-            .expect("batch")
-    }
 
     #[test]
     fn a_second_snapshot_writes_only_new_chunks_and_restores_the_rows() {
