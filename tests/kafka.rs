@@ -5,8 +5,10 @@
 //! printed. Where Flink can produce the expected rows, they are the `.out`
 //! of a conformance case that runs the same query over a file.
 //!
-//! tansu is found on PATH or in ~/.cargo/bin (`TANSU` overrides); the
-//! README's test command installs it.
+//! The broker is tansu 0.6.0 with one patch, built by tools/tansu/install.sh
+//! (`TANSU` overrides); the README's test command runs it. The patch makes
+//! read-committed fetches name aborted transactions, which the exactly-once
+//! crash test needs (tools/tansu/README.md).
 //!
 //! tansu 0.6 answers a ListOffsets for the latest offset with the base
 //! offset of the last record batch plus one, not the offset after the last
@@ -48,25 +50,22 @@ struct Kafka {
     address: String,
 }
 
+/// The patched tansu tools/tansu/install.sh builds (`TANSU` overrides).
 fn tansu() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("TANSU") {
         return Some(PathBuf::from(p));
     }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("tansu"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tansu");
-        p.is_file().then_some(p)
-    })
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".local/share")))?;
+    let p = data.join("eddy/tansu/bin/tansu");
+    p.is_file().then_some(p)
 }
 
 impl Broker {
     fn start() -> Result<Broker, String> {
         let bin = tansu().ok_or(
-            "tansu is not installed: run `cargo install tansu --locked --features dynostore` (the README's test command does)",
+            "the test broker is not installed: run tools/tansu/install.sh (the README's test command does)",
         )?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -918,12 +917,9 @@ SELECT * FROM totals;"
     })
 }
 
-/// A window aggregate from Kafka into part files, checkpointing, killed with
-/// SIGKILL at seeded moments and restarted: the committed files hold
-/// exactly the rows of an uninterrupted run (Kafka offsets restored, the
-/// file sink committing in two phases).
-fn crash_window_into_files(env: &Env) -> Result<(), String> {
-    env.broker.create_topic("clicks_window", 2)?;
+/// Produces 40 000 clicks of 30 users, 10 ms apart, into `topic`.
+fn produce_clicks(env: &Env, topic: &str) -> Result<(), String> {
+    env.broker.create_topic(topic, 2)?;
     let mut rng = crash::Rng::seeded(11);
     let records: Vec<Record> = (0..40_000u64)
         .map(|i| {
@@ -934,14 +930,48 @@ fn crash_window_into_files(env: &Env) -> Result<(), String> {
             ))
         })
         .collect();
-    env.broker.produce("clicks_window", &records)?;
-    let job = |out: &str| {
+    env.broker.produce(topic, &records)?;
+    Ok(())
+}
+
+/// A job reading `clicks` into the table `out (columns)` of `sink` (its
+/// WITH options) with `select`, checkpointing every 50 ms when
+/// `checkpoints` names a directory (under `${DIR}`).
+fn clicks_job(
+    clicks: &str,
+    checkpoints: Option<&str>,
+    columns: &str,
+    sink: &str,
+    select: &str,
+) -> String {
+    let checkpointing = checkpoints.map_or(String::new(), |dir| {
         format!(
-            "SET 'execution.checkpointing.interval' = '50 ms';
-SET 'execution.checkpointing.dir' = '${{DIR}}/chk-{out}';
-CREATE TABLE clicks (u STRING, ts_ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ts_ms, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka', 'topic' = 'clicks_window', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', {SLOW_FETCH});
-CREATE TABLE out (u STRING, w TIMESTAMP(3), c BIGINT) WITH ('connector' = 'filesystem', 'path' = '${{DIR}}/{out}', 'format' = 'csv');
-INSERT INTO out SELECT u, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY u, window_start, window_end;"
+            "SET 'execution.checkpointing.interval' = '50 ms';\nSET 'execution.checkpointing.dir' = '${{DIR}}/chk-{dir}';\n"
+        )
+    });
+    format!(
+        "{checkpointing}CREATE TABLE clicks (u STRING, ts_ms BIGINT, ts AS TO_TIMESTAMP_LTZ(ts_ms, 3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'kafka', 'topic' = '{clicks}', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', {SLOW_FETCH});
+CREATE TABLE out ({columns}) WITH ({sink});
+INSERT INTO out {select};"
+    )
+}
+
+/// Counts per user and 10 s window.
+const WINDOW_COUNTS: &str = "SELECT u, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY u, window_start, window_end";
+
+/// A window aggregate from Kafka into part files, checkpointing, killed with
+/// SIGKILL at seeded moments and restarted: the committed files hold
+/// exactly the rows of an uninterrupted run (Kafka offsets restored, the
+/// file sink committing in two phases).
+fn crash_window_into_files(env: &Env) -> Result<(), String> {
+    produce_clicks(env, "clicks_window")?;
+    let job = |out: &str| {
+        clicks_job(
+            "clicks_window",
+            Some(out),
+            "u STRING, w TIMESTAMP(3), c BIGINT",
+            &format!("'connector' = 'filesystem', 'path' = '${{DIR}}/{out}', 'format' = 'csv'"),
+            WINDOW_COUNTS,
         )
     };
     let clean = env.script("window_clean", &job("window_clean"))?;
@@ -973,6 +1003,118 @@ INSERT INTO out SELECT u, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks,
     })
 }
 
+/// The test broker hides aborted transactions from read-committed readers
+/// (what tools/tansu's patch adds): the exactly-once test relies on it.
+fn broker_hides_aborted_transactions(env: &Env) -> Result<(), String> {
+    env.broker.create_topic("txn_check", 1)?;
+    let producer: BaseProducer = env
+        .broker
+        .config()
+        .set("transactional.id", "txn-check")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let t = Duration::from_secs(30);
+    producer.init_transactions(t).map_err(|e| e.to_string())?;
+    for (text, commit) in [("a", true), ("b", false), ("c", true)] {
+        producer.begin_transaction().map_err(|e| e.to_string())?;
+        producer
+            .send(BaseRecord::<str, str>::to("txn_check").payload(text))
+            .map_err(|(e, _)| e.to_string())?;
+        producer.flush(t).map_err(|e| e.to_string())?;
+        if commit {
+            producer.commit_transaction(t)
+        } else {
+            producer.abort_transaction(t)
+        }
+        .map_err(|e| e.to_string())?;
+    }
+    let got: Vec<String> = env
+        .broker
+        .consume_within("txn_check", 3, Duration::from_secs(5))?
+        .into_iter()
+        .filter_map(|r| r.value)
+        .collect();
+    check(got == ["a", "c"], || {
+        format!("read committed saw {got:?}, expected [a, c]")
+    })
+}
+
+/// Every click into a Kafka topic with `sink.delivery-guarantee` =
+/// 'exactly-once', killed with SIGKILL at seeded moments and restarted:
+/// read committed, the topic holds exactly the rows of an uninterrupted
+/// run, none twice. (Every checkpoint has records to commit, so kills land
+/// in each crash window.) Without checkpoints the job writes the same rows
+/// in one transaction.
+fn crash_into_kafka_exactly_once(env: &Env) -> Result<(), String> {
+    produce_clicks(env, "clicks_eos")?;
+    let sink = |out: &str| {
+        format!(
+            "'connector' = 'kafka', 'topic' = '{out}', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'eddy-{out}'"
+        )
+    };
+    let job = |checkpoints: Option<&str>, out: &str| {
+        clicks_job(
+            "clicks_eos",
+            checkpoints,
+            "u STRING, ts_ms BIGINT",
+            &sink(out),
+            "SELECT u, ts_ms FROM clicks",
+        )
+    };
+    let read = |out: &str| -> Result<Vec<String>, String> {
+        let printed = env.eddy_ok(
+            "eos_read",
+            &format!(
+                "CREATE TABLE t (u STRING, ts_ms BIGINT) WITH ('connector' = 'kafka', 'topic' = '{out}', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+SELECT * FROM t;"
+            ),
+        )?;
+        let mut rows: Vec<String> = printed
+            .lines()
+            .filter(|l| l.starts_with("+I["))
+            .map(str::to_string)
+            .collect();
+        rows.sort();
+        Ok(rows)
+    };
+    env.broker.create_topic("eos_clean", 2)?;
+    let clean = env.script("eos_clean", &job(Some("eos_clean"), "eos_clean"))?;
+    let started = Instant::now();
+    crash::run_to_end(&clean)?;
+    let span = started.elapsed();
+    let expected = read("eos_clean")?;
+    check(expected.len() == 40_000, || {
+        format!("the uninterrupted run wrote {} rows", expected.len())
+    })?;
+    env.broker.create_topic("eos_unchecked", 2)?;
+    let unchecked = env.script("eos_unchecked", &job(None, "eos_unchecked"))?;
+    crash::run_to_end(&unchecked)?;
+    check(read("eos_unchecked")? == expected, || {
+        "without checkpoints the job wrote other rows".into()
+    })?;
+    let mut restores = 0;
+    for seed in [1, 2, 3] {
+        let out = format!("eos_crashed_{seed}");
+        env.broker.create_topic(&out, 2)?;
+        let script = env.script(&out, &job(Some(&out), &out))?;
+        let (killed, restored) =
+            crash::crash_and_finish(&script, &mut crash::Rng::seeded(seed), 3, span)?;
+        restores += restored;
+        let got = read(&out)?;
+        check(got == expected, || {
+            let missing = expected.iter().filter(|r| !got.contains(r)).count();
+            format!(
+                "seed {seed} ({killed} kills): {} rows read committed, the uninterrupted run wrote {}; {missing} of its rows missing",
+                got.len(),
+                expected.len()
+            )
+        })?;
+    }
+    check(restores > 0, || {
+        "no run was restored from a checkpoint".into()
+    })
+}
+
 fn main() -> ExitCode {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let cases: Vec<(&str, Case)> = vec![
@@ -990,6 +1132,14 @@ fn main() -> ExitCode {
         ("broker_down_and_back", broker_down_and_back),
         ("crash_into_upsert_kafka", crash_into_upsert_kafka),
         ("crash_window_into_files", crash_window_into_files),
+        (
+            "broker_hides_aborted_transactions",
+            broker_hides_aborted_transactions,
+        ),
+        (
+            "crash_into_kafka_exactly_once",
+            crash_into_kafka_exactly_once,
+        ),
     ];
     let cases: Vec<_> = cases
         .into_iter()

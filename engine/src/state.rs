@@ -58,6 +58,14 @@ pub trait SnapshotStore: Send + Sync {
     /// has the parallelism of its node (`node-4`, see [`node_of`]).
     fn restored_parallelism(&self, operator: &str) -> Result<Option<usize>>;
 
+    /// Whether the checkpoint restored is one the user named
+    /// (`execution.savepoint.path`) rather than the job's own latest: a
+    /// fork of the job's history, not its continuation after a failure.
+    /// Sinks that commit to external systems tell the two apart.
+    fn restore_is_explicit(&self) -> bool {
+        false
+    }
+
     /// Incremental checkpoints: whether checkpoint `checkpoint` lacks
     /// chunk `chunk` of shared rows ([`shared_rows_batch`]). A chunk an
     /// earlier checkpoint wrote is shared by the later ones; a savepoint

@@ -6,6 +6,7 @@ mod codec;
 mod options;
 mod sink;
 mod source;
+mod transaction;
 
 use std::sync::Arc;
 

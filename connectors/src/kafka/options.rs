@@ -107,13 +107,20 @@ pub enum Partitioner {
 }
 
 /// `sink.delivery-guarantee`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     /// Nothing is waited for.
     None,
     /// Every record is acknowledged before a checkpoint completes and at
     /// the end of the job.
     AtLeastOnce,
+    /// Records are written in Kafka transactions committed when a
+    /// checkpoint completes (see the sink's `transaction` module); the
+    /// transactional ids start with `prefix`.
+    ExactlyOnce {
+        /// `sink.transactional-id-prefix`.
+        prefix: String,
+    },
 }
 
 /// A Kafka table's configuration.
@@ -479,14 +486,18 @@ pub fn parse(req: &mut TableRequest, upsert: bool) -> Result<(KafkaTable, Vec<St
             )));
         }
     };
+    let prefix = opts.take("sink.transactional-id-prefix");
     let delivery = match opts.take("sink.delivery-guarantee").as_deref() {
         None | Some("at-least-once") => Delivery::AtLeastOnce,
         Some("none") => Delivery::None,
-        Some("exactly-once") => {
-            return Err(plan(format!(
-                "Table '{table}': 'sink.delivery-guarantee' = 'exactly-once' is not supported yet: Eddy's Kafka sink does not write in transactions. Use 'at-least-once' (the default): with checkpoints, a restart writes some records again (an upsert-kafka table still ends exact)."
-            )));
-        }
+        Some("exactly-once") => match prefix {
+            Some(prefix) if !prefix.trim().is_empty() => Delivery::ExactlyOnce { prefix },
+            _ => {
+                return Err(plan(format!(
+                    "Table '{table}': 'sink.delivery-guarantee' = 'exactly-once' requires 'sink.transactional-id-prefix': a prefix of the Kafka transactional ids, unique among the sinks writing to this Kafka cluster."
+                )));
+            }
+        },
         Some(v) => {
             return Err(one_of(
                 "sink.delivery-guarantee",
@@ -495,7 +506,6 @@ pub fn parse(req: &mut TableRequest, upsert: bool) -> Result<(KafkaTable, Vec<St
             ));
         }
     };
-    let _ = opts.take("sink.transactional-id-prefix");
     let _ = opts.take_i64("sink.parallelism")?;
     let _ = opts.take_i64("sink.buffer-flush.max-rows")?;
     let _ = opts.take_duration("sink.buffer-flush.interval")?;

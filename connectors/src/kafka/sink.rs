@@ -2,7 +2,8 @@
 //! and value each encoded in their format. `upsert-kafka` writes upserts
 //! and, for a delete, a tombstone (a NULL value). With the at-least-once
 //! guarantee every record is acknowledged before a checkpoint completes
-//! and before the job ends.
+//! and before the job ends; with exactly-once the records go out in Kafka
+//! transactions (see the `transaction` module).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use eddy_engine::operator::{Context, Emitter, Operator, OperatorFactory, Subtask
 use eddy_engine::{ChangeBatch, EngineError, Result, RowKind};
 use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
+use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -21,6 +23,7 @@ use super::codec::SinkMetadata;
 use super::kafka_error;
 use super::options::{Delivery, KafkaTable, Partitioner};
 use super::source::client_config;
+use super::transaction::{self, Staged};
 use crate::format::encode::encode_row;
 
 /// How long a flush may wait for acknowledgements.
@@ -59,8 +62,8 @@ impl OperatorFactory for KafkaSinkFactory {
             topic: self.topic.clone(),
             subtask: subtask.index,
             metadata: SinkMetadata::new(&self.table),
-            producer: None,
-            failure: Arc::new(Mutex::new(None)),
+            writer: None,
+            staged: None,
             partitions: 1,
             next_partition: subtask.index,
             value_schema: self.table.value_schema(),
@@ -78,7 +81,7 @@ impl OperatorFactory for KafkaSinkFactory {
 }
 
 /// Keeps the first delivery failure, which fails the job.
-struct Deliveries {
+pub struct Deliveries {
     failure: Arc<Mutex<Option<String>>>,
 }
 
@@ -97,28 +100,56 @@ impl ProducerContext for Deliveries {
     }
 }
 
-struct KafkaSink {
-    table: Arc<KafkaTable>,
-    topic: String,
-    subtask: usize,
-    metadata: SinkMetadata,
-    producer: Option<BaseProducer<Deliveries>>,
+/// A producer of one topic, transactional or not.
+pub struct Writer {
+    pub table: Arc<KafkaTable>,
+    pub topic: String,
+    pub producer: BaseProducer<Deliveries>,
+    transactional_id: Option<String>,
     failure: Arc<Mutex<Option<String>>>,
-    partitions: i32,
-    next_partition: usize,
-    /// The value's and the key's columns as their formats name them,
-    /// built once.
-    value_schema: SchemaRef,
-    key_schema: Option<SchemaRef>,
-    key_text: String,
-    value_text: String,
 }
 
-impl KafkaSink {
-    fn producer(&self) -> Result<&BaseProducer<Deliveries>> {
-        self.producer
-            .as_ref()
-            .ok_or_else(|| EngineError::Internal("Kafka sink used before open".into()))
+impl Writer {
+    /// A producer for `topic`; with a transactional id, its transactions
+    /// are initialized, which fences an older producer of that id and
+    /// aborts the transaction it left open.
+    pub fn new(
+        table: Arc<KafkaTable>,
+        topic: String,
+        transactional_id: Option<&str>,
+    ) -> Result<Self> {
+        // Kafka's Java client's partitioner (murmur2), so that keys land
+        // where Flink would put them.
+        let mut config = client_config(
+            &table,
+            &[("partitioner", "murmur2_random"), ("linger.ms", "5")],
+        );
+        if let Some(id) = transactional_id {
+            config.set("transactional.id", id);
+        }
+        let failure = Arc::new(Mutex::new(None));
+        let producer: BaseProducer<Deliveries> = config
+            .create_with_context(Deliveries {
+                failure: failure.clone(),
+            })
+            .map_err(|e| kafka_error("creating the producer", e))?;
+        if let Some(id) = transactional_id {
+            producer
+                .init_transactions(FLUSH_TIMEOUT)
+                .map_err(|e| kafka_error(&format!("initializing transactions of id '{id}'"), e))?;
+        }
+        Ok(Self {
+            table,
+            topic,
+            producer,
+            transactional_id: transactional_id.map(str::to_string),
+            failure,
+        })
+    }
+
+    /// The producer's transactional id, if it has one.
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
     }
 
     /// Fails if a record could not be delivered.
@@ -134,13 +165,61 @@ impl KafkaSink {
     }
 
     /// Waits until every record sent is acknowledged.
-    fn flush(&self) -> Result<()> {
-        if let Some(p) = &self.producer {
-            p.flush(FLUSH_TIMEOUT).map_err(|e| {
-                kafka_error(&format!("flushing records to topic '{}'", self.topic), e)
-            })?;
-        }
+    pub fn flush(&self) -> Result<()> {
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .map_err(|e| kafka_error(&format!("flushing records to topic '{}'", self.topic), e))?;
         self.check()
+    }
+}
+
+/// Sends one record, waiting while the local queue is full.
+pub fn send<K, P>(writer: &Writer, mut record: BaseRecord<'_, K, P>) -> Result<()>
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+{
+    loop {
+        match writer.producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                // Wait for acknowledgements.
+                writer.producer.poll(Duration::from_millis(5));
+                record = r;
+            }
+            Err((e, _)) => {
+                return Err(kafka_error(
+                    &format!("sending a record to topic '{}'", writer.topic),
+                    e,
+                ));
+            }
+        }
+    }
+}
+
+struct KafkaSink {
+    table: Arc<KafkaTable>,
+    topic: String,
+    subtask: usize,
+    metadata: SinkMetadata,
+    writer: Option<Writer>,
+    /// Exactly once with checkpoints: records wait for their checkpoint.
+    staged: Option<Staged>,
+    partitions: i32,
+    next_partition: usize,
+    /// The value's and the key's columns as their formats name them,
+    /// built once.
+    value_schema: SchemaRef,
+    key_schema: Option<SchemaRef>,
+    key_text: String,
+    value_text: String,
+}
+
+impl KafkaSink {
+    fn writer(&self) -> Result<&Writer> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| EngineError::Internal("Kafka sink used before open".into()))
     }
 
     fn partition(&mut self) -> Option<i32> {
@@ -183,6 +262,16 @@ impl KafkaSink {
         let timestamp = self.metadata.timestamp(data, row)?;
         let headers = self.metadata.headers(data, row);
         let partition = self.partition();
+        if let Some(staged) = &mut self.staged {
+            staged.staging.push(
+                key.is_some().then_some(self.key_text.as_bytes()),
+                (!tombstone).then_some(self.value_text.as_bytes()),
+                partition,
+                timestamp,
+                headers.as_ref(),
+            );
+            return Ok(());
+        }
         let mut record: BaseRecord<'_, str, str> = BaseRecord::to(&self.topic);
         if !tombstone {
             record = record.payload(&self.value_text);
@@ -199,23 +288,7 @@ impl KafkaSink {
         if let Some(h) = headers {
             record = record.headers(h);
         }
-        let producer = self.producer()?;
-        loop {
-            match producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    // The local queue is full: wait for acknowledgements.
-                    producer.poll(Duration::from_millis(5));
-                    record = r;
-                }
-                Err((e, _)) => {
-                    return Err(kafka_error(
-                        &format!("sending a record to topic '{}'", self.topic),
-                        e,
-                    ));
-                }
-            }
-        }
+        send(self.writer()?, record)
     }
 }
 
@@ -225,18 +298,17 @@ impl Operator for KafkaSink {
         format!("Sink: kafka[{}]", self.topic)
     }
 
-    async fn open(&mut self, _ctx: &mut Context) -> Result<()> {
-        // Kafka's Java client's partitioner (murmur2), so that keys land
-        // where Flink would put them.
-        let producer: BaseProducer<Deliveries> = client_config(
-            &self.table,
-            &[("partitioner", "murmur2_random"), ("linger.ms", "5")],
-        )
-        .create_with_context(Deliveries {
-            failure: self.failure.clone(),
-        })
-        .map_err(|e| kafka_error("creating the producer", e))?;
-        let md = producer
+    async fn open(&mut self, ctx: &mut Context) -> Result<()> {
+        let prefix = match &self.table.delivery {
+            Delivery::ExactlyOnce { prefix } => Some(prefix.clone()),
+            _ => None,
+        };
+        let id = prefix
+            .as_deref()
+            .map(|p| transaction::transactional_id(p, self.subtask));
+        let writer = Writer::new(self.table.clone(), self.topic.clone(), id.as_deref())?;
+        let md = writer
+            .producer
             .client()
             .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
             .map_err(|e| kafka_error(&format!("reading metadata of topic '{}'", self.topic), e))?;
@@ -253,7 +325,39 @@ impl Operator for KafkaSink {
             )));
         }
         self.partitions = partitions as i32;
-        self.producer = Some(producer);
+        if let Some(prefix) = prefix {
+            match &ctx.state {
+                Some(store) => {
+                    let explicit = store.restore_is_explicit();
+                    // At a lower parallelism, this subtask also finishes
+                    // what old subtasks `index + k * parallelism` left.
+                    let (index, parallelism) = (ctx.subtask.index, ctx.subtask.parallelism);
+                    for (old, state) in ctx
+                        .restored_state_of_all_subtasks()?
+                        .into_iter()
+                        .enumerate()
+                    {
+                        if old >= parallelism && old % parallelism == index {
+                            transaction::recover_orphan(
+                                &self.table,
+                                &self.topic,
+                                &prefix,
+                                old,
+                                state,
+                                explicit,
+                            )?;
+                        }
+                    }
+                    self.staged = Some(Staged::start(&writer, ctx.restored_state()?, explicit)?);
+                }
+                // No checkpoints: one transaction, committed at the end.
+                None => writer
+                    .producer
+                    .begin_transaction()
+                    .map_err(|e| kafka_error("beginning a transaction", e))?,
+            }
+        }
+        self.writer = Some(writer);
         Ok(())
     }
 
@@ -274,6 +378,11 @@ impl Operator for KafkaSink {
             )?),
             _ => None,
         };
+        if self.staged.as_ref().is_some_and(|s| s.finished) {
+            // Written already by the run this one restores (see the
+            // transaction module's crash windows).
+            return Ok(());
+        }
         for row in 0..batch.num_rows() {
             let kind = batch.kind(row);
             if self.table.upsert && kind == RowKind::UpdateBefore {
@@ -281,18 +390,49 @@ impl Operator for KafkaSink {
             }
             self.send_row(key.as_ref(), &value, data, row, kind).await?;
         }
-        self.producer()?.poll(Duration::ZERO);
-        self.check()
+        let writer = self.writer()?;
+        writer.producer.poll(Duration::ZERO);
+        writer.check()
     }
 
-    async fn snapshot(&mut self, _checkpoint: u64, _ctx: &mut Context) -> Result<()> {
+    async fn snapshot(&mut self, checkpoint: u64, ctx: &mut Context) -> Result<()> {
+        if let Some(staged) = &mut self.staged {
+            return ctx.save_state(checkpoint, staged.snapshot(checkpoint)?);
+        }
+        let writer = self.writer()?;
         match self.table.delivery {
-            Delivery::AtLeastOnce => self.flush(),
-            Delivery::None => self.check(),
+            Delivery::AtLeastOnce => writer.flush(),
+            // Without checkpoints nothing else waits for the transaction.
+            Delivery::None | Delivery::ExactlyOnce { .. } => writer.check(),
+        }
+    }
+
+    async fn on_checkpoint_complete(&mut self, id: u64, _ctx: &mut Context) -> Result<()> {
+        match (&mut self.staged, &self.writer) {
+            (Some(staged), Some(writer)) => staged.complete(writer, id),
+            _ => Ok(()),
         }
     }
 
     async fn close(&mut self, _ctx: &mut Context, _out: &mut dyn Emitter) -> Result<()> {
-        self.flush()
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        if let Some(staged) = &mut self.staged {
+            return staged.finish(writer);
+        }
+        writer.flush()?;
+        if writer.transactional_id().is_some() {
+            writer
+                .producer
+                .commit_transaction(FLUSH_TIMEOUT)
+                .map_err(|e| {
+                    kafka_error(
+                        &format!("committing the transaction of topic '{}'", self.topic),
+                        e,
+                    )
+                })?;
+        }
+        Ok(())
     }
 }

@@ -177,7 +177,10 @@ impl Checkpointing {
             Some(p) => Some(p.clone()),
             None => store::latest_complete(&job_dir)?,
         };
-        let store = Arc::new(FileSnapshotStore::new(job_dir.clone(), restore.clone())?);
+        let store = Arc::new(
+            FileSnapshotStore::new(job_dir.clone(), restore.clone())?
+                .explicit(config.restore_from.is_some()),
+        );
         let operators = operator_entries(graph);
         let mut next_id = store::latest_id(&job_dir)?.unwrap_or(0) + 1;
         if let Some((dir, meta)) = store.restored() {

@@ -339,6 +339,9 @@ pub struct FileSnapshotStore {
     targets: std::sync::Mutex<HashMap<u64, PathBuf>>,
     /// The checkpoint restored from, and its metadata.
     restored: Option<(PathBuf, CheckpointMetadata)>,
+    /// The user named the checkpoint restored (see
+    /// [`SnapshotStore::restore_is_explicit`]).
+    explicit: bool,
     /// The final state of operators of finished tasks, written into every
     /// checkpoint completed after they finished.
     finals: std::sync::Mutex<HashMap<StateKey, Vec<RecordBatch>>>,
@@ -389,7 +392,15 @@ impl FileSnapshotStore {
             finals: std::sync::Mutex::new(HashMap::new()),
             shared: std::sync::Mutex::new(HashMap::new()),
             final_chunks: std::sync::Mutex::new(HashSet::new()),
+            explicit: false,
         })
+    }
+
+    /// Marks the checkpoint restored as named by the user
+    /// (`execution.savepoint.path`), not the job's own latest.
+    pub fn explicit(mut self, explicit: bool) -> Self {
+        self.explicit = explicit;
+        self
     }
 
     /// Where checkpoint `id` keeps its shared chunks: a savepoint in its
@@ -583,6 +594,10 @@ fn write_batches(path: &Path, batches: &[RecordBatch]) -> Result<()> {
 }
 
 impl SnapshotStore for FileSnapshotStore {
+    fn restore_is_explicit(&self) -> bool {
+        self.explicit && self.restored.is_some()
+    }
+
     fn write(&self, checkpoint: u64, key: &StateKey, batches: Vec<RecordBatch>) -> Result<()> {
         if checkpoint == super::FINAL_CHECKPOINT {
             locked(&self.finals)?.insert(key.clone(), batches);
