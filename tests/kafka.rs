@@ -1112,7 +1112,38 @@ SELECT * FROM t;"
     }
     check(restores > 0, || {
         "no run was restored from a checkpoint".into()
-    })
+    })?;
+    // Killed at one parallelism, finished at another: at 1, subtask 0 also
+    // finishes the transactions old subtask 1 left; at 2, subtask 1 starts
+    // a lineage of its own.
+    for (from, to) in [(2, 1), (1, 2)] {
+        let out = format!("eos_rescaled_{from}_{to}");
+        env.broker.create_topic(&out, 2)?;
+        let at = |p: usize| {
+            format!(
+                "SET 'parallelism.default' = '{p}';\n{}",
+                job(Some(&out), &out)
+            )
+        };
+        let first = env.script(&format!("{out}_first"), &at(from))?;
+        let run = crash::run_and_kill(&first, span / 2)?;
+        check(run.killed, || {
+            format!("{out}: the run at parallelism {from} ended before its kill")
+        })?;
+        let stderr = crash::run_to_end(&env.script(&format!("{out}_then"), &at(to))?)?;
+        check(stderr.contains("restored from"), || {
+            format!("{out}: the run at parallelism {to} restored nothing:\n{stderr}")
+        })?;
+        let got = read(&out)?;
+        check(got == expected, || {
+            format!(
+                "{out}: {} rows read committed, the uninterrupted run wrote {}",
+                got.len(),
+                expected.len()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -213,6 +213,14 @@ pub trait Operator: Send + 'static {
         Ok(())
     }
 
+    /// After its final snapshot (end of input), whether the operator
+    /// commits part of that state once a checkpoint holding it completes,
+    /// as Flink's sinks do on the final checkpoint. Its task then waits for
+    /// one and calls [`Operator::on_checkpoint_complete`] before it ends.
+    fn awaits_final_commit(&self) -> bool {
+        false
+    }
+
     /// Every operator of the job has snapshotted checkpoint `id`: commit
     /// side effects (two-phase sinks).
     async fn on_checkpoint_complete(&mut self, _id: u64, _ctx: &mut Context) -> Result<()> {

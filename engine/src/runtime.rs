@@ -287,6 +287,25 @@ async fn final_snapshot(stages: &mut [Stage]) -> Result<Vec<crate::state::StateK
     Ok(keys)
 }
 
+/// Tells the coordinator a task finished with its final state under
+/// `keys`. When a stage commits part of that state once a checkpoint holds
+/// it (a transactional sink), waits for one and lets the stages commit.
+async fn report_finished(
+    link: TaskLink,
+    keys: Vec<crate::state::StateKey>,
+    stages: &mut [Stage],
+) -> Result<()> {
+    if !stages.iter().any(|s| s.op.awaits_final_commit()) {
+        link.finish(keys);
+        return Ok(());
+    }
+    match link.finish_and_await_commit(keys).await {
+        Some(id) => commit(stages, id).await,
+        // The job stopped: a restore commits what a complete checkpoint holds.
+        None => Ok(()),
+    }
+}
+
 struct SourceTask {
     source: Box<dyn Source>,
     ctx: Context,
@@ -363,7 +382,7 @@ async fn run_source_task(task: SourceTask) -> Result<()> {
                     source.snapshot(FINAL_CHECKPOINT, &mut ctx).await?;
                     let mut keys = vec![ctx.state_key()];
                     keys.extend(final_snapshot(&mut stages).await?);
-                    link.finish(keys);
+                    report_finished(link, keys, &mut stages).await?;
                 }
                 return Ok(());
             }
@@ -435,7 +454,8 @@ async fn run_operator_task(
             GateEvent::End => {
                 finish(&mut stages, &mut output, watermark).await?;
                 if let Some(link) = link {
-                    link.finish(final_snapshot(&mut stages).await?);
+                    let keys = final_snapshot(&mut stages).await?;
+                    report_finished(link, keys, &mut stages).await?;
                 }
                 break;
             }

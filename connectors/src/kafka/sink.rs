@@ -344,7 +344,6 @@ impl Operator for KafkaSink {
                                 &prefix,
                                 old,
                                 state,
-                                explicit,
                             )?;
                         }
                     }
@@ -378,11 +377,6 @@ impl Operator for KafkaSink {
             )?),
             _ => None,
         };
-        if self.staged.as_ref().is_some_and(|s| s.finished) {
-            // Written already by the run this one restores (see the
-            // transaction module's crash windows).
-            return Ok(());
-        }
         for row in 0..batch.num_rows() {
             let kind = batch.kind(row);
             if self.table.upsert && kind == RowKind::UpdateBefore {
@@ -407,6 +401,10 @@ impl Operator for KafkaSink {
         }
     }
 
+    fn awaits_final_commit(&self) -> bool {
+        self.staged.as_ref().is_some_and(Staged::has_pending)
+    }
+
     async fn on_checkpoint_complete(&mut self, id: u64, _ctx: &mut Context) -> Result<()> {
         match (&mut self.staged, &self.writer) {
             (Some(staged), Some(writer)) => staged.complete(writer, id),
@@ -418,8 +416,10 @@ impl Operator for KafkaSink {
         let Some(writer) = &self.writer else {
             return Ok(());
         };
-        if let Some(staged) = &mut self.staged {
-            return staged.finish(writer);
+        if self.staged.is_some() {
+            // The final snapshot takes the staged records; a checkpoint
+            // holding it commits them (see `awaits_final_commit`).
+            return Ok(());
         }
         writer.flush()?;
         if writer.transactional_id().is_some() {

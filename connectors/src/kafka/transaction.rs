@@ -26,12 +26,14 @@
 //!   commits: the restored state holds the records; the marker is below
 //!   their checkpoint, so the restart writes them again (the open
 //!   transaction aborted) and commits;
-//! - after the commit: the marker covers them and the restart skips them;
-//! - at the end of input the records staged since the last checkpoint
-//!   commit with the marker [`FINAL`]; a crash between that and the job's
-//!   end restores `c` and replays from it: a marker at `FINAL` tells the
-//!   restart that everything from `c` on is written, and the subtask drops
-//!   what it is sent again.
+//! - after the commit: the marker covers them and the restart skips them.
+//!
+//! At the end of input the records staged since the last checkpoint go
+//! into the subtask's final state, and its task waits, as Flink's final
+//! checkpoint does, until a checkpoint holding that state completes, then
+//! commits them with the marker [`FINAL`]. So a restore that replays input
+//! never finds its records committed, and a restore of a later checkpoint
+//! (whose sources are finished) commits them if that commit did not happen.
 //!
 //! A restore from a savepoint the user names (`execution.savepoint.path`)
 //! forks the job's history: the savepoint's own records are written if its
@@ -50,6 +52,7 @@ use datafusion::arrow::array::{
     Array, AsArray, BinaryBuilder, Int32Builder, Int64Array, Int64Builder, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef};
+use eddy_engine::checkpoint::FINAL_CHECKPOINT;
 use eddy_engine::{EngineError, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
@@ -61,8 +64,18 @@ use super::options::KafkaTable;
 use super::sink::{Writer, send};
 use super::source::client_config;
 
-/// The marker of a commit at the end of input: above every checkpoint id.
-pub const FINAL: i64 = 1 << 62;
+/// The marker (and checkpoint tag) of the records staged at the end of
+/// input: above every checkpoint id.
+const FINAL: i64 = 1 << 62;
+
+/// The tag of records staged by `checkpoint`.
+fn tag(checkpoint: u64) -> i64 {
+    if checkpoint == FINAL_CHECKPOINT {
+        FINAL
+    } else {
+        checkpoint as i64
+    }
+}
 
 /// How long a transactional call may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -147,7 +160,7 @@ impl Staging {
         Ok(Some(RecordBatch::try_new(
             staged_schema(),
             vec![
-                Arc::new(Int64Array::from(vec![checkpoint as i64; rows])),
+                Arc::new(Int64Array::from(vec![tag(checkpoint); rows])),
                 Arc::new(self.key.finish()),
                 Arc::new(self.value.finish()),
                 Arc::new(self.partition.finish()),
@@ -209,18 +222,15 @@ pub struct Staged {
     pending: Vec<RecordBatch>,
     /// Records since the last checkpoint.
     pub staging: Staging,
-    /// A restore found that this subtask already wrote everything to the
-    /// end of input: what it is sent again is dropped.
-    pub finished: bool,
 }
 
 impl Staged {
     /// Starts the subtask: finishes what the restored checkpoint left of
     /// its own transactions (`state`, empty on a fresh start) with
-    /// `writer`, whose producer has the subtask's transactional id.
+    /// `writer`, whose producer has the subtask's transactional id. After
+    /// an `explicit` restore the subtask commits under a new lineage.
     pub fn start(writer: &Writer, state: Vec<RecordBatch>, explicit: bool) -> Result<Staged> {
-        let recovered = recover(writer, state, explicit)?;
-        let lineage = match recovered.lineage {
+        let lineage = match recover(writer, state)? {
             Some(lineage) if !explicit => lineage,
             _ => new_lineage(),
         };
@@ -229,12 +239,17 @@ impl Staged {
             lineage,
             pending: vec![],
             staging: Staging::default(),
-            finished: recovered.finished,
         })
     }
 
-    /// Checkpoint `checkpoint` is taken: the staged records become its;
-    /// returns the state to save.
+    /// Whether records wait for a checkpoint to complete.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Checkpoint `checkpoint` is taken (or, [`FINAL_CHECKPOINT`], the
+    /// final state): the staged records become its; returns the state to
+    /// save.
     pub fn snapshot(&mut self, checkpoint: u64) -> Result<Vec<RecordBatch>> {
         if let Some(batch) = self.staging.take(checkpoint)? {
             self.pending.push(batch);
@@ -248,30 +263,18 @@ impl Staged {
         Ok(state)
     }
 
-    /// Checkpoint `id` completed: its records and those of earlier
-    /// checkpoints are written and committed.
+    /// Checkpoint `id` completed: its records, those of earlier
+    /// checkpoints, and the final state's (which only a checkpoint holding
+    /// it reports) are written and committed.
     pub fn complete(&mut self, writer: &Writer, id: u64) -> Result<()> {
         let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|b| checkpoint_of(b) <= id as i64);
+            .partition(|b| checkpoint_of(b) <= id as i64 || checkpoint_of(b) == FINAL);
         self.pending = rest;
-        if done.is_empty() {
+        let Some(marker) = done.iter().map(checkpoint_of).max() else {
             return Ok(());
-        }
-        commit(writer, &self.group, &done, id as i64)
-    }
-
-    /// The end of input: everything not written yet is, marked [`FINAL`].
-    pub fn finish(&mut self, writer: &Writer) -> Result<()> {
-        if self.finished {
-            return Ok(());
-        }
-        let mut all = std::mem::take(&mut self.pending);
-        all.extend(self.staging.take(FINAL as u64)?);
-        if all.is_empty() {
-            return Ok(());
-        }
-        commit(writer, &self.group, &all, FINAL)
+        };
+        commit(writer, &self.group, &done, marker.max(id as i64))
     }
 }
 
@@ -281,20 +284,11 @@ fn checkpoint_of(batch: &RecordBatch) -> i64 {
     if c.is_empty() { -1 } else { c.value(0) }
 }
 
-/// What a restore found.
-struct Recovered {
-    /// The restored lineage, if any.
-    lineage: Option<String>,
-    /// The lineage wrote everything to the end of input (and the restore
-    /// is the job's own, not a fork).
-    finished: bool,
-}
-
 /// Finishes the transactions a checkpoint's `state` of one subtask left,
 /// with `writer`, whose producer has that subtask's transactional id and
 /// has aborted any transaction it left open: the records its marker does
-/// not cover are written and committed.
-fn recover(writer: &Writer, state: Vec<RecordBatch>, explicit: bool) -> Result<Recovered> {
+/// not cover are written and committed. Returns the restored lineage.
+fn recover(writer: &Writer, state: Vec<RecordBatch>) -> Result<Option<String>> {
     let mut lineage = None;
     let mut pending = vec![];
     for batch in state {
@@ -310,28 +304,14 @@ fn recover(writer: &Writer, state: Vec<RecordBatch>, explicit: bool) -> Result<R
         }
     }
     let Some(lineage) = lineage else {
-        return Ok(Recovered {
-            lineage: None,
-            finished: false,
-        });
+        return Ok(None);
     };
     let marker = committed_marker(writer, &lineage)?;
-    if marker >= FINAL && !explicit {
-        return Ok(Recovered {
-            lineage: Some(lineage),
-            finished: true,
-        });
-    }
-    let mut left = vec![];
-    let mut last = marker;
-    for batch in pending {
-        let c = checkpoint_of(&batch);
-        if c > marker {
-            last = last.max(c);
-            left.push(batch);
-        }
-    }
-    if !left.is_empty() {
+    let left: Vec<RecordBatch> = pending
+        .into_iter()
+        .filter(|b| checkpoint_of(b) > marker)
+        .collect();
+    if let Some(last) = left.iter().map(checkpoint_of).max() {
         commit(
             writer,
             &marker_group_metadata(writer, &lineage)?,
@@ -339,10 +319,7 @@ fn recover(writer: &Writer, state: Vec<RecordBatch>, explicit: bool) -> Result<R
             last,
         )?;
     }
-    Ok(Recovered {
-        lineage: Some(lineage),
-        finished: false,
-    })
+    Ok(Some(lineage))
 }
 
 /// Finishes what old subtask `old` (gone at the new parallelism) left.
@@ -352,14 +329,13 @@ pub fn recover_orphan(
     prefix: &str,
     old: usize,
     state: Vec<RecordBatch>,
-    explicit: bool,
 ) -> Result<()> {
     let writer = Writer::new(
         table.clone(),
         topic.to_string(),
         Some(&transactional_id(prefix, old)),
     )?;
-    recover(&writer, state, explicit).map(|_| ())
+    recover(&writer, state).map(|_| ())
 }
 
 /// The consumer group of a lineage's marker.

@@ -108,8 +108,9 @@ pub(crate) enum Report {
     /// Task `task`'s state for checkpoint `id` is written.
     Acked { task: usize, id: u64 },
     /// Task `task` read all its input and wrote its final state under
-    /// these keys.
-    Finished(usize, Vec<StateKey>),
+    /// these keys; `true`: it waits for a checkpoint holding that state
+    /// to complete ([`TaskLink::finish`]).
+    Finished(usize, Vec<StateKey>, bool),
     /// A task ended otherwise (failed or cancelled).
     Stopped,
 }
@@ -139,7 +140,27 @@ impl TaskLink {
     /// of `keys` written under [`FINAL_CHECKPOINT`].
     pub fn finish(mut self, keys: Vec<StateKey>) {
         self.finished = true;
-        let _ = self.reports.send(Report::Finished(self.task, keys));
+        let _ = self.reports.send(Report::Finished(self.task, keys, false));
+    }
+
+    /// [`TaskLink::finish`] for a task whose operators commit something
+    /// of their final state when a checkpoint completes (as Flink's final
+    /// checkpoint): waits until a checkpoint holding that state completes
+    /// and returns its id; `None` if the job stopped first. The last task
+    /// to finish gets one at once.
+    pub async fn finish_and_await_commit(mut self, keys: Vec<StateKey>) -> Option<u64> {
+        // Checkpoints triggered from now on hold the final state.
+        let after = *self.trigger.borrow();
+        let mut complete = self.complete.clone();
+        self.finished = true;
+        let _ = self.reports.send(Report::Finished(self.task, keys, true));
+        loop {
+            let id = *complete.borrow_and_update();
+            if id > after {
+                return Some(id);
+            }
+            complete.changed().await.ok()?;
+        }
     }
 }
 
@@ -336,6 +357,8 @@ impl Coordinator {
         });
         let mut finished = vec![false; tasks];
         let mut final_keys: Vec<Vec<StateKey>> = vec![vec![]; tasks];
+        // Some finished task waits for a checkpoint holding its final state.
+        let mut awaiting = false;
         let mut in_flight: Option<InFlight> = None;
         let mut waiting: Vec<SavepointRequest> = vec![];
         let mut savepoints_open = true;
@@ -372,17 +395,27 @@ impl Coordinator {
                             }
                             return Ok(());
                         }
-                        Some(Report::Finished(task, keys)) => {
+                        Some(Report::Finished(task, keys, awaits)) => {
                             if let Some(f) = finished.get_mut(task) {
                                 *f = true;
                                 final_keys[task] = keys;
                             }
+                            awaiting |= awaits;
                             if finished.iter().all(|f| *f) {
                                 if let Some(f) = in_flight.take() {
                                     self.abandon(f, "the job finished");
                                 }
                                 for request in waiting.drain(..) {
                                     let _ = request.send(Err(EngineError::State("the job finished".into())));
+                                }
+                                if awaiting {
+                                    // The final checkpoint: every task's
+                                    // final state, for the tasks that wait
+                                    // to commit theirs.
+                                    let f = self.begin(&trigger_tx, tasks, None)?;
+                                    let keys: Vec<StateKey> = final_keys.concat();
+                                    self.store.write_final_states(f.id, &keys)?;
+                                    self.complete(f, &complete_tx)?;
                                 }
                                 return Ok(());
                             }

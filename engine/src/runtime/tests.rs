@@ -201,3 +201,100 @@ async fn forward_edges_are_chained_and_keep_order() {
     let expected: Vec<String> = (0..95).map(|v| format!("row {v}")).collect();
     assert_eq!(rows, expected);
 }
+
+/// A sink that stages rows until a checkpoint completes, as the
+/// exactly-once Kafka sink does; records its closing and commits.
+struct Committing {
+    seen: Seen,
+    staged: bool,
+}
+
+#[async_trait]
+impl Operator for Committing {
+    fn name(&self) -> String {
+        "committing".into()
+    }
+    async fn process(
+        &mut self,
+        _i: usize,
+        _b: ChangeBatch,
+        _c: &mut Context,
+        _o: &mut dyn Emitter,
+    ) -> Result<()> {
+        self.staged = true;
+        Ok(())
+    }
+    fn awaits_final_commit(&self) -> bool {
+        self.staged
+    }
+    async fn on_checkpoint_complete(&mut self, id: u64, _c: &mut Context) -> Result<()> {
+        self.staged = false;
+        let mut seen = self
+            .seen
+            .lock()
+            .map_err(|_| EngineError::Internal("lock".into()))?;
+        seen.push((0, format!("commit {id}")));
+        Ok(())
+    }
+    async fn close(&mut self, _c: &mut Context, _o: &mut dyn Emitter) -> Result<()> {
+        let mut seen = self
+            .seen
+            .lock()
+            .map_err(|_| EngineError::Internal("lock".into()))?;
+        seen.push((0, "close".into()));
+        Ok(())
+    }
+}
+
+struct CommittingFactory(Seen);
+
+impl OperatorFactory for CommittingFactory {
+    fn name(&self) -> String {
+        "committing".into()
+    }
+    fn create(&self, _s: &SubtaskInfo) -> Result<Box<dyn Operator>> {
+        Ok(Box::new(Committing {
+            seen: self.0.clone(),
+            staged: false,
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_sink_awaiting_its_final_commit_gets_a_checkpoint_after_its_end() {
+    let dir = std::env::temp_dir().join(format!("eddy-final-commit-{}", std::process::id()));
+    let seen: Seen = Arc::default();
+    let mut g = JobGraph::new("final-commit");
+    let src = g.add_source(Arc::new(Numbers { rows: 95 }), None, 2, schema());
+    g.add_operator(
+        Arc::new(CommittingFactory(seen.clone())),
+        1,
+        vec![Edge {
+            from: src,
+            input: 0,
+            partitioning: Partitioning::Rebalance,
+        }],
+        schema(),
+    )
+    .expect("graph");
+    // No periodic checkpoint comes within the test: only the final one.
+    g.checkpointing = Some(crate::checkpoint::CheckpointConfig {
+        interval: Some(std::time::Duration::from_secs(3600)),
+        dir: dir.clone(),
+        retained: 1,
+        savepoint_dir: None,
+        restore_from: None,
+    });
+    let job = spawn(&g).expect("spawn");
+    job.wait().await.expect("job");
+    let _ = std::fs::remove_dir_all(&dir);
+    let events: Vec<String> = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, e)| e.clone())
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0], "close");
+    assert!(events[1].starts_with("commit "), "{events:?}");
+}
