@@ -7,7 +7,9 @@
 # 2. Runs q0 and q5 (bench/nexmark, their blackhole sinks turned into
 #    topics) from `bids` (bounded at the loaded offsets) into topics,
 #    Eddy pinned to one core (taskset), and reports events/s.
-# 3. Latency: q0 runs unbounded from `lat_in` to `lat_out` while a datagen
+# 3. Runs q0 again checkpointing every second, its sink at-least-once and
+#    then exactly-once (Kafka transactions), and reports events/s.
+# 4. Latency: q0 runs unbounded from `lat_in` to `lat_out` while a datagen
 #    job writes RATE bids a second for SECONDS seconds; p50/p99/max of each
 #    output record's Kafka timestamp minus its input record's.
 # Not a test; Flink is not run here (its Kafka connector jar is not part of
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/../.."
 events=${1:-2000000}; rate=${2:-50000}; seconds=${3:-10}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p eddy-shell --bin eddy >/dev/null
 eddy=$PWD/target/release/eddy
-tansu=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
+tansu=${TANSU:-$(tools/tansu/install.sh)}
 work=$(mktemp -d)
 if [ -z "${BROKER:-}" ]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -45,6 +47,7 @@ ends=$(for p in 0 1 2 3; do echo -n "partition:$p,offset:$(( events / 4 + (p < e
 ends=${ends%;}
 
 topic bids 4; topic q0_out 4; topic q5_out 1; topic lat_in 1; topic lat_out 1
+topic q0_alo_out 4; topic q0_eos_out 4
 fill bench/kafka/load.sql > "$work/load.sql"
 t0=$(now); "$eddy" -f "$work/load.sql" >/dev/null; t1=$(now)
 printf '%-6s %12s %8s\n' step events/s seconds
@@ -56,6 +59,17 @@ for q in q0 q5; do
   } > "$work/$q.sql"
   t0=$(now); /usr/bin/time -f '%M' -o "$work/$q.mem" taskset -c 1 "$eddy" -f "$work/$q.sql" >/dev/null; t1=$(now)
   printf '%-6s %12.0f %8.2f   (peak %d MB)\n' $q "$(echo "$events / ($t1 - $t0)" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" $(( $(cat "$work/$q.mem") / 1024 ))
+done
+for delivery in at-least-once exactly-once; do
+  name=q0-$([ $delivery = exactly-once ] && echo eos || echo alo)
+  { echo "SET 'table.dml-sync' = 'true';"
+    echo "SET 'execution.checkpointing.interval' = '1 s';"
+    echo "SET 'execution.checkpointing.dir' = '$work/chk-$name';"
+    fill bench/kafka/bid_kafka.sql
+    sed "s|WITH ('connector' = 'blackhole')|WITH ('connector' = 'kafka', 'topic' = '${name/-/_}_out', 'properties.bootstrap.servers' = '$BROKER', 'format' = 'json', 'sink.delivery-guarantee' = '$delivery', 'sink.transactional-id-prefix' = 'bench-$name')|" bench/nexmark/q0.sql
+  } > "$work/$name.sql"
+  t0=$(now); /usr/bin/time -f '%M' -o "$work/$name.mem" taskset -c 1 "$eddy" -f "$work/$name.sql" >/dev/null 2>"$work/$name.err"; t1=$(now)
+  printf '%-6s %12.0f %8.2f   (peak %d MB; %s)\n' $name "$(echo "$events / ($t1 - $t0)" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" $(( $(cat "$work/$name.mem") / 1024 )) "$(grep -o '[0-9]* checkpoint(s), [^;]*' "$work/$name.err" | head -1)"
 done
 
 fill bench/kafka/latency_query.sql > "$work/lq.sql"
