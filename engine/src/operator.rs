@@ -126,6 +126,20 @@ impl Context {
         }
     }
 
+    /// The state of the old subtasks this subtask takes over when the
+    /// checkpoint restored had more subtasks than there are now: old
+    /// subtasks `index + k * parallelism` (k >= 1), by old index. Sinks
+    /// that commit per subtask finish what those left.
+    pub fn restored_state_of_orphans(&self) -> Result<Vec<(usize, Vec<RecordBatch>)>> {
+        let (index, parallelism) = (self.subtask.index, self.subtask.parallelism);
+        Ok(self
+            .restored_state_of_all_subtasks()?
+            .into_iter()
+            .enumerate()
+            .filter(|(old, _)| *old >= parallelism && old % parallelism == index)
+            .collect())
+    }
+
     /// Writes this operator's state for `checkpoint`, if the job has a store.
     pub fn save_state(&self, checkpoint: u64, batches: Vec<RecordBatch>) -> Result<()> {
         match &self.state {

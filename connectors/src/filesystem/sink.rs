@@ -265,25 +265,21 @@ impl Operator for FileSink {
         // At a lower parallelism than the checkpoint's, this subtask also
         // finishes what old subtasks `index + k * parallelism` left: their
         // pending files commit, their later files go.
-        let all = ctx.restored_state_of_all_subtasks()?;
-        let (index, parallelism) = (ctx.subtask.index, ctx.subtask.parallelism);
-        for (old, state) in all.into_iter().enumerate() {
-            if old >= parallelism && old % parallelism == index {
-                let mut orphan = FileSink {
-                    prefix: format!("part-{}-{old}-", self.job),
-                    job: self.job.clone(),
-                    current: None,
-                    pending: vec![],
-                    text: String::new(),
-                    dir: self.dir.clone(),
-                    format: self.format.clone(),
-                    table: self.table.clone(),
-                    two_phase: true,
-                    next_file: 0,
-                };
-                orphan.restore(state)?;
-                orphan.delete_from(orphan.next_file)?;
-            }
+        for (old, state) in ctx.restored_state_of_orphans()? {
+            let mut orphan = FileSink {
+                prefix: format!("part-{}-{old}-", self.job),
+                job: self.job.clone(),
+                current: None,
+                pending: vec![],
+                text: String::new(),
+                dir: self.dir.clone(),
+                format: self.format.clone(),
+                table: self.table.clone(),
+                two_phase: true,
+                next_file: 0,
+            };
+            orphan.restore(state)?;
+            orphan.delete_from(orphan.next_file)?;
         }
         let restored = ctx.restored_state()?;
         if restored.is_empty() {

@@ -331,21 +331,8 @@ impl Operator for KafkaSink {
                     let explicit = store.restore_is_explicit();
                     // At a lower parallelism, this subtask also finishes
                     // what old subtasks `index + k * parallelism` left.
-                    let (index, parallelism) = (ctx.subtask.index, ctx.subtask.parallelism);
-                    for (old, state) in ctx
-                        .restored_state_of_all_subtasks()?
-                        .into_iter()
-                        .enumerate()
-                    {
-                        if old >= parallelism && old % parallelism == index {
-                            transaction::recover_orphan(
-                                &self.table,
-                                &self.topic,
-                                &prefix,
-                                old,
-                                state,
-                            )?;
-                        }
+                    for (old, state) in ctx.restored_state_of_orphans()? {
+                        transaction::recover_orphan(&self.table, &self.topic, &prefix, old, state)?;
                     }
                     self.staged = Some(Staged::start(&writer, ctx.restored_state()?, explicit)?);
                 }

@@ -235,7 +235,7 @@ impl Staged {
             _ => new_lineage(),
         };
         Ok(Staged {
-            group: marker_group_metadata(writer, &lineage)?,
+            group: group_metadata(&marker_consumer(writer, &lineage)?)?,
             lineage,
             pending: vec![],
             staging: Staging::default(),
@@ -306,18 +306,14 @@ fn recover(writer: &Writer, state: Vec<RecordBatch>) -> Result<Option<String>> {
     let Some(lineage) = lineage else {
         return Ok(None);
     };
-    let marker = committed_marker(writer, &lineage)?;
+    let consumer = marker_consumer(writer, &lineage)?;
+    let marker = committed_marker(writer, &lineage, &consumer)?;
     let left: Vec<RecordBatch> = pending
         .into_iter()
         .filter(|b| checkpoint_of(b) > marker)
         .collect();
     if let Some(last) = left.iter().map(checkpoint_of).max() {
-        commit(
-            writer,
-            &marker_group_metadata(writer, &lineage)?,
-            &left,
-            last,
-        )?;
+        commit(writer, &group_metadata(&consumer)?, &left, last)?;
     }
     Ok(Some(lineage))
 }
@@ -356,16 +352,16 @@ fn marker_consumer(writer: &Writer, lineage: &str) -> Result<BaseConsumer> {
         .map_err(|e| kafka_error("creating the transaction marker's consumer", e))
 }
 
-/// A lineage's marker group, as transactions name it.
-fn marker_group_metadata(writer: &Writer, lineage: &str) -> Result<ConsumerGroupMetadata> {
-    marker_consumer(writer, lineage)?
+/// The marker group of `consumer`, as transactions name it.
+fn group_metadata(consumer: &BaseConsumer) -> Result<ConsumerGroupMetadata> {
+    consumer
         .group_metadata()
         .ok_or_else(|| EngineError::Execution("Kafka: no consumer group metadata".into()))
 }
 
-/// The checkpoint a lineage's last commit covered; -1 if none.
-fn committed_marker(writer: &Writer, lineage: &str) -> Result<i64> {
-    let consumer = marker_consumer(writer, lineage)?;
+/// The checkpoint a lineage's last commit covered (read with `consumer`
+/// of its marker group); -1 if none.
+fn committed_marker(writer: &Writer, lineage: &str, consumer: &BaseConsumer) -> Result<i64> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(&writer.topic, 0);
     let committed = consumer.committed_offsets(tpl, TIMEOUT).map_err(|e| {

@@ -109,7 +109,7 @@ pub(crate) enum Report {
     Acked { task: usize, id: u64 },
     /// Task `task` read all its input and wrote its final state under
     /// these keys; `true`: it waits for a checkpoint holding that state
-    /// to complete ([`TaskLink::finish`]).
+    /// to complete ([`TaskLink::finish_and_await_commit`]).
     Finished(usize, Vec<StateKey>, bool),
     /// A task ended otherwise (failed or cancelled).
     Stopped,
@@ -139,8 +139,12 @@ impl TaskLink {
     /// Tells the coordinator this task finished, the final state of each
     /// of `keys` written under [`FINAL_CHECKPOINT`].
     pub fn finish(mut self, keys: Vec<StateKey>) {
+        self.report_finished(keys, false);
+    }
+
+    fn report_finished(&mut self, keys: Vec<StateKey>, awaits: bool) {
         self.finished = true;
-        let _ = self.reports.send(Report::Finished(self.task, keys, false));
+        let _ = self.reports.send(Report::Finished(self.task, keys, awaits));
     }
 
     /// [`TaskLink::finish`] for a task whose operators commit something
@@ -152,8 +156,7 @@ impl TaskLink {
         // Checkpoints triggered from now on hold the final state.
         let after = *self.trigger.borrow();
         let mut complete = self.complete.clone();
-        self.finished = true;
-        let _ = self.reports.send(Report::Finished(self.task, keys, true));
+        self.report_finished(keys, true);
         loop {
             let id = *complete.borrow_and_update();
             if id > after {
