@@ -2,7 +2,7 @@
 //! `tests/conformance/` and compares with what real Flink printed for the
 //! same script (`<case>.out`, recorded by `record.sh`), after folding the
 //! changelog into the final multiset of rows. Every case also runs at
-//! parallelism 2. Cases under `errors/` check Eddy's own messages
+//! parallelism 2 and 4: a result must not depend on parallelism. Cases under `errors/` check Eddy's own messages
 //! (`<case>.err`: lines that stderr must contain). `${DATA}` in a case is
 //! the data folder, `${TMP}` an empty folder of its own run.
 //!
@@ -108,7 +108,7 @@ fn check_case(case: &Path, data: &Path) -> Result<(), String> {
     let expected = std::fs::read_to_string(&out_file)
         .map_err(|_| "no .out: record it with tests/conformance/record.sh".to_string())?;
     let want = fold(&expected).map_err(|e| format!("bad .out: {e}"))?;
-    for p in [1, 2] {
+    for p in [1, 2, 4] {
         let run = run_eddy(&sql, data, p)?;
         if !run.ok {
             return Err(format!("parallelism {p}: eddy failed:\n{}", run.stderr));

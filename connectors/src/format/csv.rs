@@ -216,8 +216,10 @@ fn split_quoted(record: &str, o: &CsvOptions, fields: &mut Vec<Field>) -> Result
     }
 }
 
-/// Decodes a CSV record into the columns; `Ok(false)` for a skipped line
-/// (comment, empty).
+/// Decodes a CSV record into the columns; `Ok(false)` for a skipped
+/// comment line. An empty line is a record of one empty field, as in
+/// Flink: it fails a table of more columns (or of a column that cannot be
+/// empty) like any short row.
 pub fn decode_row(
     record: &str,
     o: &CsvOptions,
@@ -227,7 +229,7 @@ pub fn decode_row(
     fields: &mut Vec<Field>,
 ) -> Result<bool, RowError> {
     let record = record.strip_suffix('\r').unwrap_or(record);
-    if record.is_empty() || (o.allow_comments && record.starts_with('#')) {
+    if o.allow_comments && record.starts_with('#') {
         return Ok(false);
     }
     let n = split_fields(record, o, fields)?;

@@ -83,8 +83,11 @@ pub struct StreamingJoin {
     pub kind: JoinKind,
     /// Whether NULL keys match each other (`IS NOT DISTINCT FROM`).
     pub nulls_equal: bool,
-    /// A left anti join for `NOT IN`: a left row with a NULL key is never
-    /// emitted, and while the right side holds a NULL key, no row is.
+    /// A left anti join for `NOT IN`: while the right side is empty every
+    /// left row is emitted; otherwise a left row with a NULL key is not,
+    /// and while the right side holds a NULL key, no row is. Both are facts
+    /// about the whole right side, so such a join runs on one subtask, as
+    /// in Flink ([`StreamingJoin::exchange_keys`]).
     pub null_aware: bool,
     /// A condition on the joined row (the left side's output columns,
     /// then the right side's), if any.
@@ -104,7 +107,25 @@ impl StreamingJoin {
     fn input(&self, side: usize) -> &JoinInput {
         if side == 0 { &self.left } else { &self.right }
     }
+
+    /// The columns the exchange into side `side` hashes, and by which its
+    /// state is redistributed on a rescaled restore; none (every row to
+    /// subtask 0) for a join without equi-keys and for a null-aware anti
+    /// join, whose every row depends on the whole right side.
+    pub fn exchange_keys(&self, side: usize) -> &[usize] {
+        if self.null_aware {
+            &[]
+        } else {
+            &self.input(side).keys
+        }
+    }
 }
+
+/// The match count held for a left row with a NULL key in a null-aware
+/// anti join: every right row leaves it unknown, so it counts as matched
+/// while the right side holds any row. Counting never touches it (a NULL
+/// key pairs with nothing), and `matches == 0` never selects it.
+const MATCHED_BY_ANY: u32 = u32::MAX;
 
 impl OperatorFactory for StreamingJoin {
     fn name(&self) -> String {
@@ -360,11 +381,14 @@ impl JoinOperator {
                 t[key] = now;
             }
             let here = Some(i as u32);
-            if self.config.null_aware {
-                if side == 0 && !valid[i] {
-                    continue;
+            // Null-aware anti join: a left row with a NULL key shows only
+            // while the right side is empty.
+            let unknown_key = self.config.null_aware && side == 0 && !valid[i];
+            if self.config.null_aware && side == 1 {
+                if row_kind.is_addition() && mine.len() == 0 {
+                    outs.extend(unknown_keyed(other, RowKind::Delete));
                 }
-                if side == 1 && !valid[i] {
+                if !valid[i] {
                     // NOT IN over a set holding NULL is never true: every
                     // row emitted goes while a NULL is held.
                     let before = self.right_nulls;
@@ -387,7 +411,11 @@ impl JoinOperator {
                     }
                 }
             }
-            let hidden = self.right_nulls > 0;
+            let hidden = if unknown_key {
+                other.len() > 0
+            } else {
+                self.right_nulls > 0
+            };
             // A semi or anti join's filtered side emits its own row (added
             // or retracted) by its match count.
             if let Some((f, keep_matched)) = filtering
@@ -443,7 +471,13 @@ impl JoinOperator {
                     }
                 }
                 if !expired {
-                    let count = if counts_mine { matched.len() as u32 } else { 0 };
+                    let count = if unknown_key {
+                        MATCHED_BY_ANY
+                    } else if counts_mine {
+                        matched.len() as u32
+                    } else {
+                        0
+                    };
                     let e = mine.insert(
                         key,
                         RowRef {
@@ -460,6 +494,9 @@ impl JoinOperator {
             } else {
                 if let Some(e) = mine.find(key, hash, data, i)? {
                     mine.remove(e);
+                    if self.config.null_aware && side == 1 && mine.len() == 0 {
+                        outs.extend(unknown_keyed(other, RowKind::Insert));
+                    }
                 }
                 if filtering.is_none() {
                     let joined_kind = if me_outer || other_outer {
@@ -612,6 +649,18 @@ impl JoinOperator {
     }
 }
 
+/// Null-aware anti joins: the left rows with a NULL key (held in `left`),
+/// emitted as `kind` when the right side turns empty or stops being so.
+fn unknown_keyed(left: &SideState, kind: RowKind) -> impl Iterator<Item = Out> + '_ {
+    left.live()
+        .filter(|e| e.matches == MATCHED_BY_ANY)
+        .map(move |e| Out {
+            kind,
+            input: None,
+            other: Some(e.row),
+        })
+}
+
 /// Rows per batch of a full snapshot of a side.
 const SNAPSHOT_ROWS: usize = 65_536;
 
@@ -640,7 +689,11 @@ impl Operator for JoinOperator {
             return Ok(());
         };
         let deadline = now.saturating_sub(ttl.as_millis() as i64);
-        for s in &mut self.sides {
+        // A null-aware join's right side is kept whole: its emptiness and
+        // its NULLs decide every left row, and forgetting rows silently
+        // would leave downstream with rows these facts retracted.
+        let sides = if self.config.null_aware { 1 } else { 2 };
+        for s in &mut self.sides[..sides] {
             let expired: Vec<usize> = match &s.touched_at {
                 Some(t) => (0..s.keys()).filter(|k| t[*k] < deadline).collect(),
                 None => vec![],
@@ -656,7 +709,7 @@ impl Operator for JoinOperator {
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {
         // Each side's rows hold the columns its exchange hashes at `keys`.
-        let keys = [&self.config.left.keys[..], &self.config.right.keys[..]];
+        let keys = [self.config.exchange_keys(0), self.config.exchange_keys(1)];
         for (side, (watermark, batches)) in restore_sides(ctx, keys)?.into_iter().enumerate() {
             if let Some(w) = watermark {
                 self.watermark = self.watermark.max(w);

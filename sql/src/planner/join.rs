@@ -58,7 +58,8 @@ impl StreamPlanner<'_> {
     }
 
     /// A regular or interval join: a [`StreamingJoin`] fed by both sides
-    /// hashed on their keys (all rows to one subtask without keys).
+    /// hashed on their keys (all rows to one subtask without keys, and for
+    /// `NOT IN`, as Flink plans it: see [`StreamingJoin::exchange_keys`]).
     pub(crate) fn plan_join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Stream> {
         if let Some(filter) = &j.filter
             && let Some((probe_time, version_time, residual)) = super::temporal::as_of(filter)
@@ -66,6 +67,16 @@ impl StreamPlanner<'_> {
             return self.plan_temporal_join(j, &probe_time, &version_time, residual);
         }
         let kind = self.join_kind(j)?;
+        if j.null_aware && (j.on.len() > 1 || j.filter.is_some()) {
+            // Its NULL and emptiness facts would hold per correlated value,
+            // not for the whole subquery as StreamingJoin keeps them.
+            return Err(crate::error::SqlError::NotSupported {
+                location: self.location,
+                message: "NOT IN over a correlated subquery is not supported in streaming queries yet; \
+                          NOT EXISTS says the same where the subquery's column holds no NULL"
+                    .into(),
+            });
+        }
         let (left_keys, right_keys): (Vec<&Expr>, Vec<&Expr>) =
             j.on.iter().map(|(l, r)| (l, r)).unzip();
         let mut left = self.join_side(&j.left, &left_keys)?;
@@ -102,26 +113,7 @@ impl StreamPlanner<'_> {
                 && (kind.is_outer(0)
                     || kind.is_outer(1)
                     || matches!(kind, JoinKind::LeftAnti | JoinKind::RightAnti));
-        let keyed = !left.input.keys.is_empty();
-        let partitioning = |keys: &[usize]| {
-            if keyed {
-                Partitioning::Hash(keys.to_vec())
-            } else {
-                Partitioning::Single
-            }
-        };
-        let edges = vec![
-            Edge {
-                from: left.stream.node,
-                input: 0,
-                partitioning: partitioning(&left.input.keys),
-            },
-            Edge {
-                from: right.stream.node,
-                input: 1,
-                partitioning: partitioning(&right.input.keys),
-            },
-        ];
+        let (left_node, right_node) = (left.stream.node, right.stream.node);
         let op = StreamingJoin {
             left: left.input,
             right: right.input,
@@ -134,6 +126,19 @@ impl StreamPlanner<'_> {
             schema: schema.clone(),
             description,
         };
+        let edge = |from, input| {
+            let keys = op.exchange_keys(input);
+            Edge {
+                from,
+                input,
+                partitioning: if keys.is_empty() {
+                    Partitioning::Single
+                } else {
+                    Partitioning::Hash(keys.to_vec())
+                },
+            }
+        };
+        let edges = vec![edge(left_node, 0), edge(right_node, 1)];
         let node = self
             .graph
             .add_operator(Arc::new(op), self.parallelism, edges, schema)?;

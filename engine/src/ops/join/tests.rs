@@ -432,11 +432,16 @@ async fn interval_joins_restored_at_another_parallelism_expire_rows_by_the_water
     }
 }
 
-#[tokio::test]
-async fn not_in_hides_every_row_while_the_subquery_holds_a_null() {
+fn not_in() -> StreamingJoin {
     let mut j = join(JoinKind::LeftAnti, true);
     j.null_aware = true;
-    let steps = [
+    j
+}
+
+/// `NOT IN`: a subquery holding NULL hides every row; an empty one shows
+/// every row, those with a NULL key too.
+fn not_in_steps() -> Vec<Step> {
+    vec![
         rows(
             0,
             &[
@@ -447,19 +452,47 @@ async fn not_in_hides_every_row_while_the_subquery_holds_a_null() {
         ),
         rows(1, &[(Insert, Some(2), 200)]),
         rows(1, &[(Insert, None, 0)]),
-        rows(0, &[(Insert, Some(3), 40)]),
+        rows(0, &[(Insert, Some(3), 40), (Insert, None, 50)]),
         rows(1, &[(Delete, None, 0)]),
-    ];
-    let out = run(&j, &steps).await;
+        rows(1, &[(Delete, Some(2), 200)]),
+        rows(0, &[(Delete, None, 50)]),
+    ]
+}
+
+#[tokio::test]
+async fn not_in_hides_every_row_while_the_subquery_holds_a_null() {
+    let out = run(&not_in(), &not_in_steps()).await;
     assert_eq!(
         out,
         [
             "+I[1, 10]",
+            "+I[null, 20]",
             "+I[2, 30]",
+            "-D[null, 20]",
             "-D[2, 30]",
             "-D[1, 10]",
             "+I[1, 10]",
             "+I[3, 40]",
+            "+I[null, 20]",
+            "+I[null, 50]",
+            "+I[2, 30]",
+            "-D[null, 50]",
         ]
     );
+}
+
+#[tokio::test]
+async fn not_in_keeps_its_state_on_one_subtask_through_a_restore() {
+    assert_eq!(not_in().exchange_keys(0), &[] as &[usize]);
+    assert_snapshot_restore(&not_in(), &not_in_steps(), 3).await;
+    // Every row goes to subtask 0, so only a smaller parallelism leaves
+    // every restored subtask some rows to check.
+    for (from, to) in [(2, 1), (3, 1)] {
+        let rescale = Rescale {
+            keys: &[&[], &[]],
+            from,
+            to,
+        };
+        assert_rescale_restore(&not_in(), &not_in_steps(), 3, rescale).await;
+    }
 }

@@ -1,0 +1,4 @@
+-- NOT IN with both sides updating: per-key counts outside an updating subquery whose NULL is retracted.
+CREATE TABLE m (id INT, k INT) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/not_in/main.csv', 'format' = 'csv', 'csv.null-literal' = 'null');
+CREATE TABLE s (k INT) WITH ('connector' = 'filesystem', 'path' = '${DATA}/joins/not_in/sub_null_twice.json', 'format' = 'json');
+SELECT k, c FROM (SELECT k, COUNT(*) AS c FROM m GROUP BY k) WHERE k NOT IN (SELECT k FROM s GROUP BY k HAVING COUNT(*) = 1);
