@@ -31,7 +31,12 @@ fn table(rng: &mut Rng, rows: usize, keys: u64, nulls: u64) -> String {
             rng.below(keys).to_string()
         };
         ts += rng.below(3);
-        out += &format!("{k},{},1970-01-01 00:{:02}:{:02}\n", i % 50, ts / 60, ts % 60);
+        out += &format!(
+            "{k},{},1970-01-01 00:{:02}:{:02}\n",
+            i % 50,
+            ts / 60,
+            ts % 60
+        );
     }
     out
 }
@@ -98,8 +103,11 @@ fn every_join_kind_gives_the_same_rows_at_every_parallelism() {
         let keys = 6 + rng.below(40);
         let right_nulls = [0, 8, 100][rng.below(3) as usize];
         std::fs::write(dir.join("l.csv"), table(&mut rng, 300, keys, 8)).expect("write l");
-        std::fs::write(dir.join("r.csv"), table(&mut rng, 200, keys / 2, right_nulls))
-            .expect("write r");
+        std::fs::write(
+            dir.join("r.csv"),
+            table(&mut rng, 200, keys / 2, right_nulls),
+        )
+        .expect("write r");
         for query in QUERIES {
             let parallelism = 2 + rng.below(3) as usize;
             let want = fold(&run(&dir, query, 1)).expect("fold");

@@ -70,11 +70,12 @@ impl StreamPlanner<'_> {
         if j.null_aware && (j.on.len() > 1 || j.filter.is_some()) {
             // Its NULL and emptiness facts would hold per correlated value,
             // not for the whole subquery as StreamingJoin keeps them.
+            let message = "NOT IN over a correlated subquery is not supported in streaming \
+                           queries yet; NOT EXISTS says the same where the subquery's column \
+                           holds no NULL";
             return Err(crate::error::SqlError::NotSupported {
                 location: self.location,
-                message: "NOT IN over a correlated subquery is not supported in streaming queries yet; \
-                          NOT EXISTS says the same where the subquery's column holds no NULL"
-                    .into(),
+                message: message.into(),
             });
         }
         let (left_keys, right_keys): (Vec<&Expr>, Vec<&Expr>) =
