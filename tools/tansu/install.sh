@@ -2,6 +2,11 @@
 # Installs the Kafka-compatible broker the tests run: tansu 0.6.0 with the
 # patches in patches/ (why: README.md here). Does nothing when that build is
 # installed already; prints the broker's path.
+#
+# The sources come through cargo (a throwaway manifest that depends on the
+# three crates, `cargo fetch`), which checks each crate against the
+# registry index's checksum; the pristine .crate files are then unpacked
+# from cargo's cache and patched.
 set -euo pipefail
 
 version=0.6.0
@@ -9,28 +14,42 @@ here="$(cd "$(dirname "$0")" && pwd)"
 data="${XDG_DATA_HOME:-$HOME/.local/share}/eddy/tansu"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/eddy/tansu-build"
 bin="$data/bin/tansu"
-stamp="$(cat "$here"/patches/*.patch | sha256sum | cut -c1-16)"
+stamp="$( (echo "$version"; cat "$here"/patches/*.patch) | sha256sum | cut -c1-16)"
 
 if [ -x "$bin" ] && [ "$(cat "$data/stamp" 2>/dev/null)" = "$stamp" ]; then
     echo "$bin"
     exit 0
 fi
 
+crates=(tansu tansu-storage tansu-broker)
+
+# Fetch the crates through cargo.
+manifest="$cache/fetch"
+mkdir -p "$manifest/src"
+: > "$manifest/src/lib.rs"
+{
+    printf '[package]\nname = "eddy-tansu-fetch"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[dependencies]\n'
+    for crate in "${crates[@]}"; do
+        printf '%s = { version = "=%s", default-features = false }\n' "$crate" "$version"
+    done
+} > "$manifest/Cargo.toml"
+(cd "$manifest" && cargo fetch --quiet >&2)
+
+registry="${CARGO_HOME:-$HOME/.cargo}/registry/cache"
 src="$cache/src"
 rm -rf "$src"
 mkdir -p "$src"
+for crate in "${crates[@]}"; do
+    file=$(find "$registry" -name "$crate-$version.crate" | head -n 1)
+    [ -n "$file" ] || { echo "install.sh: cargo fetched no $crate $version" >&2; exit 1; }
+    tar xzf "$file" -C "$src"
+done
 
-fetch() { # crate, its sha256 from the crates.io index
-    curl -sSfL --retry 3 -o "$src/$1.crate" "https://static.crates.io/crates/$1/$version/download"
-    echo "$2  $src/$1.crate" | sha256sum -c --quiet -
-    tar xzf "$src/$1.crate" -C "$src"
-}
-fetch tansu 4fdd85473ec265140488cf8d55e82b844f5c051c8916fabdd4a71156ac053f6d
-fetch tansu-storage 720d2ed8e6010c70f7f06e5af5a7274ebbf6e42fdcd9e46de542b10dc4d2f35d
-fetch tansu-broker 93c1e91b40c2a706dfdbe9a795c08c70918c874ad23f6e0e87564cc0a180e720
-
+# Patches apply in name order: patches/<crate>-<n>-<what>.patch.
 for crate in tansu-storage tansu-broker; do
-    patch -s -d "$src/$crate-$version" -p1 < "$here/patches/$crate.patch"
+    for p in "$here"/patches/"$crate"-[0-9]*.patch; do
+        patch -s -d "$src/$crate-$version" -p1 < "$p"
+    done
 done
 mkdir -p "$src/tansu-$version/.cargo"
 cat > "$src/tansu-$version/.cargo/config.toml" <<TOML
