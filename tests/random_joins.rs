@@ -9,7 +9,6 @@
 #[path = "support/changelog.rs"]
 mod changelog;
 #[path = "support/crash.rs"]
-#[allow(dead_code)]
 mod crash;
 
 use std::path::Path;

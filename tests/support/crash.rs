@@ -1,5 +1,7 @@
 //! Killing a job at seeded random moments: shared by the crash tests over
-//! files (tests/recovery.rs) and over Kafka (tests/kafka.rs).
+//! files (tests/recovery.rs) and over Kafka (tests/kafka_crash.rs); each
+//! uses part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -49,6 +51,35 @@ pub struct Killed {
 
 /// Starts the script and kills it with SIGKILL after `after`.
 pub fn run_and_kill(script: &Path, after: Duration) -> Result<Killed, String> {
+    run_and_kill_when(script, |elapsed| elapsed >= after)
+}
+
+/// Starts the script and kills it with SIGKILL once a checkpoint of its
+/// job under `dir` (the job's `execution.checkpointing.dir`) is complete,
+/// or after `limit`: a restore from it then surely has something to do.
+pub fn run_and_kill_after_checkpoint(
+    script: &Path,
+    dir: &Path,
+    limit: Duration,
+) -> Result<Killed, String> {
+    let complete = || {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|job| {
+                std::fs::read_dir(job.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|chk| chk.path().join("_metadata").is_file())
+            })
+    };
+    run_and_kill_when(script, |elapsed| elapsed >= limit || complete())
+}
+
+/// Starts the script and kills it with SIGKILL once `kill(elapsed)` says so.
+fn run_and_kill_when(script: &Path, kill: impl Fn(Duration) -> bool) -> Result<Killed, String> {
     let log = script.with_extension("stderr");
     let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut child = eddy(script)
@@ -57,7 +88,7 @@ pub fn run_and_kill(script: &Path, after: Duration) -> Result<Killed, String> {
         .map_err(|e| format!("starting eddy: {e}"))?;
     let start = Instant::now();
     let mut killed = true;
-    while start.elapsed() < after {
+    while !kill(start.elapsed()) {
         if child.try_wait().map_err(|e| e.to_string())?.is_some() {
             killed = false;
             break;
