@@ -468,6 +468,36 @@ INSERT INTO dst SELECT id, topic FROM src;",
     result
 }
 
+/// `scan.startup.mode` and `scan.bounded.mode` 'timestamp': from the first
+/// record stamped at or after the start time, up to (not including) the
+/// first stamped at or after the end time, as Flink's Kafka source reads.
+fn startup_and_bound_by_timestamp(env: &Env) -> Result<(), String> {
+    env.broker.create_topic("stamped_in", 1)?;
+    let t0 = 1_700_000_000_000_i64;
+    let records: Vec<Record> = (0..10)
+        .map(|i| Record {
+            value: Some(format!("{{\"id\":{i}}}")),
+            partition: Some(0),
+            timestamp: Some(t0 + i * 1000),
+            ..Record::default()
+        })
+        .collect();
+    env.broker.produce("stamped_in", &records)?;
+    let printed = env.eddy_ok(
+        "by_timestamp",
+        &format!(
+            "CREATE TABLE t (id INT) WITH ('connector' = 'kafka', 'topic' = 'stamped_in', 'properties.bootstrap.servers' = '${{BROKER}}', 'format' = 'json', 'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '{}', 'scan.bounded.mode' = 'timestamp', 'scan.bounded.timestamp-millis' = '{}');
+SELECT id FROM t;",
+            t0 + 4500,
+            t0 + 8000
+        ),
+    )?;
+    let got: Vec<&str> = printed.lines().filter(|l| l.starts_with("+I[")).collect();
+    check(got == ["+I[5]", "+I[6]", "+I[7]"], || {
+        format!("read {got:?}, expected ids 5, 6 and 7")
+    })
+}
+
 fn main() -> ExitCode {
     run_cases(
         "kafka",
@@ -484,6 +514,10 @@ fn main() -> ExitCode {
             ("idle_partition", idle_partition),
             ("pattern_and_discovery", pattern_and_discovery),
             ("broker_down_and_back", broker_down_and_back),
+            (
+                "startup_and_bound_by_timestamp",
+                startup_and_bound_by_timestamp,
+            ),
         ],
     )
 }
