@@ -23,16 +23,18 @@
 //! back by the larger bound, so the rows it emits are not late.
 
 mod input;
+mod interval;
 mod state;
 
 pub use input::{JoinInput, JoinKind};
 pub(crate) use input::{KeyIds, key_columns, restore_sides, save_sides, time_millis};
+pub use interval::TimeBounds;
 
 use std::cmp::Reverse;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int8Array, UInt32Array, new_null_array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int8Array, UInt32Array};
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -44,33 +46,6 @@ use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 use crate::ops::row_store::{RowRef, RowStore};
-
-/// The time condition of an interval join, in milliseconds:
-/// `lower <= left.time - right.time <= upper`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeBounds {
-    /// Least difference.
-    pub lower: i64,
-    /// Greatest difference.
-    pub upper: i64,
-}
-
-impl TimeBounds {
-    /// The watermark after which a row of `side` at `time` can match no
-    /// more rows of the other side.
-    fn expiry(&self, side: usize, time: i64) -> i64 {
-        if side == 0 {
-            time.saturating_sub(self.lower)
-        } else {
-            time.saturating_add(self.upper)
-        }
-    }
-
-    /// How far the output watermark trails the input's.
-    pub fn watermark_delay(&self) -> i64 {
-        self.lower.saturating_neg().max(self.upper).max(0)
-    }
-}
 
 /// Configuration of a streaming join (the factory).
 #[derive(Clone)]
@@ -545,48 +520,6 @@ impl JoinOperator {
             }
         }
         Ok(outs)
-    }
-
-    /// Interval joins: lets go the rows the watermark makes unmatchable,
-    /// emitting the unmatched rows of outer sides padded with NULLs.
-    fn expire(&mut self) -> Result<Vec<ChangeBatch>> {
-        let mut batches = vec![];
-        for side in 0..2 {
-            let outer = self.config.kind.is_outer(side);
-            let s = &mut self.sides[side];
-            let mut padded = vec![];
-            while let Some(Reverse((expiry, e))) = s.expiries.peek().copied() {
-                if expiry > self.watermark {
-                    break;
-                }
-                s.expiries.pop();
-                let entry = *s.entry(e);
-                if outer && entry.matches == 0 {
-                    padded.push(entry.row);
-                }
-                s.remove(e);
-            }
-            if !padded.is_empty() {
-                let n = padded.len();
-                let mine = s.store.gather(&padded)?;
-                let mine = mine.columns()[..self.config.input(side).width].to_vec();
-                let other = self.config.input(1 - side);
-                let nulls = other.schema.fields()[..other.width]
-                    .iter()
-                    .map(|f| new_null_array(f.data_type(), n));
-                let columns: Vec<ArrayRef> = if side == 0 {
-                    mine.into_iter().chain(nulls).collect()
-                } else {
-                    nulls.chain(mine).collect()
-                };
-                batches.push(ChangeBatch::inserts(crate::batch::conform(
-                    &self.config.schema,
-                    columns,
-                )?));
-            }
-            self.sides[side].settle()?;
-        }
-        Ok(batches)
     }
 
     fn set_state_entries(&self, ctx: &Context) {
