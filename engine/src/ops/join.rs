@@ -361,7 +361,7 @@ impl JoinOperator {
             let unknown_key = self.config.null_aware && side == 0 && !valid[i];
             if self.config.null_aware && side == 1 {
                 if row_kind.is_addition() && mine.len() == 0 {
-                    outs.extend(unknown_keyed(other, RowKind::Delete));
+                    outs.extend(held_with_matches(other, MATCHED_BY_ANY, RowKind::Delete));
                 }
                 if !valid[i] {
                     // NOT IN over a set holding NULL is never true: every
@@ -378,11 +378,7 @@ impl JoinOperator {
                         } else {
                             RowKind::Insert
                         };
-                        outs.extend(other.live().filter(|e| e.matches == 0).map(|e| Out {
-                            kind,
-                            input: None,
-                            other: Some(e.row),
-                        }));
+                        outs.extend(held_with_matches(other, 0, kind));
                     }
                 }
             }
@@ -470,7 +466,7 @@ impl JoinOperator {
                 if let Some(e) = mine.find(key, hash, data, i)? {
                     mine.remove(e);
                     if self.config.null_aware && side == 1 && mine.len() == 0 {
-                        outs.extend(unknown_keyed(other, RowKind::Insert));
+                        outs.extend(held_with_matches(other, MATCHED_BY_ANY, RowKind::Insert));
                     }
                 }
                 if filtering.is_none() {
@@ -582,11 +578,16 @@ impl JoinOperator {
     }
 }
 
-/// Null-aware anti joins: the left rows with a NULL key (held in `left`),
-/// emitted as `kind` when the right side turns empty or stops being so.
-fn unknown_keyed(left: &SideState, kind: RowKind) -> impl Iterator<Item = Out> + '_ {
+/// Null-aware anti joins: the held left rows whose match count is
+/// `matches` (0: unmatched; `MATCHED_BY_ANY`: a NULL key), emitted as
+/// `kind` when a fact about the whole right side changes.
+fn held_with_matches(
+    left: &SideState,
+    matches: u32,
+    kind: RowKind,
+) -> impl Iterator<Item = Out> + '_ {
     left.live()
-        .filter(|e| e.matches == MATCHED_BY_ANY)
+        .filter(move |e| e.matches == matches)
         .map(move |e| Out {
             kind,
             input: None,
