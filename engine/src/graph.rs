@@ -118,9 +118,9 @@ pub struct JobGraph {
     /// late rows of its upstream node, not its results.
     pub late_rows: Option<LateRows>,
     /// How the job checkpoints; `None`: it does not.
-    pub checkpointing: Option<crate::checkpoint::CheckpointConfig>,
+    pub checkpointing: Option<crate::checkpoint::config::CheckpointConfig>,
     /// Where operators keep their state (`state.backend.type`).
-    pub state_backend: crate::state_backend::StateBackend,
+    pub state_backend: crate::state::backend::StateBackend,
 }
 
 /// The late-row side output of a job.

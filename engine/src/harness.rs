@@ -213,7 +213,8 @@ async fn feed_routed(
                 continue;
             }
         };
-        let parts = crate::exchange::hash_split(batch, keys[input], subtasks.len()).expect("split");
+        let parts =
+            crate::partition::hash_split(batch, keys[input], subtasks.len()).expect("split");
         for (t, part) in parts.into_iter().enumerate() {
             if let Some(part) = part {
                 rows[t] += part.num_rows();

@@ -28,9 +28,9 @@ pub mod message;
 pub mod metrics;
 pub mod operator;
 pub mod ops;
+pub mod partition;
 pub mod runtime;
 pub mod state;
-pub mod state_backend;
 pub mod value_text;
 pub mod watermark;
 

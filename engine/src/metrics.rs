@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::checkpoint::CheckpointStats;
+use crate::checkpoint::stats::CheckpointStats;
 use crate::message::MIN_WATERMARK;
 
 /// Counters of one subtask.

@@ -28,13 +28,13 @@ pub struct SubtaskInfo {
     /// Number of subtasks of the operator.
     pub parallelism: usize,
     /// Where the job keeps its operators' state.
-    pub state_backend: crate::state_backend::StateBackend,
+    pub state_backend: crate::state::backend::StateBackend,
 }
 
 impl SubtaskInfo {
     /// On the disk state backend, a database for this subtask's store of
-    /// rows named `part` (see [`crate::ops::row_store::RowStore::on_disk`]).
-    pub fn rows_on_disk(&self, part: &str) -> Result<Option<crate::state_backend::DiskChunks>> {
+    /// rows named `part` (see [`crate::state::row_store::RowStore::on_disk`]).
+    pub fn rows_on_disk(&self, part: &str) -> Result<Option<crate::state::backend::DiskChunks>> {
         self.state_backend
             .chunk_db(&format!("{}-{part}-{}", self.operator_id, self.index))
     }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use eddy_engine::checkpoint::CheckpointConfig;
 use eddy_engine::connector::parse_duration;
-use eddy_engine::state_backend::StateBackend;
+use eddy_engine::state::backend::StateBackend;
 
 use crate::error::{Location, Result, SqlError};
 

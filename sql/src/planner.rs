@@ -18,9 +18,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_engine::connector::{ConnectorRegistry, SourceChangelog, TableOptions, TableRequest};
 use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
+use eddy_engine::ops::source::values::Values;
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::unnest::Unnest;
-use eddy_engine::ops::values::Values;
 use eddy_engine::watermark::{ScanPrelude, WatermarkStrategy};
 
 use crate::catalog::{TableEntry, nullable_schema};
@@ -627,7 +627,7 @@ impl<'a> StreamPlanner<'a> {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| self.plan_error(e.to_string()))?;
         let op = Arc::new(
-            eddy_engine::ops::changelog_normalize::ChangelogNormalizeFactory::new(
+            eddy_engine::ops::source::changelog_normalize::ChangelogNormalizeFactory::new(
                 key.clone(),
                 entry.def.primary_key.clone(),
             ),

@@ -19,11 +19,16 @@
 //! acknowledged the checkpoint before finishing keeps that snapshot: its
 //! final state is newer than what its consumers saw at the barrier.
 
+pub mod config;
+pub mod stats;
 pub mod store;
+
+pub use config::{CheckpointConfig, sanitize};
+pub use stats::{CheckpointStats, CompletedCheckpoint};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -31,73 +36,6 @@ use crate::error::{EngineError, Result};
 use crate::graph::JobGraph;
 use crate::state::StateKey;
 use store::{CheckpointMetadata, FileSnapshotStore, OperatorEntry};
-
-/// How a job checkpoints and what it restores.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckpointConfig {
-    /// Time between checkpoints (`execution.checkpointing.interval`);
-    /// `None`: no periodic checkpoints, savepoints on demand only.
-    pub interval: Option<Duration>,
-    /// Base directory (`execution.checkpointing.dir`); the job's
-    /// checkpoints go under `<dir>/<job name>/`.
-    pub dir: PathBuf,
-    /// Complete checkpoints kept (`execution.checkpointing.num-retained`).
-    pub retained: usize,
-    /// Where savepoints go (`execution.checkpointing.savepoint-dir`);
-    /// `None`: `<dir>/<job name>/`.
-    pub savepoint_dir: Option<PathBuf>,
-    /// A checkpoint or savepoint to restore (`execution.savepoint.path`);
-    /// `None`: the job's latest complete checkpoint, if any.
-    pub restore_from: Option<PathBuf>,
-}
-
-impl CheckpointConfig {
-    /// The directory of `job`'s checkpoints.
-    pub fn job_dir(&self, job: &str) -> PathBuf {
-        self.dir.join(sanitize(job))
-    }
-}
-
-/// A job name as a file name: letters, digits, `-`, `_` and `.` kept.
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// What the checkpoints of a job did, for stats and benchmarks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckpointStats {
-    /// The checkpoint or savepoint the job restored, if any.
-    pub restored_from: Option<PathBuf>,
-    /// Checkpoints completed by this run.
-    pub completed: u64,
-    /// The last one completed.
-    pub last: Option<CompletedCheckpoint>,
-    /// Time from trigger to completion, summed over completed checkpoints.
-    pub total_duration: Duration,
-    /// Bytes written, summed over completed checkpoints.
-    pub total_bytes: u64,
-}
-
-/// One completed checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedCheckpoint {
-    /// Its id.
-    pub id: u64,
-    /// Its directory.
-    pub path: PathBuf,
-    /// From trigger to metadata written.
-    pub duration: Duration,
-    /// Size of its files.
-    pub bytes: u64,
-}
 
 /// The checkpoint id under which a finishing task writes its final state.
 pub const FINAL_CHECKPOINT: u64 = u64::MAX;

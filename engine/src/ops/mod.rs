@@ -1,22 +1,23 @@
-//! Built-in operators that know nothing of connectors.
+//! Built-in operators that know nothing of connectors, by family:
+//!
+//! ```text
+//!   calc, union, unnest   stateless, chained into the task that feeds them
+//!   source/               fixed rows (VALUES), upsert changelog normalization
+//!   aggregate/            GROUP BY (updating) and the accumulators all aggregates share
+//!   window/               window aggregates (slicing, session) and the window row buffer
+//!   over                  OVER aggregates
+//!   rank/                 Top-N and deduplication, unbounded and per window
+//!   join/                 regular and interval joins; window, temporal and lookup joins
+//! ```
+//!
+//! Their state lives in [`crate::state`] (row stores, snapshots).
 
-pub mod accumulator_state;
 pub mod aggregate;
 pub mod calc;
-pub mod changelog_normalize;
-pub mod group_aggregate;
-pub mod group_state;
 pub mod join;
-pub mod lookup_join;
-pub mod over_aggregate;
+pub mod over;
 pub mod rank;
-pub mod row_store;
-pub mod session_aggregate;
-pub mod slicing_window_aggregate;
-pub mod temporal_join;
+pub mod source;
 pub mod union;
 pub mod unnest;
-pub mod values;
-pub mod window_buffer;
-pub mod window_join;
-pub mod window_rank;
+pub mod window;

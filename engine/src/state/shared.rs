@@ -1,6 +1,6 @@
 //! Rows an incremental checkpoint refers to instead of writing them again.
 //!
-//! A store of rows ([`crate::ops::row_store::RowStore`]) keeps them in
+//! A store of rows ([`crate::state::row_store::RowStore`]) keeps them in
 //! chunks that never change once written, each with an id unique across
 //! the job's runs. An incremental snapshot writes each chunk once, as its
 //! own file shared by every later checkpoint that still needs it
@@ -186,9 +186,9 @@ fn resolve(batch: &RecordBatch, load: &mut Loaded<'_>) -> Result<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::row_store::tests::batch;
-    use crate::ops::row_store::{RowRef, RowStore};
     use crate::state::MemorySnapshotStore;
+    use crate::state::row_store::tests::batch;
+    use crate::state::row_store::{RowRef, RowStore};
 
     #[test]
     fn a_second_snapshot_writes_only_new_chunks_and_restores_the_rows() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_engine::graph::Partitioning;
 use eddy_engine::ops::aggregate::AggregateCall;
-use eddy_engine::ops::group_aggregate::GroupAggregate;
+use eddy_engine::ops::aggregate::group::GroupAggregate;
 
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;

@@ -9,7 +9,7 @@ use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
 use datafusion::logical_expr::{Expr, WindowFrameBound, WindowFrameUnits};
 use datafusion::physical_expr::aggregate::AggregateExprBuilder;
 use eddy_engine::ops::aggregate::AggregateCall;
-use eddy_engine::ops::over_aggregate::{Frame, OverAggregate};
+use eddy_engine::ops::over::{Frame, OverAggregate};
 
 use super::interval_millis;
 use super::{Stream, StreamPlanner};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use datafusion::common::{DFSchema, JoinType};
 use datafusion::logical_expr::{Expr, LogicalPlan, Operator, utils::split_conjunction};
 use eddy_engine::graph::{Edge, Partitioning};
-use eddy_engine::ops::lookup_join::{LookupCache, LookupJoin};
-use eddy_engine::ops::temporal_join::TemporalJoin;
+use eddy_engine::ops::join::lookup::{LookupCache, LookupJoin};
+use eddy_engine::ops::join::temporal::TemporalJoin;
 
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;

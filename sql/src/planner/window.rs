@@ -7,10 +7,10 @@ use std::sync::Arc;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_engine::graph::{Edge, Partitioning};
 use eddy_engine::ops::aggregate::WindowColumns;
-use eddy_engine::ops::session_aggregate::SessionAggregate;
-use eddy_engine::ops::slicing_window_aggregate::{Slicing, SlicingWindowAggregate};
-use eddy_engine::ops::window_join::{JoinSide, WindowJoin};
-use eddy_engine::ops::window_rank::WindowRank;
+use eddy_engine::ops::join::window::{JoinSide, WindowJoin};
+use eddy_engine::ops::rank::window::WindowRank;
+use eddy_engine::ops::window::session::SessionAggregate;
+use eddy_engine::ops::window::slicing::{Slicing, SlicingWindowAggregate};
 
 use super::aggregate::KeyedInput;
 use super::window_columns::{

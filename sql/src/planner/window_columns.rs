@@ -11,7 +11,7 @@ use std::sync::Arc;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, JoinType, ScalarValue};
 use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF};
-use eddy_engine::ops::slicing_window_aggregate::Slicing;
+use eddy_engine::ops::window::slicing::Slicing;
 
 /// A window column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use datafusion::arrow::array::UInt32Array;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
-use crate::ops::row_store::{RowRef, RowStore};
+use crate::state::row_store::{RowRef, RowStore};
 
 /// Bytes of a side's rows kept uncompressed: a join keeps every row, and
 /// most are never read again (see `RowStore::with_hot_budget`).

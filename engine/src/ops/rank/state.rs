@@ -11,7 +11,7 @@ use datafusion::logical_expr::EmitTo;
 
 use super::{Held, OrderKey, Partitions, RankOperator, row_hasher};
 use crate::error::{EngineError, Result};
-use crate::ops::row_store::RowRef;
+use crate::state::row_store::RowRef;
 
 impl RankOperator {
     /// Every partition key, in id order (re-interned, so the ids stay).
@@ -94,7 +94,9 @@ impl RankOperator {
         if let Partitions::Rows(_) = self.partitions {
             columns.extend(self.store.gather(&refs)?.columns().iter().cloned());
         }
-        Ok(Some(crate::ops::accumulator_state::state_batch(columns)?))
+        Ok(Some(crate::ops::aggregate::accumulator_state::state_batch(
+            columns,
+        )?))
     }
 
     /// Restores the rows of a batch written by `state_batch` (into an empty

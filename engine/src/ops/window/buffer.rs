@@ -12,6 +12,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use crate::batch::ChangeBatch;
 use crate::error::Result;
 use crate::late::Late;
+use crate::operator::{Context, Emitter};
 
 /// A window has fired once the watermark reached its last millisecond.
 pub fn fired(window_end: i64, watermark: i64) -> bool {
@@ -54,6 +55,27 @@ impl WindowBuffer {
             self.held.entry(end).or_default().push(part.data);
         }
         Ok(late)
+    }
+
+    /// The start of every windowed operator's `process` that holds rows
+    /// until their window fires: refuses updating input (`what` names the
+    /// operator in the error), holds the rows of `batch` as [`Self::hold`]
+    /// does, and reports the late ones under `operator`'s name.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn accept(
+        &mut self,
+        what: &str,
+        operator: &str,
+        batch: &ChangeBatch,
+        window_end: usize,
+        watermark: i64,
+        ctx: &Context,
+        out: &mut dyn Emitter,
+    ) -> Result<()> {
+        batch.ensure_append_only(what)?;
+        let late = self.hold(batch, window_end, watermark)?;
+        late.report(operator, batch.data.columns(), watermark, ctx, out)
+            .await
     }
 
     /// Removes and returns the windows that `watermark` fired, by end.

@@ -20,13 +20,13 @@ use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::PhysicalExpr;
 use foldhash::fast::RandomState;
 
-use super::aggregate::{AggregateCall, BatchArguments, new_accumulators};
-use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
 use crate::error::Result;
 use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::ops::aggregate::{AggregateCall, BatchArguments, new_accumulators};
+use crate::ops::window::buffer::{fired, millis};
 use crate::state::{split_watermark, watermark_batch};
 
 /// Which rows before the current one are in its frame.
@@ -286,12 +286,14 @@ impl OverOperator {
             waiting,
         )));
         columns.extend(all.columns().iter().cloned());
-        Ok(Some(super::accumulator_state::state_batch(columns)?))
+        Ok(Some(crate::ops::aggregate::accumulator_state::state_batch(
+            columns,
+        )?))
     }
 
     /// The running accumulators of the partitions (unbounded frames): the
     /// partition keys, then the layout of
-    /// [`super::accumulator_state::snapshot`]. Reading them consumes them:
+    /// [`crate::ops::aggregate::accumulator_state::snapshot`]. Reading them consumes them:
     /// the caller restores them from the batch.
     fn running_batch(&mut self) -> Result<Option<RecordBatch>> {
         let entries = self
@@ -300,7 +302,7 @@ impl OverOperator {
             .filter_map(|(key, p)| {
                 p.running
                     .as_mut()
-                    .map(|accs| super::accumulator_state::Entry {
+                    .map(|accs| crate::ops::aggregate::accumulator_state::Entry {
                         key: key.to_vec(),
                         start: 0,
                         end: 0,
@@ -308,7 +310,7 @@ impl OverOperator {
                     })
             })
             .collect();
-        let Some(state) = super::accumulator_state::snapshot(entries)? else {
+        let Some(state) = crate::ops::aggregate::accumulator_state::snapshot(entries)? else {
             return Ok(None);
         };
         let keys = if self.config.partition_by.is_empty() {
@@ -321,13 +323,13 @@ impl OverOperator {
             self.keys
                 .convert_rows(bytes.iter().flatten().map(|k| parser.parse(k)))?
         };
-        super::accumulator_state::with_exchange_keys(keys, &state).map(Some)
+        crate::ops::aggregate::accumulator_state::with_exchange_keys(keys, &state).map(Some)
     }
 
     /// Holds the rows, or takes the running accumulators, of a batch
     /// written by `rows_batch` or `running_batch`.
     fn restore_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let batch = &super::accumulator_state::without_exchange_keys(
+        let batch = &crate::ops::aggregate::accumulator_state::without_exchange_keys(
             batch,
             self.config.partition_by.len(),
         )?;
@@ -338,7 +340,7 @@ impl OverOperator {
             )
         {
             let partitions = &mut self.partitions;
-            return super::accumulator_state::restore(
+            return crate::ops::aggregate::accumulator_state::restore(
                 batch,
                 &self.config.calls,
                 |key, _, _, accs| {

@@ -38,7 +38,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
 use crate::state::SnapshotStore;
-use crate::state_backend::{DISK_HOT_BYTES, DiskChunks};
+use crate::state::backend::{DISK_HOT_BYTES, DiskChunks};
 
 /// A row of a [`RowStore`]: its chunk and its number there. Two live rows
 /// never share a reference, so within a batch it is also the row's identity.
@@ -696,7 +696,7 @@ pub(crate) mod tests {
     #[test]
     fn on_disk_chunks_beyond_the_budget_leave_memory_and_go_when_let_go() {
         let dir = std::env::temp_dir().join(format!("eddy-row-store-disk-{}", std::process::id()));
-        let db = crate::state_backend::StateBackend::disk(&dir)
+        let db = crate::state::backend::StateBackend::disk(&dir)
             .chunk_db("test")
             .expect("db");
         let mut store = RowStore::new(batch(0..0).schema())

@@ -29,11 +29,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
 use foldhash::fast::RandomState;
 
-use super::aggregate::{AggregateCall, BatchArguments, GroupKeys};
-use super::group_state::{GroupState, group_state, kept_rows};
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::ops::aggregate::group_state::{GroupState, group_state, kept_rows};
+use crate::ops::aggregate::{AggregateCall, BatchArguments, GroupKeys};
 
 /// Configuration of a group aggregation (the factory).
 #[derive(Clone)]
@@ -397,7 +397,9 @@ impl GroupAggregateOperator {
                 StructArray::try_new(fields.into(), parts, None)?
             }));
         }
-        Ok(Some(super::accumulator_state::state_batch(columns)?))
+        Ok(Some(crate::ops::aggregate::accumulator_state::state_batch(
+            columns,
+        )?))
     }
 
     /// Adds the keys of a batch written by `state_batch`.

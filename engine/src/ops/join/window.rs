@@ -16,13 +16,13 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
-pub use super::join::JoinKind;
-use super::join::{restore_sides, save_sides};
-use super::window_buffer::WindowBuffer;
 use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+pub use crate::ops::join::JoinKind;
+use crate::ops::join::{restore_sides, save_sides};
+use crate::ops::window::buffer::WindowBuffer;
 
 /// One side of the join.
 #[derive(Clone)]
@@ -269,17 +269,19 @@ impl Operator for WindowJoinOperator {
         ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
-        batch.ensure_append_only("a window join")?;
         let side = input.min(1);
-        let late = self.held[side].hold(&batch, self.side(side).window_end, self.watermark)?;
-        late.report(
-            &self.config.description,
-            batch.data.columns(),
-            self.watermark,
-            ctx,
-            out,
-        )
-        .await
+        let window_end = self.side(side).window_end;
+        self.held[side]
+            .accept(
+                "a window join",
+                &self.config.description,
+                &batch,
+                window_end,
+                self.watermark,
+                ctx,
+                out,
+            )
+            .await
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {

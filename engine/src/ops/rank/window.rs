@@ -17,11 +17,11 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 
-use super::window_buffer::WindowBuffer;
 use crate::batch::ChangeBatch;
 use crate::error::Result;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::ops::window::buffer::WindowBuffer;
 use crate::state::{split_watermark, watermark_batch};
 
 /// Configuration of a window ranking (the factory).
@@ -158,18 +158,17 @@ impl Operator for WindowRankOperator {
         ctx: &mut Context,
         out: &mut dyn Emitter,
     ) -> Result<()> {
-        batch.ensure_append_only("a window ranking")?;
-        let late = self
-            .windows
-            .hold(&batch, self.config.window_end, self.watermark)?;
-        late.report(
-            &self.config.description,
-            batch.data.columns(),
-            self.watermark,
-            ctx,
-            out,
-        )
-        .await
+        self.windows
+            .accept(
+                "a window ranking",
+                &self.config.description,
+                &batch,
+                self.config.window_end,
+                self.watermark,
+                ctx,
+                out,
+            )
+            .await
     }
 
     async fn open(&mut self, ctx: &mut Context) -> Result<()> {

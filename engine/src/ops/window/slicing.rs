@@ -25,16 +25,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use foldhash::fast::RandomState;
 
-use super::accumulator_state;
-use super::aggregate::{
-    AggregateCall, BatchArguments, FiredWindows, GroupKeys, WindowColumns, new_groups_accumulators,
-};
-use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
 use crate::error::{EngineError, Result};
 use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::ops::aggregate::accumulator_state;
+use crate::ops::aggregate::{
+    AggregateCall, BatchArguments, FiredWindows, GroupKeys, WindowColumns, new_groups_accumulators,
+};
+use crate::ops::window::buffer::{fired, millis};
 
 /// How windows are made of slices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

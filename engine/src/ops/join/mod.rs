@@ -21,6 +21,14 @@
 //! and only then is an unmatched row of an outer side emitted with
 //! padding, so the output stays append-only. Its output watermark is held
 //! back by the larger bound, so the rows it emits are not late.
+//!
+//! The other joins of the family live beside it: [`window`] (window join),
+//! [`temporal`] (event-time temporal join) and [`lookup`] (lookup join);
+//! they share this module's key ids and side snapshots.
+
+pub mod lookup;
+pub mod temporal;
+pub mod window;
 
 mod input;
 mod interval;
@@ -45,7 +53,7 @@ use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-use crate::ops::row_store::{RowRef, RowStore};
+use crate::state::row_store::{RowRef, RowStore};
 
 /// Configuration of a streaming join (the factory).
 #[derive(Clone)]
@@ -608,7 +616,7 @@ impl Operator for JoinOperator {
         self.config
             .state_ttl
             .filter(|_| self.config.interval.is_none())
-            .map(super::group_aggregate::ttl_sweep_every)
+            .map(crate::ops::aggregate::group::ttl_sweep_every)
     }
 
     /// Forgets the keys of a side no row of that side touched for the TTL,
@@ -683,7 +691,9 @@ impl Operator for JoinOperator {
             for (i, refs) in refs.chunks(SNAPSHOT_ROWS).enumerate() {
                 let mut columns = state.store.gather(refs)?.columns().to_vec();
                 columns.push(Arc::new(matches.slice(i * SNAPSHOT_ROWS, refs.len())));
-                batches.push(crate::ops::accumulator_state::state_batch(columns)?);
+                batches.push(crate::ops::aggregate::accumulator_state::state_batch(
+                    columns,
+                )?);
             }
         }
         save_sides(ctx, checkpoint, self.watermark, sides)

@@ -6,7 +6,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::*;
 use crate::harness::{Step, kv_schema, run};
-use crate::ops::values::Values;
+use crate::ops::source::values::Values;
 
 /// The dimension table: (id, name), two rows for id 2.
 fn table() -> Arc<dyn SourceFactory> {

@@ -16,16 +16,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::OwnedRow;
 use datafusion::logical_expr::Accumulator;
 
-use super::accumulator_state;
-use super::aggregate::{
-    AggregateCall, BatchArguments, FiredWindows, GroupKeys, WindowColumns, new_accumulators,
-};
-use super::window_buffer::{fired, millis};
 use crate::batch::ChangeBatch;
 use crate::error::Result;
 use crate::late::Late;
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
+use crate::ops::aggregate::accumulator_state;
+use crate::ops::aggregate::{
+    AggregateCall, BatchArguments, FiredWindows, GroupKeys, WindowColumns, new_accumulators,
+};
+use crate::ops::window::buffer::{fired, millis};
 
 /// Configuration of a session window aggregation (the factory).
 #[derive(Clone)]

@@ -12,9 +12,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 
-use super::aggregate::AggregateCall;
 use crate::error::{EngineError, Result};
 use crate::operator::Context;
+use crate::ops::aggregate::AggregateCall;
 use crate::state::{split_watermark, watermark_batch};
 
 /// One piece of state to snapshot.

@@ -2,7 +2,7 @@
 //! while a job runs.
 //!
 //! * `hashmap` (the default): everything in memory. Stores of rows
-//!   ([`crate::ops::row_store::RowStore`]) that have a memory budget
+//!   ([`crate::state::row_store::RowStore`]) that have a memory budget
 //!   compress what is beyond it, in memory.
 //! * the disk backend (Flink's `rocksdb` names it): rows beyond a store's
 //!   budget go to an embedded key-value store on local disk, one

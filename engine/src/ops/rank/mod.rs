@@ -15,6 +15,10 @@
 //! When the consumers need no `-U` (they apply `+U` as an upsert), a
 //! deduplication of an append-only input keeps no rows at all: only each
 //! partition's order key, since the row it replaces is never emitted again.
+//!
+//! [`window`] ranks within windows (window Top-N and deduplication).
+
+pub mod window;
 
 use std::sync::Arc;
 
@@ -28,7 +32,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
-use super::row_store::{RowRef, RowStore};
+use crate::state::row_store::{RowRef, RowStore};
 
 mod state;
 use crate::batch::{ChangeBatch, RowKind};
@@ -593,7 +597,7 @@ impl Operator for RankOperator {
     fn processing_timer(&self) -> Option<std::time::Duration> {
         self.config
             .state_ttl
-            .map(super::group_aggregate::ttl_sweep_every)
+            .map(crate::ops::aggregate::group::ttl_sweep_every)
     }
 
     /// Forgets the partitions untouched for the TTL, emitting nothing.

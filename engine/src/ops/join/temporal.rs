@@ -22,12 +22,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
-use super::join::{JoinInput, KeyIds, restore_sides, save_sides, time_millis};
 use crate::batch::{ChangeBatch, RowKind};
 use crate::error::{EngineError, Result};
 use crate::message::MIN_WATERMARK;
 use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
-use crate::ops::row_store::{RowRef, RowStore};
+use crate::ops::join::{JoinInput, KeyIds, restore_sides, save_sides, time_millis};
+use crate::state::row_store::{RowRef, RowStore};
 
 /// Configuration of a temporal join (the factory).
 #[derive(Clone)]
@@ -370,7 +370,9 @@ impl Operator for TemporalJoinOperator {
             let refs: Vec<RowRef> = all.iter().map(|v| v.row).collect();
             let mut columns = self.version_rows.gather(&refs)?.columns().to_vec();
             columns.push(deleted_column(&all));
-            right.push(crate::ops::accumulator_state::state_batch(columns)?);
+            right.push(crate::ops::aggregate::accumulator_state::state_batch(
+                columns,
+            )?);
         }
         save_sides(ctx, checkpoint, self.watermark, [left, right])
     }

@@ -2,6 +2,16 @@
 //! arguments evaluated once per input batch, and the output batch of fired
 //! windows (group keys with the window columns filled in, then one column
 //! per aggregate).
+//!
+//! The family: [`group`] (unbounded GROUP BY, updating), its keyed
+//! accumulator state ([`group_state`]) and the snapshot form of
+//! accumulators that every aggregating operator shares
+//! ([`accumulator_state`]). The windowed aggregates are in
+//! [`crate::ops::window`], OVER in [`crate::ops::over`].
+
+pub mod accumulator_state;
+pub mod group;
+pub mod group_state;
 
 use std::sync::Arc;
 

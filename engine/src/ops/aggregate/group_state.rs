@@ -20,8 +20,8 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::Accumulator;
 use foldhash::fast::RandomState;
 
-use super::aggregate::AggregateCall;
 use crate::error::{EngineError, Result};
+use crate::ops::aggregate::AggregateCall;
 
 /// One call's state for all keys.
 pub trait GroupState: Send {

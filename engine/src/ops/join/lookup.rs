@@ -265,7 +265,7 @@ impl Operator for LookupJoinOperator {
         let (mut probe, mut found): (Vec<u32>, Vec<Option<u32>>) = (vec![], vec![]);
         let mut matched = vec![false; n];
         if !cache.key_types.is_empty() {
-            let keys = super::join::key_columns(data, &config.probe_keys, &cache.key_types)?;
+            let keys = crate::ops::join::key_columns(data, &config.probe_keys, &cache.key_types)?;
             let converted = cache.converter.convert_columns(&keys)?;
             for (i, m) in matched.iter_mut().enumerate() {
                 if keys.iter().any(|k| k.is_null(i)) {
