@@ -108,6 +108,9 @@ impl Shell {
                 Arc::new(eddy::connectors::print::changelog_printer());
             let sink = if is_query { sink } else { printer };
             let outcome = self.runtime.block_on(self.session.execute(&located, sink));
+            for w in self.session.take_warnings() {
+                eprintln!("[WARN] {w}");
+            }
             match outcome {
                 Err(e) => {
                     print_error_with_names(source, text, &e, &self.session.vocabulary().relations);

@@ -73,6 +73,9 @@ async fn run_statements(
                 return Err(ExitCode::FAILURE);
             }
         };
+        for w in session.take_warnings() {
+            eprintln!("[WARN] {w}");
+        }
         match outcome {
             Outcome::Done(_) => {}
             Outcome::Explain(plan) => println!("{plan}"),

@@ -1,5 +1,6 @@
 //! The `SET` keys of checkpointing, as Flink names them, turned into the
-//! engine's [`CheckpointConfig`].
+//! engine's [`CheckpointConfig`] and [`StateBackend`] (the keys, their
+//! older names and defaults are registered in [`crate::options`]).
 //!
 //! | key (Flink's older name) | default |
 //! |---|---|
@@ -20,44 +21,11 @@ use eddy_engine::state::backend::StateBackend;
 
 use crate::error::{Location, Result, SqlError};
 
-/// Checkpointing keys with their defaults, for `SET` listings and completion.
-pub const KEYS: &[(&str, &str)] = &[
-    ("execution.checkpointing.interval", ""),
-    ("execution.checkpointing.dir", ""),
-    ("execution.checkpointing.num-retained", "1"),
-    ("execution.checkpointing.savepoint-dir", ""),
-    ("execution.savepoint.path", ""),
-    ("state.backend.type", "hashmap"),
-    ("state.backend.rocksdb.localdir", ""),
-    ("execution.checkpointing.incremental", "false"),
-];
-
-/// Flink's older names of some keys, and the key each stands for.
-const ALIASES: &[(&str, &str)] = &[
-    ("state.checkpoints.dir", "execution.checkpointing.dir"),
-    (
-        "state.checkpoints.num-retained",
-        "execution.checkpointing.num-retained",
-    ),
-    (
-        "state.savepoints.dir",
-        "execution.checkpointing.savepoint-dir",
-    ),
-    (
-        "state.backend.incremental",
-        "execution.checkpointing.incremental",
-    ),
-];
-
 /// A set key's value (under its name or an older one), trimmed; `None`
 /// when unset or empty.
 fn lookup<'a>(get: &impl Fn(&str) -> Option<&'a str>, key: &str) -> Option<&'a str> {
-    let v = get(key).or_else(|| {
-        ALIASES
-            .iter()
-            .filter(|(_, k)| *k == key)
-            .find_map(|(alias, _)| get(alias))
-    });
+    let aliases = crate::options::find(key).map_or(&[][..], |o| o.aliases);
+    let v = get(key).or_else(|| aliases.iter().find_map(|alias| get(alias)));
     v.map(str::trim).filter(|v| !v.is_empty())
 }
 

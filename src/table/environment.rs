@@ -266,6 +266,13 @@ impl TableEnvironment {
         self.session.lock().await.set(key, value)
     }
 
+    /// The warnings of what ran since the last call: options set that
+    /// Eddy does not act on, named with the reason (`SET` in the shell
+    /// prints them).
+    pub async fn take_warnings(&self) -> Vec<String> {
+        self.session.lock().await.take_warnings()
+    }
+
     /// A configuration option's value, if set or defaulted.
     pub async fn get(&self, key: &str) -> Option<String> {
         self.session.lock().await.config(key).map(String::from)

@@ -1,0 +1,173 @@
+//! A SQL session: the catalog, the configuration and the execution of
+//! statements, shared by `eddy -f`, `eddy -e`, the shell and the Table
+//! API. This module holds the session and its dispatch of statements; each
+//! concern has a module of its own:
+//!
+//! ```text
+//!   config   SET / RESET / SET;   checked against crate::options
+//!   ddl      CREATE TABLE / VIEW, DROP
+//!   show     SHOW, DESCRIBE, the shell's completion vocabulary
+//!   plan     query -> optimized DataFusion plan; INSERT columns conformed to the sink
+//!   job      plans -> JobGraph (with the session's options) -> a running job
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use eddy_engine::connector::ConnectorRegistry;
+use eddy_engine::operator::OperatorFactory;
+use eddy_engine::runtime::{self, JobHandle};
+
+mod config;
+mod ddl;
+mod job;
+mod plan;
+mod show;
+
+use crate::catalog::TableEntry;
+use crate::error::{Location, Result, SqlError};
+use crate::functions;
+use crate::statement::{Located, Statement};
+
+/// Names a session knows, for completion.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    /// Tables and views.
+    pub relations: Vec<String>,
+    /// Columns of the tables.
+    pub columns: Vec<String>,
+    /// Scalar and aggregate functions.
+    pub functions: Vec<String>,
+    /// `SET` keys.
+    pub keys: Vec<String>,
+}
+
+/// What executing a statement produced.
+pub enum Outcome {
+    /// A statement with no result (`CREATE`, `SET`, ...): a message.
+    Done(String),
+    /// A small table of text (`SHOW`, `DESCRIBE`, `SET;`).
+    Rows {
+        /// Column names.
+        header: Vec<String>,
+        /// Rows.
+        rows: Vec<Vec<String>>,
+    },
+    /// Plan text (`EXPLAIN`).
+    Explain(String),
+    /// A started job (`INSERT`, `SELECT`, statement set).
+    Job(JobHandle),
+}
+
+/// A Flink SQL session.
+pub struct Session {
+    ctx: SessionContext,
+    tables: HashMap<String, TableEntry>,
+    views: BTreeMap<String, String>,
+    config: BTreeMap<String, String>,
+    connectors: ConnectorRegistry,
+    jobs_started: usize,
+    warnings: Vec<String>,
+}
+
+impl Session {
+    /// A session using `connectors`.
+    pub fn new(connectors: ConnectorRegistry) -> Self {
+        let mut config = SessionConfig::new()
+            .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            .set_bool("datafusion.sql_parser.collect_spans", true)
+            .set_str("datafusion.execution.time_zone", "UTC");
+        config.options_mut().optimizer.max_passes = 3;
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        if let Err(e) = functions::register(&mut state) {
+            // Registration only fails on a name clash among our own functions.
+            panic!("Flink functions could not be registered (this is a bug): {e}");
+        }
+        let ctx = SessionContext::new_with_state(state);
+        Self {
+            ctx,
+            tables: HashMap::new(),
+            views: BTreeMap::new(),
+            config: BTreeMap::new(),
+            connectors,
+            jobs_started: 0,
+            warnings: vec![],
+        }
+    }
+
+    pub(super) fn state(&self) -> SessionState {
+        self.ctx.state()
+    }
+
+    /// Executes one statement. A `SELECT`'s rows go to `query_sink`
+    /// (parallelism 1).
+    pub async fn execute(
+        &mut self,
+        stmt: &Located,
+        query_sink: Arc<dyn OperatorFactory>,
+    ) -> Result<Outcome> {
+        let at = stmt.location;
+        match &stmt.statement {
+            Statement::CreateTable(t) => self.create_table(t, at),
+            Statement::CreateView {
+                name,
+                if_not_exists,
+                columns,
+                query,
+            } => {
+                self.create_view(name, *if_not_exists, columns, query, &stmt.text, at)
+                    .await
+            }
+            Statement::Drop {
+                view,
+                name,
+                if_exists,
+            } => self.drop(*view, name, *if_exists, at),
+            Statement::Set(None) => Ok(self.list_config()),
+            Statement::Set(Some((k, v))) => {
+                self.set(k, v).map_err(|e| relocate(e, at))?;
+                Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+            }
+            Statement::Reset(key) => {
+                self.reset(key.as_deref());
+                Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
+            }
+            Statement::Show(what) => Ok(self.show(what)),
+            Statement::Describe(name) => self.describe(name, at).await,
+            Statement::Explain(inner) => {
+                let graph = self.plan_job(inner, at, query_sink).await?;
+                Ok(Outcome::Explain(graph.1))
+            }
+            Statement::Insert { .. } | Statement::StatementSet(_) | Statement::Query(_) => {
+                let (graph, _) = self.plan_job(&stmt.statement, at, query_sink).await?;
+                self.jobs_started += 1;
+                Ok(Outcome::Job(runtime::spawn(&graph)?))
+            }
+        }
+    }
+}
+
+/// Views the Table API registers for its own use (windows over a derived
+/// table) start with this; SHOW does not list them.
+pub const HIDDEN_VIEW_PREFIX: &str = "__eddy_table_";
+
+pub(super) fn is_hidden(view: &str) -> bool {
+    view.starts_with(HIDDEN_VIEW_PREFIX)
+}
+
+pub(super) fn relocate(e: SqlError, at: Location) -> SqlError {
+    match e {
+        SqlError::Plan { message, .. } => SqlError::Plan {
+            location: at,
+            message,
+        },
+        other => other,
+    }
+}
