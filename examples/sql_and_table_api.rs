@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(batch) = changes.next().await {
         // Each row with its kind: +I, -U, +U or -D.
         let batch = batch?;
-        for line in eddy::engine::value_text::change_lines(&batch) {
+        for line in eddy::text::change_lines(&batch) {
             println!("{line}");
         }
     }

@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     while let Some(batch) = results.next().await {
         let batch = batch?;
-        for line in eddy::engine::value_text::change_lines(&batch) {
+        for line in eddy::text::change_lines(&batch) {
             println!("{line}");
         }
     }

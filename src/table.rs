@@ -10,7 +10,7 @@
 //!
 //! ```
 //! # #[tokio::main]
-//! # async fn main() -> Result<(), eddy::sql::SqlError> {
+//! # async fn main() -> Result<(), eddy::SqlError> {
 //! use eddy::table::{TableEnvironment, col, lit};
 //!
 //! let env = TableEnvironment::new();
@@ -76,7 +76,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -91,7 +91,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -107,7 +107,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -123,7 +123,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -149,7 +149,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -167,7 +167,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -200,7 +200,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -227,7 +227,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -243,7 +243,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -260,7 +260,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -273,7 +273,7 @@ impl Table {
     ///     .collect()
     ///     .await?
     ///     .iter()
-    ///     .flat_map(eddy::engine::value_text::change_lines)
+    ///     .flat_map(eddy::text::change_lines)
     ///     .collect();
     /// assert_eq!(rows, ["+I[1, a, 1, one]"]);
     /// # Ok(()) }
@@ -286,7 +286,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -296,7 +296,7 @@ impl Table {
     /// // The changelog folds to the left rows, each with its match or NULLs.
     /// let batches = joined.collect().await?;
     /// let mut rows: Vec<String> =
-    ///     batches.iter().flat_map(eddy::engine::value_text::change_lines).collect();
+    ///     batches.iter().flat_map(eddy::text::change_lines).collect();
     /// rows.retain(|r| r.starts_with("+I"));
     /// assert!(rows.contains(&"+I[2, b, null]".to_string()));
     /// # Ok(()) }
@@ -309,7 +309,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -331,7 +331,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// let env = eddy::TableEnvironment::new();
     /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
     /// let clicks = env.from_path("clicks").await?;
@@ -372,7 +372,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -395,7 +395,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -431,7 +431,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -450,7 +450,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -479,7 +479,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -499,7 +499,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -522,7 +522,7 @@ impl Table {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -554,7 +554,7 @@ impl OrderedTable {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -617,7 +617,7 @@ impl GroupedTable {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;

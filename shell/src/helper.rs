@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use eddy::sql::Vocabulary;
+use eddy::Vocabulary;
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
@@ -206,7 +206,7 @@ impl Validator for SqlHelper {
             .iter()
             .any(|w| command.eq_ignore_ascii_case(w));
         Ok(
-            if input.trim().is_empty() || is_shell_word || eddy::sql::is_complete(input) {
+            if input.trim().is_empty() || is_shell_word || eddy::is_complete(input) {
                 ValidationResult::Valid(None)
             } else {
                 ValidationResult::Incomplete

@@ -5,9 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use eddy::engine::EngineError;
-use eddy::engine::metrics::JobMetrics;
-use eddy::engine::runtime::{JobCanceller, JobHandle, Savepointer};
+use eddy::EngineError;
+use eddy::job::JobMetrics;
+use eddy::job::{JobCanceller, JobHandle, Savepointer};
 
 /// Where a job is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,10 +190,10 @@ impl Jobs {
 /// A job's watermark (ms since the epoch) as Flink prints a timestamp
 /// (`2024-01-01T10:00:05`, UTC); `-` before the first and after the last.
 pub fn watermark_text(watermark: Option<i64>) -> String {
-    match watermark.filter(|w| *w != eddy::engine::message::MAX_WATERMARK) {
+    match watermark.filter(|w| *w != eddy::job::MAX_WATERMARK) {
         Some(ms) => {
             let mut out = String::new();
-            eddy::engine::value_text::write_timestamp(&mut out, i128::from(ms) * 1_000_000, false);
+            eddy::text::write_timestamp(&mut out, i128::from(ms) * 1_000_000, false);
             out
         }
         None => "-".into(),

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use eddy::sql::{Outcome, Session, Statement};
+use eddy::{Outcome, Session, Statement};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{Config, Editor};
@@ -77,14 +77,14 @@ impl Shell {
     /// Runs the statements of `text` (from `source`); an error stops the
     /// rest and is printed with its line and a caret.
     fn run_text(&mut self, source: &str, text: &str) -> Next {
-        for s in eddy::sql::split_statements(text) {
+        for s in eddy::split_statements(text) {
             if let Some(next) = self.shell_command(&s.text) {
                 match next {
                     Next::Quit => return Next::Quit,
                     Next::Continue => continue,
                 }
             }
-            let located = match eddy::sql::parse_statement(&s) {
+            let located = match eddy::parse_statement(&s) {
                 Ok(l) => l,
                 Err(e) => {
                     print_error_with_names(source, text, &e, &self.session.vocabulary().relations);
@@ -104,8 +104,7 @@ impl Shell {
                 None
             };
             let (sink, rx) = eddy::table::channel_sink(16);
-            let printer: Arc<dyn eddy::engine::operator::OperatorFactory> =
-                Arc::new(eddy::connectors::print::changelog_printer());
+            let printer: Arc<dyn eddy::OperatorFactory> = Arc::new(eddy::changelog_printer());
             let sink = if is_query { sink } else { printer };
             let outcome = self.runtime.block_on(self.session.execute(&located, sink));
             for w in self.session.take_warnings() {
@@ -270,7 +269,7 @@ pub fn run(runtime: Runtime, init: Option<(String, String)>) -> ExitCode {
                     .trim_end_matches(';')
                     .trim()
                     .to_ascii_lowercase();
-                if !eddy::sql::is_complete(&pending)
+                if !eddy::is_complete(&pending)
                     && !["quit", "exit", "help"].contains(&command.as_str())
                 {
                     continue;

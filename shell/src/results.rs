@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use eddy::EngineError;
 use eddy::arrow::datatypes::{DataType, SchemaRef};
-use eddy::engine::EngineError;
-use eddy::engine::runtime::JobHandle;
+use eddy::job::JobHandle;
 use eddy::{ChangeBatch, RowKind};
 use tokio::sync::mpsc;
 
@@ -78,7 +78,7 @@ pub(crate) fn cells(batch: &ChangeBatch, row: usize) -> Vec<String> {
                 return "<NULL>".to_string();
             }
             let mut s = String::new();
-            eddy::engine::value_text::write_value(&mut s, c.as_ref(), row);
+            eddy::text::write_value(&mut s, c.as_ref(), row);
             s
         })
         .collect()
@@ -209,7 +209,7 @@ pub async fn show(
         }
         match mode {
             Mode::Changelog => {
-                for line in eddy::engine::value_text::change_lines(&batch) {
+                for line in eddy::text::change_lines(&batch) {
                     let _ = writeln!(out, "{line}");
                 }
             }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::{cursor, execute, queue, terminal};
 use eddy::ChangeBatch;
-use eddy::engine::EngineError;
-use eddy::engine::runtime::JobHandle;
+use eddy::EngineError;
+use eddy::job::JobHandle;
 use tokio::sync::mpsc;
 
 use super::results::{Materialized, cells};

@@ -6,10 +6,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use eddy::engine::EngineError;
-use eddy::engine::metrics::JobStats;
-use eddy::engine::runtime::{JobCanceller, JobHandle};
-use eddy::sql::{Located, Outcome, Session, SqlError, Statement};
+use eddy::EngineError;
+use eddy::job::JobStats;
+use eddy::job::{JobCanceller, JobHandle};
+use eddy::{Located, Outcome, Session, SqlError, Statement};
 
 /// Runs `text` (from `source`) and returns the process exit code.
 pub async fn run(source: &str, text: &str) -> ExitCode {
@@ -57,15 +57,15 @@ async fn run_statements(
     background: &mut Vec<(String, JobHandle)>,
     cancellers: &mut Vec<JobCanceller>,
 ) -> Result<(), ExitCode> {
-    for s in eddy::sql::split_statements(text) {
-        let located = match eddy::sql::parse_statement(&s) {
+    for s in eddy::split_statements(text) {
+        let located = match eddy::parse_statement(&s) {
             Ok(l) => l,
             Err(e) => {
                 print_error(source, text, &e);
                 return Err(ExitCode::FAILURE);
             }
         };
-        let sink = Arc::new(eddy::connectors::print::changelog_printer());
+        let sink = Arc::new(eddy::changelog_printer());
         let outcome = match session.execute(&located, sink).await {
             Ok(o) => o,
             Err(e) => {

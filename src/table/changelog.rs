@@ -21,7 +21,7 @@ impl Changelog {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -48,7 +48,7 @@ impl Changelog {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -71,7 +71,7 @@ impl Changelog {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::lit;
     /// use futures::StreamExt;
     /// let env = eddy::TableEnvironment::new();
@@ -98,7 +98,7 @@ impl Changelog {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// use futures::StreamExt;
     /// #[derive(serde::Deserialize)]
@@ -139,7 +139,7 @@ impl Changelog {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::col;
     /// let env = eddy::TableEnvironment::new();
     /// env.execute_sql("CREATE TABLE g (x BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '10')").await?;
@@ -169,11 +169,11 @@ impl Drop for Changelog {
 ///
 /// ```
 /// # #[tokio::main]
-/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// # async fn main() -> Result<(), eddy::SqlError> {
 /// let mut session = eddy::new_session();
 /// let (sink, mut rx) = eddy::table::channel_sink(8);
-/// let stmt = eddy::sql::parse_statement(&eddy::sql::split_statements("SELECT 1")[0])?;
-/// if let eddy::sql::Outcome::Job(job) = session.execute(&stmt, sink).await? {
+/// let stmt = eddy::parse_statement(&eddy::split_statements("SELECT 1")[0])?;
+/// if let eddy::Outcome::Job(job) = session.execute(&stmt, sink).await? {
 ///     let batch = rx.recv().await.expect("a batch");
 ///     assert_eq!(batch.num_rows(), 1);
 ///     job.wait().await?;

@@ -32,7 +32,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// let env = eddy::TableEnvironment::new();
     /// env.set("parallelism.default", "2").await?;
     /// assert_eq!(env.get("parallelism.default").await.as_deref(), Some("2"));
@@ -56,7 +56,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// let env = eddy::TableEnvironment::new();
     /// env.execute_sql("CREATE TABLE t (x BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '5')").await?;
     /// let t = env.from_path("t").await?;
@@ -80,7 +80,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.sql_query("SELECT 1 + 1 AS two").await?;
     /// assert_eq!(t.logical_plan().schema().field_names(), ["two"]);
@@ -100,7 +100,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;
@@ -130,7 +130,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// let env = eddy::TableEnvironment::new();
     /// env.execute_sql("CREATE VIEW v AS SELECT 7 AS n").await?;
     /// let t = env.from_path("v").await?;
@@ -154,7 +154,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use std::sync::Arc;
     /// use datafusion::arrow::array::Int64Array;
     /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -213,7 +213,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use std::sync::Arc;
     /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
     /// #[derive(serde::Serialize)]
@@ -244,7 +244,7 @@ impl TableEnvironment {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// use eddy::table::{col, lit};
     /// let env = eddy::TableEnvironment::new();
     /// let t = env.from_values(vec![vec![lit(1i64), lit("a")], vec![lit(2i64), lit("b")]])?;

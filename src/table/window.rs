@@ -12,7 +12,7 @@ use super::{Expr, Table, plan_error, quoted};
 ///
 /// ```
 /// # #[tokio::main]
-/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// # async fn main() -> Result<(), eddy::SqlError> {
 /// use eddy::table::{Duration, Tumble, WindowProperties, col, count};
 /// let env = eddy::TableEnvironment::new();
 /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
@@ -40,7 +40,7 @@ impl Tumble {
 ///
 /// ```
 /// # #[tokio::main]
-/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// # async fn main() -> Result<(), eddy::SqlError> {
 /// let env = eddy::TableEnvironment::new();
 /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
 /// let clicks = env.from_path("clicks").await?;
@@ -93,7 +93,7 @@ impl Session {
 ///
 /// ```
 /// # #[tokio::main]
-/// # async fn main() -> Result<(), eddy::sql::SqlError> {
+/// # async fn main() -> Result<(), eddy::SqlError> {
 /// let env = eddy::TableEnvironment::new();
 /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
 /// let clicks = env.from_path("clicks").await?;
@@ -242,7 +242,7 @@ impl WindowGroupedTable {
     ///
     /// ```
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), eddy::sql::SqlError> {
+    /// # async fn main() -> Result<(), eddy::SqlError> {
     /// let env = eddy::TableEnvironment::new();
     /// env.execute_sql("CREATE TABLE clicks (u STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'datagen', 'number-of-rows' = '10')").await?;
     /// let clicks = env.from_path("clicks").await?;
