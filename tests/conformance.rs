@@ -6,7 +6,7 @@
 //! (`<case>.err`: lines that stderr must contain). `${DATA}` in a case is
 //! the data folder, `${TMP}` an empty folder of its own run.
 //!
-//! `cargo test --test conformance [-- FILTER]`
+//! `cargo test --workspace --test conformance [-- FILTER]`
 
 #[path = "support/changelog.rs"]
 mod changelog;

@@ -11,7 +11,7 @@
 //! runs it. tests/kafka_broker.rs checks that the broker behaves as Kafka
 //! where Eddy relies on it; tests/kafka_crash.rs kills jobs over Kafka.
 //!
-//! `cargo test -p eddy-shell --test kafka [-- FILTER]`
+//! `cargo test --workspace --test kafka [-- FILTER]`
 
 #[path = "support/changelog.rs"]
 mod changelog;

@@ -4,7 +4,7 @@
 //! test rather than as rows lost in a crash test. tools/tansu/README.md
 //! lists the patches these behaviours needed.
 //!
-//! `cargo test -p eddy-shell --test kafka_broker [-- FILTER]`
+//! `cargo test --workspace --test kafka_broker [-- FILTER]`
 
 #[path = "support/changelog.rs"]
 mod changelog;

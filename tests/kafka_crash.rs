@@ -5,7 +5,7 @@
 //! resumes inside a record batch (the broker must then return that batch,
 //! tests/kafka_broker.rs checks it does).
 //!
-//! `cargo test -p eddy-shell --test kafka_crash [-- FILTER]`
+//! `cargo test --workspace --test kafka_crash [-- FILTER]`
 
 #[path = "support/changelog.rs"]
 mod changelog;

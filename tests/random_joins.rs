@@ -4,7 +4,7 @@
 //! whose NULL reached only one subtask once passed every fixed case and
 //! failed here.
 //!
-//! `cargo test -p eddy-shell --test random_joins`
+//! `cargo test --workspace --test random_joins`
 
 #[path = "support/changelog.rs"]
 mod changelog;

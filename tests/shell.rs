@@ -5,7 +5,7 @@
 //! background job, listed and stopped (once with a savepoint), an error
 //! pointed at, and QUIT.
 //!
-//! `cargo test -p eddy-shell --test shell`
+//! `cargo test --workspace --test shell`
 
 use std::process::Command;
 
