@@ -345,12 +345,20 @@ INSERT INTO dst SELECT id FROM src;",
         mock.broker_down(1).map_err(|e| e.to_string())?;
         std::thread::sleep(Duration::from_secs(3));
         mock.broker_up(1).map_err(|e| e.to_string())?;
-        // librdkafka reconnects with a backoff of up to 10 s.
-        let all = kafka.consume_within("out", 55_000, Duration::from_secs(90))?;
-        let mut seen = std::collections::BTreeSet::new();
-        for r in &all {
-            seen.insert(r.value.clone().unwrap_or_default());
-        }
+        // librdkafka reconnects with a backoff of up to 10 s. Delivery is
+        // at least once: records sent again after the fault count once, so
+        // reading goes on until every id came (not until 55,000 records).
+        // The ids seen so far, and how many records they came from.
+        let seen = std::cell::RefCell::new((0, std::collections::BTreeSet::new()));
+        kafka.consume_until("out", Duration::from_secs(90), |records| {
+            let (read, ids) = &mut *seen.borrow_mut();
+            for r in &records[*read..] {
+                ids.insert(r.value.clone().unwrap_or_default());
+            }
+            *read = records.len();
+            ids.len() == 55_000
+        })?;
+        let seen = seen.into_inner().1;
         let missing: Vec<u32> = (0..55_000)
             .filter(|i| !seen.contains(&format!("{{\"id\":{i}}}")))
             .take(5)

@@ -185,6 +185,17 @@ impl Kafka {
         count: usize,
         wait: Duration,
     ) -> Result<Vec<Record>, String> {
+        self.consume_until(topic, wait, |records| records.len() >= count)
+    }
+
+    /// Reads `topic` from the start until what came satisfies `done` (or
+    /// `wait` passed), in partition order.
+    pub fn consume_until(
+        &self,
+        topic: &str,
+        wait: Duration,
+        done: impl Fn(&[Record]) -> bool,
+    ) -> Result<Vec<Record>, String> {
         let consumer: BaseConsumer = self
             .config()
             .set("group.id", "eddy-test")
@@ -204,7 +215,7 @@ impl Kafka {
         consumer.assign(&tpl).map_err(|e| e.to_string())?;
         let mut out = vec![];
         let deadline = Instant::now() + wait;
-        while out.len() < count && Instant::now() < deadline {
+        while !done(&out) && Instant::now() < deadline {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => out.push(Record {
                     key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
