@@ -81,12 +81,6 @@ pub struct Node {
     pub inputs: Vec<Edge>,
     /// Schema of the rows it emits.
     pub schema: SchemaRef,
-    /// Whether it emits updates (`-U`, `+U`, `-D`), not only inserts.
-    pub updating: bool,
-    /// Whether its updates include `-U` before each `+U`. Cleared by
-    /// [`JobGraph::settle_update_before`] where every consumer applies `+U`
-    /// as an upsert.
-    pub update_before: bool,
 }
 
 impl Node {
@@ -160,8 +154,6 @@ impl JobGraph {
             parallelism,
             inputs: vec![],
             schema,
-            updating: false,
-            update_before: true,
         });
         id
     }
@@ -195,53 +187,8 @@ impl JobGraph {
             parallelism,
             inputs,
             schema,
-            updating: false,
-            update_before: true,
         });
         Ok(id)
-    }
-
-    /// Lets the updating nodes whose consumers need no `-U` rows stop
-    /// emitting them (Flink's update-kind inference): a sink that applies
-    /// `+U` as an upsert needs none, and an operator passes the need on to
-    /// its inputs as it says ([`OperatorFactory::input_needs_update_before`]).
-    /// Call once every sink is in the graph.
-    pub fn settle_update_before(&mut self) {
-        let late_sink = self.late_rows_sink();
-        let mut needed = vec![false; self.nodes.len()];
-        for n in self.nodes.iter().rev() {
-            let NodeKind::Operator(factory) = &n.kind else {
-                continue;
-            };
-            if Some(n.id) == late_sink {
-                continue;
-            }
-            let need = factory.input_needs_update_before(needed[n.id]);
-            for e in &n.inputs {
-                needed[e.from] |= need;
-            }
-        }
-        for (id, need) in needed.iter().enumerate() {
-            let n = &self.nodes[id];
-            if !n.updating || *need {
-                continue;
-            }
-            let NodeKind::Operator(factory) = &n.kind else {
-                continue;
-            };
-            if let Some(upsert) = factory.without_update_before() {
-                self.nodes[id].kind = NodeKind::Operator(upsert);
-                self.nodes[id].update_before = false;
-            } else if !factory.input_needs_update_before(false)
-                && n.inputs.iter().all(|e| {
-                    let from = &self.nodes[e.from];
-                    !from.updating || !from.update_before
-                })
-            {
-                // Passes on what it gets, and gets no `-U`.
-                self.nodes[id].update_before = false;
-            }
-        }
     }
 
     /// The ids of the nodes fed by `id`.
@@ -289,18 +236,7 @@ impl fmt::Display for JobGraph {
                     }
                 })
                 .collect();
-            let mode = match (n.updating, n.update_before) {
-                (false, _) => "I",
-                (true, true) => "I,UB,UA,D",
-                (true, false) => "I,UA,D",
-            };
-            write!(
-                f,
-                "#{} {} [parallelism={}, changelogMode=[{mode}]]",
-                n.id,
-                n.name(),
-                n.parallelism
-            )?;
+            write!(f, "#{} {} [parallelism={}]", n.id, n.name(), n.parallelism)?;
             if !inputs.is_empty() {
                 write!(f, " <- {}", inputs.join(", "))?;
             }

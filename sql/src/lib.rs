@@ -25,6 +25,7 @@ pub mod rewrite;
 pub mod session;
 pub mod splitter;
 pub mod statement;
+pub mod stream_plan;
 pub mod system_time;
 pub mod tokens;
 pub mod types;

@@ -16,7 +16,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
 use eddy_engine::connector::ConnectorRegistry;
-use eddy_engine::graph::{Edge, JobGraph, NodeId, Partitioning};
+use eddy_engine::graph::{Edge, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
 use eddy_engine::ops::source::values::Values;
 use eddy_engine::ops::union::Union;
@@ -24,6 +24,7 @@ use eddy_engine::ops::unnest::Unnest;
 
 use crate::catalog::{TableEntry, nullable_schema};
 use crate::error::{Location, Result, SqlError};
+use crate::stream_plan::{ChangelogMode, Derive, StreamPlan};
 
 mod aggregate;
 mod join;
@@ -46,10 +47,10 @@ pub struct Stream {
     pub parallelism: usize,
 }
 
-/// Builds one job graph from logical plans.
+/// Builds one stream plan from logical plans.
 pub struct StreamPlanner<'a> {
-    /// The graph being built.
-    pub graph: JobGraph,
+    /// The stream plan being built.
+    pub plan: StreamPlan,
     pub(crate) state: &'a SessionState,
     tables: &'a HashMap<String, TableEntry>,
     connectors: &'a ConnectorRegistry,
@@ -69,7 +70,7 @@ pub struct StreamPlanner<'a> {
 }
 
 impl<'a> StreamPlanner<'a> {
-    /// A planner adding to a new graph named `name`.
+    /// A planner adding to a new stream plan for job `name`.
     pub fn new(
         name: &str,
         state: &'a SessionState,
@@ -79,7 +80,7 @@ impl<'a> StreamPlanner<'a> {
         location: Location,
     ) -> Self {
         Self {
-            graph: JobGraph::new(name),
+            plan: StreamPlan::new(name),
             state,
             tables,
             connectors,
@@ -120,25 +121,37 @@ impl<'a> StreamPlanner<'a> {
         schema: SchemaRef,
         description: String,
     ) -> Result<Stream> {
+        // Which input column each output column is, where it is one.
+        let columns = match &projection {
+            None => (0..schema.fields().len()).map(Some).collect(),
+            Some(exprs) => exprs
+                .iter()
+                .map(|e| {
+                    e.downcast_ref::<datafusion::physical_expr::expressions::Column>()
+                        .map(|c| c.index())
+                })
+                .collect(),
+        };
         let calc = Calc {
             predicate,
             projection,
             schema: schema.clone(),
             description,
         };
-        self.add_forward(input, Arc::new(calc), schema)
+        self.add_forward(input, Arc::new(calc), schema, Derive::Columns(columns))
     }
 
     /// Adds `op` fed by `input` through an exchange of `partitioning`,
-    /// with this planner's parallelism.
+    /// with this planner's parallelism; `derive` tells its properties.
     pub(crate) fn add_exchanged(
         &mut self,
         input: Stream,
         op: Arc<dyn eddy_engine::operator::OperatorFactory>,
         partitioning: Partitioning,
         schema: SchemaRef,
+        derive: Derive,
     ) -> Result<Stream> {
-        let node = self.graph.add_operator(
+        let node = self.plan.add_operator(
             op,
             self.parallelism,
             vec![Edge {
@@ -147,6 +160,7 @@ impl<'a> StreamPlanner<'a> {
                 partitioning,
             }],
             schema,
+            derive,
         )?;
         Ok(Stream {
             node,
@@ -207,16 +221,16 @@ impl<'a> StreamPlanner<'a> {
 
     /// Whether `s` carries updates.
     pub(crate) fn is_updating(&self, s: Stream) -> bool {
-        self.graph.nodes[s.node].updating
+        self.plan.nodes[s.node].is_updating()
     }
 
     /// The node that makes `s` an updating stream: `s` itself or the
     /// nearest node above it that emits updates of its own.
     fn update_origin(&self, s: Stream) -> String {
-        let mut node = &self.graph.nodes[s.node];
+        let mut node = &self.plan.nodes[s.node];
         while let [e] = node.inputs.as_slice() {
-            let up = &self.graph.nodes[e.from];
-            if !up.updating {
+            let up = &self.plan.nodes[e.from];
+            if !up.is_updating() {
                 break;
             }
             node = up;
@@ -238,8 +252,9 @@ impl<'a> StreamPlanner<'a> {
         input: Stream,
         op: Arc<dyn eddy_engine::operator::OperatorFactory>,
         schema: SchemaRef,
+        derive: Derive,
     ) -> Result<Stream> {
-        let node = self.graph.add_operator(
+        let node = self.plan.add_operator(
             op,
             input.parallelism,
             vec![Edge {
@@ -248,8 +263,8 @@ impl<'a> StreamPlanner<'a> {
                 partitioning: Partitioning::Forward,
             }],
             schema,
+            derive,
         )?;
-        self.graph.nodes[node].updating = self.is_updating(input);
         Ok(Stream {
             node,
             parallelism: input.parallelism,
@@ -280,7 +295,7 @@ impl<'a> StreamPlanner<'a> {
                     .join(", ")
             ),
         };
-        self.add_forward(input, Arc::new(unnest), schema)
+        self.add_forward(input, Arc::new(unnest), schema, Derive::Passes)
     }
 
     /// A Calc computing projection `p` over `input` (the stream of its input).
@@ -432,15 +447,15 @@ impl<'a> StreamPlanner<'a> {
                         },
                     })
                     .collect();
-                let node = self.graph.add_operator(
+                let node = self.plan.add_operator(
                     Arc::new(Union {
                         schema: schema.clone(),
                     }),
                     self.parallelism,
                     edges,
                     schema,
+                    Derive::Passes,
                 )?;
-                self.graph.nodes[node].updating = inputs.iter().any(|s| self.is_updating(*s));
                 Ok(Stream {
                     node,
                     parallelism: self.parallelism,
@@ -505,9 +520,15 @@ impl<'a> StreamPlanner<'a> {
 
     fn add_values(&mut self, batch: RecordBatch) -> Result<Stream> {
         let schema = batch.schema();
-        let node = self
-            .graph
-            .add_source(Arc::new(Values { batch }), None, 1, schema);
+        let node = self.plan.add_source(
+            Arc::new(Values { batch }),
+            None,
+            1,
+            schema,
+            ChangelogMode::Insert,
+            None,
+            None,
+        );
         Ok(Stream {
             node,
             parallelism: 1,

@@ -12,6 +12,7 @@ use eddy_engine::ops::aggregate::group::GroupAggregate;
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+use crate::stream_plan::Derive;
 
 /// An aggregation's input with its group keys first, and its calls.
 pub(crate) struct KeyedInput {
@@ -117,7 +118,7 @@ impl StreamPlanner<'_> {
             state_ttl: self.state_ttl,
             updating_input: self.is_updating(calc),
             update_before: true,
-            input_schema: self.graph.nodes[calc.node].schema.clone(),
+            input_schema: self.plan.nodes[calc.node].schema.clone(),
             schema: schema.clone(),
             description: format!(
                 "GroupAggregate(groupBy=[{}], select=[{}])",
@@ -130,8 +131,15 @@ impl StreamPlanner<'_> {
         } else {
             Partitioning::Hash((0..key_count).collect())
         };
-        let stream = self.add_exchanged(calc, Arc::new(op), partitioning, schema)?;
-        self.graph.nodes[stream.node].updating = true;
-        Ok(stream)
+        // The keys come first in the output: they are its upsert key, and
+        // what the exchange hashed.
+        let keys: Vec<usize> = (0..key_count).collect();
+        let derive = Derive::Emits {
+            updates: true,
+            upsert_key: Some(keys.clone()),
+            rowtime: None,
+            hashed: Some(keys),
+        };
+        self.add_exchanged(calc, Arc::new(op), partitioning, schema, derive)
     }
 }

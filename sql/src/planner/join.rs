@@ -16,6 +16,7 @@ use eddy_engine::ops::join::{JoinInput, JoinKind, StreamingJoin, TimeBounds};
 use super::{Stream, StreamPlanner, interval_millis};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+use crate::stream_plan::Derive;
 
 /// A side of a join as planned: its stream, with its key columns.
 pub(crate) struct Side {
@@ -140,10 +141,15 @@ impl StreamPlanner<'_> {
             }
         };
         let edges = vec![edge(left_node, 0), edge(right_node, 1)];
+        let derive = Derive::Emits {
+            updates: updating,
+            upsert_key: None,
+            rowtime: None,
+            hashed: None,
+        };
         let node = self
-            .graph
-            .add_operator(Arc::new(op), self.parallelism, edges, schema)?;
-        self.graph.nodes[node].updating = updating;
+            .plan
+            .add_operator(Arc::new(op), self.parallelism, edges, schema, derive)?;
         Ok(Stream {
             node,
             parallelism: self.parallelism,
@@ -169,7 +175,7 @@ impl StreamPlanner<'_> {
             return Ok(Side {
                 stream,
                 input: JoinInput {
-                    schema: self.graph.nodes[stream.node].schema.clone(),
+                    schema: self.plan.nodes[stream.node].schema.clone(),
                     width,
                     keys,
                     time: None,

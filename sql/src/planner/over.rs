@@ -15,6 +15,8 @@ use super::interval_millis;
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+use crate::stream_plan::Derive;
+use eddy_engine::graph::Partitioning;
 
 impl StreamPlanner<'_> {
     /// OVER aggregations of one partitioning, order and frame: a hash
@@ -151,7 +153,18 @@ impl StreamPlanner<'_> {
                     .join(", ")
             ),
         };
-        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema)?;
+        // The output holds the input's columns, then the aggregates.
+        let hashed = match &partitioning {
+            Partitioning::Hash(k) => Some(k.clone()),
+            _ => None,
+        };
+        let derive = Derive::Emits {
+            updates: false,
+            upsert_key: None,
+            rowtime: self.plan.nodes[input.node].props.rowtime,
+            hashed,
+        };
+        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema, derive)?;
         self.window_nodes.push(stream.node);
         Ok(stream)
     }

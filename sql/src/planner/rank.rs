@@ -11,6 +11,8 @@ use eddy_engine::ops::rank::Rank;
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+use crate::stream_plan::Derive;
+use eddy_engine::graph::Partitioning;
 
 /// The `ROW_NUMBER()` of a Window node not partitioned by window columns
 /// (those are window Top-N): its parameters.
@@ -172,9 +174,32 @@ impl StreamPlanner<'_> {
                     .join(", ")
             ),
         };
-        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema)?;
-        self.graph.nodes[stream.node].updating = true;
-        Ok(stream)
+        // The output holds the input's columns (then the rank number, if
+        // kept): a partition's top row is named by the partition keys, a
+        // top-N row by them and its rank.
+        let keys = match &partitioning {
+            Partitioning::Hash(k) => k.clone(),
+            _ => vec![],
+        };
+        let upsert_key = if limit == 1 {
+            Some(keys.clone())
+        } else if rank_number {
+            Some(
+                keys.iter()
+                    .copied()
+                    .chain([schema.fields().len() - 1])
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let derive = Derive::Emits {
+            updates: true,
+            upsert_key,
+            rowtime: None,
+            hashed: Some(keys),
+        };
+        self.add_exchanged(input, Arc::new(op), partitioning, schema, derive)
     }
 
     /// Whether `e` is a time attribute of `plan`: a table's watermarked

@@ -16,6 +16,7 @@ use super::{Stream, StreamPlanner, interval_millis};
 use crate::catalog::TableEntry;
 use crate::error::{Result, SqlError};
 use crate::statement::ColumnKind;
+use crate::stream_plan::{ChangelogMode, Derive};
 
 impl StreamPlanner<'_> {
     /// A source reading catalog table `name`, with its computed columns and
@@ -46,26 +47,38 @@ impl StreamPlanner<'_> {
             .ok_or_else(|| self.plan_error(format!("Object '{name}' not found")))?;
         let mut request = table_request(entry)?;
         request.read_columns = read_columns(entry, projection);
-        request.idle_timeout = self.graph.idle_timeout;
+        request.idle_timeout = self.plan.idle_timeout;
         let connector = self.connectors.get(request.options.connector())?;
         self.check_metadata(entry, connector.as_ref(), false)?;
         request.metadata = entry.metadata();
         let changelog = connector.source_changelog(&request.options);
         let factory = connector.create_source(request)?;
         let prelude = self.prelude(entry)?;
-        let node = self
-            .graph
-            .add_source(factory, prelude, self.parallelism, entry.schema.clone());
+        let mode = match changelog {
+            SourceChangelog::InsertOnly => ChangelogMode::Insert,
+            SourceChangelog::Retract | SourceChangelog::Upsert => ChangelogMode::Retract,
+        };
+        // A retract source (a CDC format) names its rows by the primary
+        // key; an upsert source is keyed by it once normalized.
+        let upsert_key = match changelog {
+            SourceChangelog::Retract => self.primary_key_columns(entry).ok(),
+            _ => None,
+        };
+        let node = self.plan.add_source(
+            factory,
+            prelude,
+            self.parallelism,
+            entry.schema.clone(),
+            mode,
+            upsert_key.filter(|k| !k.is_empty()),
+            rowtime_column(entry),
+        );
         let stream = Stream {
             node,
             parallelism: self.parallelism,
         };
         match changelog {
-            SourceChangelog::InsertOnly => Ok(stream),
-            SourceChangelog::Retract => {
-                self.graph.nodes[node].updating = true;
-                Ok(stream)
-            }
+            SourceChangelog::InsertOnly | SourceChangelog::Retract => Ok(stream),
             SourceChangelog::Upsert => self.normalize_upserts(stream, entry),
         }
     }
@@ -135,23 +148,37 @@ impl StreamPlanner<'_> {
         input: Stream,
         entry: &TableEntry,
     ) -> Result<Stream> {
-        let key: Vec<usize> = entry
-            .def
-            .primary_key
-            .iter()
-            .map(|k| entry.schema.index_of(k))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.plan_error(e.to_string()))?;
+        let key = self.primary_key_columns(entry)?;
         let op = Arc::new(
             eddy_engine::ops::source::changelog_normalize::ChangelogNormalizeFactory::new(
                 key.clone(),
                 entry.def.primary_key.clone(),
             ),
         );
-        let stream =
-            self.add_exchanged(input, op, Partitioning::Hash(key), entry.schema.clone())?;
-        self.graph.nodes[stream.node].updating = true;
-        Ok(stream)
+        let derive = Derive::Emits {
+            updates: true,
+            upsert_key: Some(key.clone()),
+            rowtime: rowtime_column(entry),
+            hashed: Some(key.clone()),
+        };
+        self.add_exchanged(
+            input,
+            op,
+            Partitioning::Hash(key),
+            entry.schema.clone(),
+            derive,
+        )
+    }
+
+    /// The columns of a table's primary key.
+    fn primary_key_columns(&self, entry: &TableEntry) -> Result<Vec<usize>> {
+        entry
+            .def
+            .primary_key
+            .iter()
+            .map(|k| entry.schema.index_of(k))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.plan_error(e.to_string()))
     }
 
     pub(super) fn prelude(&self, entry: &TableEntry) -> Result<Option<Arc<ScanPrelude>>> {
@@ -273,8 +300,10 @@ impl StreamPlanner<'_> {
                 partitioning: Partitioning::Single,
             })
             .collect();
-        let sink = self.graph.add_operator(factory, 1, inputs, have.clone())?;
-        self.graph.late_rows = Some(eddy_engine::graph::LateRows {
+        let sink = self
+            .plan
+            .add_operator(factory, 1, inputs, have.clone(), Derive::Sink)?;
+        self.plan.late_rows = Some(eddy_engine::graph::LateRows {
             sink,
             table: table.to_string(),
         });
@@ -296,7 +325,7 @@ impl StreamPlanner<'_> {
         } else {
             Partitioning::Rebalance
         };
-        Ok(self.graph.add_operator(
+        self.plan.add_operator(
             factory,
             parallelism,
             vec![Edge {
@@ -305,8 +334,16 @@ impl StreamPlanner<'_> {
                 partitioning,
             }],
             schema,
-        )?)
+            Derive::Sink,
+        )
     }
+}
+
+/// The column of a table's time attribute (the one its watermark is
+/// declared on), if it has one.
+fn rowtime_column(entry: &TableEntry) -> Option<usize> {
+    let w = entry.def.watermark.as_ref()?;
+    entry.schema.index_of(&w.column).ok()
 }
 
 /// The physical columns a scan needs: the projected ones and the rowtime

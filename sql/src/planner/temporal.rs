@@ -14,6 +14,7 @@ use eddy_engine::ops::join::temporal::TemporalJoin;
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+use crate::stream_plan::Derive;
 
 /// A catalog table under a join, the scan reading it, and the conditions
 /// of the filters between (each over its input's schema).
@@ -138,9 +139,13 @@ impl StreamPlanner<'_> {
             schema: schema.clone(),
             description: text,
         };
-        let node = self
-            .graph
-            .add_operator(Arc::new(op), self.parallelism, edges, schema)?;
+        let node = self.plan.add_operator(
+            Arc::new(op),
+            self.parallelism,
+            edges,
+            schema,
+            Derive::inserts(),
+        )?;
         Ok(Stream {
             node,
             parallelism: self.parallelism,
@@ -294,7 +299,7 @@ impl StreamPlanner<'_> {
             schema: schema.clone(),
             description: text,
         };
-        self.add_forward(left.stream, Arc::new(op), schema)
+        self.add_forward(left.stream, Arc::new(op), schema, Derive::Passes)
     }
 
     /// `plan` without the deduplication of a versioned view: `[alias]

@@ -19,6 +19,7 @@ use super::window_columns::{
 use super::{Stream, StreamPlanner};
 use crate::catalog::nullable_schema;
 use crate::error::Result;
+use crate::stream_plan::Derive;
 
 impl StreamPlanner<'_> {
     /// `GROUP BY window_start, window_end, ..` over a window table function:
@@ -159,7 +160,7 @@ impl StreamPlanner<'_> {
                 (Arc::new(op), Partitioning::Hash(keys))
             }
         };
-        let stream = self.add_exchanged(calc, op, partitioning, schema)?;
+        let stream = self.add_exchanged(calc, op, partitioning, schema, Derive::inserts())?;
         self.window_nodes.push(stream.node);
         Ok(stream)
     }
@@ -233,7 +234,8 @@ impl StreamPlanner<'_> {
             schema: schema.clone(),
             description: format!("WindowRank({expr})"),
         };
-        let stream = self.add_exchanged(input, Arc::new(op), partitioning, schema)?;
+        let stream =
+            self.add_exchanged(input, Arc::new(op), partitioning, schema, Derive::inserts())?;
         self.window_nodes.push(stream.node);
         Ok(stream)
     }
@@ -312,7 +314,7 @@ impl StreamPlanner<'_> {
                 on.join(", ")
             ),
         };
-        let node = self.graph.add_operator(
+        let node = self.plan.add_operator(
             Arc::new(op),
             self.parallelism,
             vec![
@@ -328,6 +330,7 @@ impl StreamPlanner<'_> {
                 },
             ],
             schema,
+            Derive::inserts(),
         )?;
         self.window_nodes.push(node);
         Ok(Stream {

@@ -83,7 +83,7 @@ impl Session {
             at,
         );
         // Before planning: sources read it (a Kafka partition's idleness).
-        planner.graph.idle_timeout = match self.config("table.exec.source.idle-timeout") {
+        planner.plan.idle_timeout = match self.config("table.exec.source.idle-timeout") {
             None => None,
             Some(v) => Some(eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
                 location: at,
@@ -126,18 +126,19 @@ impl Session {
         {
             planner.add_late_rows_sink(table)?;
         }
-        planner.graph.settle_update_before();
+        planner.plan.settle_update_before();
+        let mut graph = planner.plan.lower()?;
         let get = |k: &str| self.config.get(k).map(String::as_str);
-        planner.graph.checkpointing = crate::checkpointing::config(get, at)?;
-        planner.graph.state_backend = crate::checkpointing::state_backend(get, at)?;
+        graph.checkpointing = crate::checkpointing::config(get, at)?;
+        graph.state_backend = crate::checkpointing::state_backend(get, at)?;
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {
             text.push_str(&p.display_indent().to_string());
             text.push('\n');
         }
         text.push_str("\n== Streaming Plan ==\n");
-        text.push_str(&planner.graph.to_string());
-        Ok((planner.graph, text))
+        text.push_str(&planner.plan.explain(&graph));
+        Ok((graph, text))
     }
 
     /// The EXPLAIN text of running `plan` (optimized) as a query into `sink`.
