@@ -19,6 +19,7 @@ pub mod dialect;
 pub mod error;
 pub mod expr;
 pub mod functions;
+pub mod hints;
 pub mod options;
 pub mod planner;
 pub mod rewrite;

@@ -272,13 +272,48 @@ fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
                 "DAYOFWEEK" => ast::DateTimeField::Dow,
                 _ => ast::DateTimeField::Day,
             };
-            Some(Expr::Extract {
+            let extract = Expr::Extract {
                 field,
                 syntax: ast::ExtractSyntax::From,
                 expr: Box::new(args.into_iter().next()?),
+            };
+            Some(flink_day_of_week(extract))
+        }
+        // Flink's GREATEST and LEAST are NULL when any argument is;
+        // DataFusion's skip NULLs.
+        ("GREATEST" | "LEAST", n) if n >= 1 => {
+            let any_null = args
+                .iter()
+                .map(|a| Expr::IsNull(Box::new(a.clone())))
+                .reduce(|a, b| binary(a, ast::BinaryOperator::Or, b))?;
+            Some(Expr::Case {
+                case_token: ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![ast::CaseWhen {
+                    condition: any_null,
+                    result: Expr::Value(Value::Null.into()),
+                }],
+                else_result: Some(Box::new(call(&name.to_ascii_lowercase(), args))),
             })
         }
         _ => None,
+    }
+}
+
+/// `EXTRACT(DOW ..)` counts from 1 (Sunday) in Flink, from 0 in
+/// DataFusion; other extractions are the same.
+fn flink_day_of_week(extract: Expr) -> Expr {
+    match &extract {
+        Expr::Extract {
+            field: ast::DateTimeField::Dow,
+            ..
+        } => binary(
+            extract,
+            ast::BinaryOperator::Plus,
+            Expr::Value(Value::Number("1".into(), false).into()),
+        ),
+        _ => extract,
     }
 }
 
@@ -330,6 +365,10 @@ fn rewrite_one(e: &mut Expr) {
             *e = call(crate::functions::CAST_TO_STRING, vec![(**expr).clone()]);
         }
         Expr::Cast { data_type, .. } => flink_data_type(data_type),
+        Expr::Extract {
+            field: ast::DateTimeField::Dow,
+            ..
+        } => *e = flink_day_of_week(e.clone()),
         // `1.5E3` is a DOUBLE in Flink; other decimal literals are DECIMAL.
         Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n.contains(['e', 'E'])) => {
             // Cast from text: a decimal read of `1e9` would lose exactness.

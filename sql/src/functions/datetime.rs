@@ -38,6 +38,12 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
             to_timestamp_ltz,
         ),
         FlinkFunction::new(
+            "from_unixtime",
+            vec![vec![DataType::Int64], vec![DataType::Int64, Utf8]],
+            Utf8,
+            from_unixtime,
+        ),
+        FlinkFunction::new(
             "timestampdiff",
             vec![vec![Utf8, TS, TS]],
             DataType::Int32,
@@ -199,6 +205,53 @@ fn date_format(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                 }
                 out.append_value(&s);
                 last = Some((key, s));
+            }
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// `FROM_UNIXTIME(seconds [, format])`: the instant as text in the
+/// session time zone (UTC), by a Java pattern, `yyyy-MM-dd HH:mm:ss` by
+/// default (Flink returns a STRING, not a TIMESTAMP).
+fn from_unixtime(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let seconds = cast(&args[0], &DataType::Int64)?;
+    let seconds = seconds.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    let formats = match args.get(1) {
+        Some(f) => Some(cast(f, &DataType::Utf8)?),
+        None => None,
+    };
+    let formats = formats.as_ref().map(|f| f.as_string::<i32>());
+    let mut out = StringBuilder::new();
+    let mut pattern: Option<(String, String)> = None;
+    for i in 0..rows {
+        let p = match formats {
+            None => "yyyy-MM-dd HH:mm:ss",
+            Some(f) if f.is_null(i) => {
+                out.append_null();
+                continue;
+            }
+            Some(f) => f.value(i),
+        };
+        if seconds.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        if pattern.as_ref().is_none_or(|(j, _)| j != p) {
+            pattern = Some((p.to_string(), java_to_chrono(p)));
+        }
+        let Some((_, chrono_fmt)) = pattern.as_ref() else {
+            continue;
+        };
+        match DateTime::from_timestamp(seconds.value(i), 0) {
+            Some(d) => {
+                let mut s = String::new();
+                use std::fmt::Write;
+                if write!(s, "{}", d.naive_utc().format(chrono_fmt)).is_err() {
+                    return exec_err!("FROM_UNIXTIME: unsupported pattern '{p}'");
+                }
+                out.append_value(&s);
             }
             None => out.append_null(),
         }

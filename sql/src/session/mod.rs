@@ -114,6 +114,8 @@ impl Session {
         query_sink: Arc<dyn OperatorFactory>,
     ) -> Result<Outcome> {
         let at = stmt.location;
+        let hints = crate::hints::check(&stmt.text, at)?;
+        self.warnings.extend(hints);
         match &stmt.statement {
             Statement::CreateTable(t) => self.create_table(t, at),
             Statement::CreateView {
