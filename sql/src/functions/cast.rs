@@ -26,8 +26,11 @@ fn cast_to_string(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let a = &args[0];
     let mut out = StringBuilder::with_capacity(rows, rows * 8);
     let mut text = String::new();
+    // Logical nulls: a NULL literal's array (type Null) has no validity
+    // buffer, and `is_null` would call its rows valid.
+    let nulls = a.logical_nulls();
     for i in 0..rows {
-        if a.is_null(i) {
+        if nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             out.append_null();
             continue;
         }

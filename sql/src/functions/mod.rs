@@ -10,6 +10,7 @@ pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
+mod json;
 mod math;
 mod string;
 mod variance;
@@ -187,6 +188,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .chain(cast::functions())
         .chain(decimal::functions())
         .chain(math::functions())
+        .chain(json::functions())
     {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {
