@@ -12,6 +12,7 @@ pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSIO
 mod datetime;
 mod json;
 mod math;
+mod percentile;
 mod string;
 mod variance;
 mod window;
@@ -198,6 +199,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     }
     state.register_udaf(Arc::new(
         datafusion::logical_expr::AggregateUDF::new_from_impl(avg::FlinkAvg::new()),
+    ))?;
+    state.register_udaf(Arc::new(
+        datafusion::logical_expr::AggregateUDF::new_from_impl(percentile::FlinkPercentile::new()),
     ))?;
     for f in variance::functions() {
         state.register_udaf(Arc::new(f))?;
