@@ -30,6 +30,12 @@ pub fn sql_expr(
         .map_err(|e| df_error(e, at))
 }
 
+/// The function DataFusion's "Invalid function 'f'" error names, if it is one.
+fn unknown_function(message: &str) -> Option<&str> {
+    let rest = message.split_once("Invalid function '")?.1;
+    rest.split_once('\'').map(|(name, _)| name)
+}
+
 /// A DataFusion error as a located SQL error, using its span when it has one.
 pub fn df_error(e: DataFusionError, at: Location) -> SqlError {
     let location = e
@@ -42,6 +48,21 @@ pub fn df_error(e: DataFusionError, at: Location) -> SqlError {
         .filter(|l| l.line > 0)
         .unwrap_or(at);
     let message = e.strip_backtrace();
+    if let Some(name) = unknown_function(&message) {
+        // A Flink function Eddy lacks is refused by name (DataFusion only
+        // says it does not know it).
+        let hint = message
+            .split_once("Did you mean")
+            .map(|(_, h)| format!(" (did you mean{})", h.trim_end_matches('?')))
+            .unwrap_or_default();
+        return SqlError::NotSupported {
+            location,
+            message: format!(
+                "Function '{}' is not supported by Eddy yet, or is not a function{hint}",
+                name.to_ascii_uppercase()
+            ),
+        };
+    }
     if message.contains("This feature is not implemented") {
         SqlError::NotSupported { location, message }
     } else {

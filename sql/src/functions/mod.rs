@@ -10,6 +10,7 @@ pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
+mod hash;
 mod json;
 mod math;
 mod percentile;
@@ -190,6 +191,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .chain(decimal::functions())
         .chain(math::functions())
         .chain(json::functions())
+        .chain(hash::functions())
     {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {
