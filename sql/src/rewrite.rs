@@ -279,6 +279,32 @@ fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
             };
             Some(flink_day_of_week(extract))
         }
+        // LEFT and RIGHT of a negative length are empty in Flink
+        // (DataFusion counts from the other end); LPAD and RPAD to a
+        // negative length are NULL.
+        ("LEFT" | "RIGHT", 2) | ("LPAD" | "RPAD", 3) => {
+            let n = args.get(1)?.clone();
+            let negative = binary(
+                n,
+                ast::BinaryOperator::Lt,
+                Expr::Value(Value::Number("0".into(), false).into()),
+            );
+            let result = if name.ends_with("PAD") {
+                Value::Null
+            } else {
+                Value::SingleQuotedString(String::new())
+            };
+            Some(Expr::Case {
+                case_token: ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![ast::CaseWhen {
+                    condition: negative,
+                    result: Expr::Value(result.into()),
+                }],
+                else_result: Some(Box::new(call(&name.to_ascii_lowercase(), args))),
+            })
+        }
         // Flink's GREATEST and LEAST are NULL when any argument is;
         // DataFusion's skip NULLs.
         ("GREATEST" | "LEAST", n) if n >= 1 => {
@@ -351,6 +377,20 @@ fn json_value_returning(e: &mut Expr) -> bool {
     true
 }
 
+/// DataFusion's name of a Flink function that differs only in name.
+fn renamed(flink: &str) -> Option<&'static str> {
+    Some(match flink {
+        "STARTSWITH" => "starts_with",
+        "ENDSWITH" => "ends_with",
+        "REGEXP" => "regexp_like",
+        "SPLIT" => "string_to_array",
+        // Flink removes every equal element; DataFusion's ARRAY_REMOVE
+        // only the first.
+        "ARRAY_REMOVE" => "array_remove_all",
+        _ => return None,
+    })
+}
+
 fn rewrite_one(e: &mut Expr) {
     if json_value_returning(e) {
         return;
@@ -377,6 +417,11 @@ fn rewrite_one(e: &mut Expr) {
                     value: Value::SingleQuotedString(unit),
                     span: id.span,
                 });
+            }
+            // Flink functions that are DataFusion's under another name,
+            // with the same results.
+            if let Some(df) = renamed(&name) {
+                f.name = ast::ObjectName::from(vec![ast::Ident::new(df)]);
             }
             // LISTAGG(x [, sep]) is STRING_AGG(x, sep), ',' by default;
             // FILTER and DISTINCT stay.

@@ -15,6 +15,7 @@ mod json;
 mod math;
 mod percentile;
 mod string;
+mod text;
 mod variance;
 mod window;
 
@@ -192,6 +193,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .chain(math::functions())
         .chain(json::functions())
         .chain(hash::functions())
+        .chain(text::functions())
     {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {
