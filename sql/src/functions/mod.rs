@@ -16,6 +16,7 @@ mod math;
 mod percentile;
 mod string;
 mod text;
+mod timeadd;
 mod variance;
 mod window;
 
@@ -194,6 +195,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .chain(json::functions())
         .chain(hash::functions())
         .chain(text::functions())
+        .chain(timeadd::functions())
     {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {
