@@ -17,6 +17,7 @@ mod percentile;
 mod string;
 mod text;
 mod timeadd;
+mod url;
 mod variance;
 mod window;
 
@@ -196,6 +197,7 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .chain(hash::functions())
         .chain(text::functions())
         .chain(timeadd::functions())
+        .chain(url::functions())
     {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {

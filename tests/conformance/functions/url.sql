@@ -1,0 +1,7 @@
+-- URL_ENCODE / URL_DECODE as Java's URLEncoder/URLDecoder (text that does
+-- not decode is NULL), PARSE_URL parts as java.net.URL reads them, over
+-- literals and over a file.
+CREATE TABLE links (id INT, url STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/urls.csv', 'format' = 'csv');
+SELECT id, PARSE_URL(url, 'HOST') AS host, PARSE_URL(url, 'PATH') AS pth, PARSE_URL(url, 'QUERY', 'q') AS q, URL_ENCODE(url) AS enc, URL_DECODE(URL_ENCODE(url)) AS dec_again FROM links;
+SELECT URL_ENCODE('a b&c=d/é*~') AS a, URL_DECODE('a+b%26c%3Dd%2F%C3%A9') AS b, URL_DECODE('%zz') AS c, URL_ENCODE(CAST(NULL AS STRING)) AS d,
+  PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'HOST') AS host, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'PATH') AS pth, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'QUERY') AS qry, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'QUERY', 'm') AS qm, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'REF') AS frag, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'PROTOCOL') AS proto, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'FILE') AS fil, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'AUTHORITY') AS auth, PARSE_URL('http://user:pw@a.com:8080/p/q.html?k=1&m=2#frag', 'USERINFO') AS ui, PARSE_URL('not a url', 'HOST') AS bad, PARSE_URL('http://a.com/p', 'QUERY') AS noq, PARSE_URL('http://a.com/p?k=1', 'QUERY', 'zz') AS nok;
