@@ -212,36 +212,59 @@ fn date_format(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// The Java date pattern of each row (an optional pattern column, or a
+/// default), with its chrono form made once per distinct pattern.
+pub(super) struct RowPatterns {
+    formats: Option<ArrayRef>,
+    default: &'static str,
+    last: Option<(String, String)>,
+}
+
+impl RowPatterns {
+    /// Patterns from `formats` (cast to text), `default` where absent.
+    pub(super) fn new(formats: Option<&ArrayRef>, default: &'static str) -> Result<Self> {
+        let formats = match formats {
+            Some(f) => Some(cast(f, &DataType::Utf8)?),
+            None => None,
+        };
+        Ok(Self {
+            formats,
+            default,
+            last: None,
+        })
+    }
+
+    /// Row `i`'s pattern, as written and in chrono's terms; `None` where
+    /// the pattern is NULL.
+    pub(super) fn at(&mut self, i: usize) -> Option<(&str, &str)> {
+        let p = match &self.formats {
+            None => self.default,
+            Some(f) => {
+                let f = f.as_string::<i32>();
+                if f.is_null(i) {
+                    return None;
+                }
+                f.value(i)
+            }
+        };
+        if self.last.as_ref().is_none_or(|(j, _)| j != p) {
+            self.last = Some((p.to_string(), java_to_chrono(p)));
+        }
+        self.last.as_ref().map(|(j, c)| (j.as_str(), c.as_str()))
+    }
+}
+
 /// `FROM_UNIXTIME(seconds [, format])`: the instant as text in the
 /// session time zone (UTC), by a Java pattern, `yyyy-MM-dd HH:mm:ss` by
 /// default (Flink returns a STRING, not a TIMESTAMP).
 fn from_unixtime(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let seconds = cast(&args[0], &DataType::Int64)?;
     let seconds = seconds.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-    let formats = match args.get(1) {
-        Some(f) => Some(cast(f, &DataType::Utf8)?),
-        None => None,
-    };
-    let formats = formats.as_ref().map(|f| f.as_string::<i32>());
+    let mut patterns = RowPatterns::new(args.get(1), "yyyy-MM-dd HH:mm:ss")?;
     let mut out = StringBuilder::new();
-    let mut pattern: Option<(String, String)> = None;
     for i in 0..rows {
-        let p = match formats {
-            None => "yyyy-MM-dd HH:mm:ss",
-            Some(f) if f.is_null(i) => {
-                out.append_null();
-                continue;
-            }
-            Some(f) => f.value(i),
-        };
-        if seconds.is_null(i) {
+        let (Some((p, chrono_fmt)), true) = (patterns.at(i), seconds.is_valid(i)) else {
             out.append_null();
-            continue;
-        }
-        if pattern.as_ref().is_none_or(|(j, _)| j != p) {
-            pattern = Some((p.to_string(), java_to_chrono(p)));
-        }
-        let Some((_, chrono_fmt)) = pattern.as_ref() else {
             continue;
         };
         match DateTime::from_timestamp(seconds.value(i), 0) {

@@ -16,7 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 
 use super::FlinkFunction;
-use super::datetime::{TS, java_to_chrono, millis};
+use super::datetime::{RowPatterns, TS, millis};
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::Utf8;
@@ -137,29 +137,10 @@ fn unix_timestamp(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     };
     let text = cast(text, &DataType::Utf8)?;
     let text = text.as_string::<i32>();
-    let formats = match args.get(1) {
-        Some(f) => Some(cast(f, &DataType::Utf8)?),
-        None => None,
-    };
-    let formats = formats.as_ref().map(|f| f.as_string::<i32>());
-    let mut pattern: Option<(String, String)> = None;
+    let mut patterns = RowPatterns::new(args.get(1), "yyyy-MM-dd HH:mm:ss")?;
     for i in 0..rows {
-        let p = match formats {
-            None => "yyyy-MM-dd HH:mm:ss",
-            Some(f) if f.is_null(i) => {
-                out.append_null();
-                continue;
-            }
-            Some(f) => f.value(i),
-        };
-        if text.is_null(i) {
+        let (Some((_, chrono_fmt)), true) = (patterns.at(i), text.is_valid(i)) else {
             out.append_null();
-            continue;
-        }
-        if pattern.as_ref().is_none_or(|(j, _)| j != p) {
-            pattern = Some((p.to_string(), java_to_chrono(p)));
-        }
-        let Some((_, chrono_fmt)) = pattern.as_ref() else {
             continue;
         };
         match parse_prefix(text.value(i), chrono_fmt) {
