@@ -371,7 +371,7 @@ fn scalar_json(v: &ScalarValue, out: &mut String) -> Result<()> {
         other => {
             return exec_err!(
                 "JSON_STRING of a {} value is not supported yet",
-                crate::types::flink_type_name(&other.data_type())
+                other.data_type()
             );
         }
     }
