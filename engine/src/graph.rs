@@ -83,16 +83,24 @@ pub struct Node {
     pub schema: SchemaRef,
 }
 
-impl Node {
-    /// One line for EXPLAIN.
+impl NodeKind {
+    /// One line for EXPLAIN: the operator, or the source and what shapes
+    /// its rows.
     pub fn name(&self) -> String {
-        match &self.kind {
+        match self {
             NodeKind::Source { factory, prelude } => match prelude {
                 Some(p) => format!("{} -> {}", factory.name(), p),
                 None => factory.name(),
             },
             NodeKind::Operator(f) => f.name(),
         }
+    }
+}
+
+impl Node {
+    /// One line for EXPLAIN.
+    pub fn name(&self) -> String {
+        self.kind.name()
     }
 }
 
@@ -220,27 +228,42 @@ impl JobGraph {
     }
 }
 
+impl JobGraph {
+    /// Node `id`'s inputs as EXPLAIN writes them (` <- #1 HASH[0], #2
+    /// (chained)`), or nothing for a source.
+    pub fn inputs_text(&self, id: NodeId) -> String {
+        let inputs: Vec<String> = self.nodes[id]
+            .inputs
+            .iter()
+            .map(|e| {
+                if self.is_chained(id) {
+                    format!("#{} (chained)", e.from)
+                } else {
+                    format!("#{} {}", e.from, e.partitioning)
+                }
+            })
+            .collect();
+        if inputs.is_empty() {
+            String::new()
+        } else {
+            format!(" <- {}", inputs.join(", "))
+        }
+    }
+}
+
 impl fmt::Display for JobGraph {
-    /// The streaming plan as EXPLAIN prints it: one line per node, chained
-    /// nodes marked, with parallelism and input edges.
+    /// One line per node, with its parallelism and inputs (chained ones
+    /// marked); EXPLAIN prints the stream plan, which adds its properties.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for n in &self.nodes {
-            let inputs: Vec<String> = n
-                .inputs
-                .iter()
-                .map(|e| {
-                    if self.is_chained(n.id) {
-                        format!("#{} (chained)", e.from)
-                    } else {
-                        format!("#{} {}", e.from, e.partitioning)
-                    }
-                })
-                .collect();
-            write!(f, "#{} {} [parallelism={}]", n.id, n.name(), n.parallelism)?;
-            if !inputs.is_empty() {
-                write!(f, " <- {}", inputs.join(", "))?;
-            }
-            writeln!(f)?;
+            writeln!(
+                f,
+                "#{} {} [parallelism={}]{}",
+                n.id,
+                n.name(),
+                n.parallelism,
+                self.inputs_text(n.id)
+            )?;
         }
         Ok(())
     }

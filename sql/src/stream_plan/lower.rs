@@ -78,20 +78,7 @@ impl StreamPlan {
                 }
             }
             out.push(']');
-            let inputs: Vec<String> = n
-                .inputs
-                .iter()
-                .map(|e| {
-                    if graph.is_chained(n.id) {
-                        format!("#{} (chained)", e.from)
-                    } else {
-                        format!("#{} {}", e.from, e.partitioning)
-                    }
-                })
-                .collect();
-            if !inputs.is_empty() {
-                let _ = write!(out, " <- {}", inputs.join(", "));
-            }
+            out.push_str(&graph.inputs_text(n.id));
             out.push('\n');
         }
         out

@@ -54,13 +54,7 @@ pub struct StreamNode {
 impl StreamNode {
     /// The operator's one-line description.
     pub fn name(&self) -> String {
-        match &self.kind {
-            NodeKind::Source { factory, prelude } => match prelude {
-                Some(p) => format!("{} -> {}", factory.name(), p),
-                None => factory.name(),
-            },
-            NodeKind::Operator(f) => f.name(),
-        }
+        self.kind.name()
     }
 
     /// Whether it emits updates (`-U`, `+U`, `-D`), not only inserts.
