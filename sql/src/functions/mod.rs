@@ -23,7 +23,8 @@ mod window;
 
 use std::hash::{Hash, Hasher};
 
-use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{
@@ -215,4 +216,33 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         state.register_udaf(Arc::new(f))?;
     }
     Ok(())
+}
+
+/// Applies `f` to each row's strings; NULL where any is NULL or `f` gives
+/// none.
+pub(super) fn map_strings(
+    args: &[ArrayRef],
+    rows: usize,
+    f: impl Fn(&[&str]) -> Option<String>,
+) -> Result<ArrayRef> {
+    let columns = args
+        .iter()
+        .map(|a| cast(a, &DataType::Utf8))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let columns: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+    let mut out = StringBuilder::new();
+    let mut row: Vec<&str> = Vec::with_capacity(columns.len());
+    for i in 0..rows {
+        row.clear();
+        if columns.iter().any(|c| c.is_null(i)) {
+            out.append_null();
+            continue;
+        }
+        row.extend(columns.iter().map(|c| c.value(i)));
+        match f(&row) {
+            Some(v) => out.append_value(v),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }

@@ -14,7 +14,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 
-use super::FlinkFunction;
+use super::{FlinkFunction, map_strings};
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::{Int64, Utf8};
@@ -53,26 +53,8 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
     ]
 }
 
-/// Applies `f` to each string; NULL where it is NULL.
-fn map_strings(
-    args: &[ArrayRef],
-    rows: usize,
-    f: impl Fn(&str) -> Option<String>,
-) -> Result<ArrayRef> {
-    let s = cast(&args[0], &DataType::Utf8)?;
-    let s = s.as_string::<i32>();
-    let mut out = StringBuilder::new();
-    for i in 0..rows {
-        match s.is_valid(i).then(|| f(s.value(i))).flatten() {
-            Some(v) => out.append_value(v),
-            None => out.append_null(),
-        }
-    }
-    Ok(Arc::new(out.finish()))
-}
-
 fn to_base64(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
-    map_strings(args, rows, |s| Some(STANDARD.encode(s.as_bytes())))
+    map_strings(args, rows, |s| Some(STANDARD.encode(s[0].as_bytes())))
 }
 
 /// The text whose base64 form `s` is; text that is not base64 fails the

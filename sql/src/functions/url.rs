@@ -6,25 +6,20 @@
 //! `url` crate parses by the WHATWG standard, which lowercases hosts, drops
 //! default ports and re-encodes paths, so Flink's answers would change.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
 
-use super::FlinkFunction;
+use super::{FlinkFunction, map_strings};
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::Utf8;
     vec![
         FlinkFunction::new("url_encode", vec![vec![Utf8]], Utf8, |a, n| {
-            each(a, n, |s| {
+            map_strings(a, n, |s| {
                 Some(form_urlencoded::byte_serialize(s[0].as_bytes()).collect())
             })
         }),
         FlinkFunction::new("url_decode", vec![vec![Utf8]], Utf8, |a, n| {
-            each(a, n, |s| {
+            map_strings(a, n, |s| {
                 let spaced = s[0].replace('+', " ");
                 if has_bad_escape(&spaced) {
                     return None;
@@ -39,34 +34,9 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
             "parse_url",
             vec![vec![Utf8, Utf8], vec![Utf8, Utf8, Utf8]],
             Utf8,
-            |a, n| each(a, n, |s| parse_url(s[0], s[1], s.get(2).copied())),
+            |a, n| map_strings(a, n, |s| parse_url(s[0], s[1], s.get(2).copied())),
         ),
     ]
-}
-
-/// Applies `f` to each row's strings; NULL where any is NULL or `f` gives
-/// none.
-fn each(args: &[ArrayRef], rows: usize, f: impl Fn(&[&str]) -> Option<String>) -> Result<ArrayRef> {
-    let columns = args
-        .iter()
-        .map(|a| cast(a, &DataType::Utf8))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let columns: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
-    let mut out = StringBuilder::new();
-    let mut row: Vec<&str> = Vec::with_capacity(columns.len());
-    for i in 0..rows {
-        row.clear();
-        if columns.iter().any(|c| c.is_null(i)) {
-            out.append_null();
-            continue;
-        }
-        row.extend(columns.iter().map(|c| c.value(i)));
-        match f(&row) {
-            Some(v) => out.append_value(v),
-            None => out.append_null(),
-        }
-    }
-    Ok(Arc::new(out.finish()))
 }
 
 /// Whether `s` has a `%` not followed by two hex digits (Java's decoder

@@ -83,23 +83,10 @@ impl Session {
             at,
         );
         // Before planning: sources read it (a Kafka partition's idleness).
-        planner.plan.idle_timeout = match self.config("table.exec.source.idle-timeout") {
-            None => None,
-            Some(v) => Some(eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
-                location: at,
-                message: format!("Invalid value for 'table.exec.source.idle-timeout': '{v}' (expected a duration such as '10 s')"),
-            })?),
-        };
-        planner.state_ttl = match self.config("table.exec.state.ttl") {
-            None => None,
-            Some(v) => {
-                let ttl = eddy_engine::connector::parse_duration(v).ok_or_else(|| SqlError::Plan {
-                    location: at,
-                    message: format!("Invalid value for 'table.exec.state.ttl': '{v}' (expected a duration such as '1 h')"),
-                })?;
-                (!ttl.is_zero()).then_some(ttl)
-            }
-        };
+        planner.plan.idle_timeout = self.duration("table.exec.source.idle-timeout", at)?;
+        planner.state_ttl = self
+            .duration("table.exec.state.ttl", at)?
+            .filter(|ttl| !ttl.is_zero());
         let mut logical = vec![];
         for (plan, table) in queries {
             let stream: Stream = planner.plan(&plan)?;
@@ -177,5 +164,21 @@ impl Session {
         let (graph, _) = self.build_job(&name, vec![(plan, Some(table))], at, None)?;
         self.jobs_started += 1;
         Ok(runtime::spawn(&graph)?)
+    }
+
+    /// A duration option's value (its default where not set).
+    fn duration(&self, key: &str, at: Location) -> Result<Option<std::time::Duration>> {
+        let Some(v) = self.config(key) else {
+            return Ok(None);
+        };
+        eddy_engine::connector::parse_duration(v)
+            .map(Some)
+            .ok_or_else(|| SqlError::Plan {
+                location: at,
+                message: format!(
+                    "Invalid value for '{key}': '{v}' (expected {})",
+                    crate::options::Kind::Duration.expected()
+                ),
+            })
     }
 }
