@@ -20,6 +20,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod hints;
+pub mod lateral;
 pub mod options;
 pub mod planner;
 pub mod rewrite;

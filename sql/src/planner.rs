@@ -274,14 +274,15 @@ impl<'a> StreamPlanner<'a> {
     /// `UNNEST` of one list column: an [`Unnest`] operator.
     fn plan_unnest(&mut self, u: &datafusion::logical_expr::Unnest) -> Result<Stream> {
         use datafusion::common::NullHandling;
-        let list_column = match (u.list_type_columns.as_slice(), u.struct_type_columns.len()) {
-            ([(i, list)], 0) if list.depth == 1 => *i,
-            _ => return Err(self.not_supported("UNNEST of other than one list, one level deep")),
-        };
+        let one_level = u.list_type_columns.iter().all(|(_, l)| l.depth == 1);
+        if !one_level || !u.struct_type_columns.is_empty() || u.list_type_columns.is_empty() {
+            return Err(self.not_supported("UNNEST of other than lists, one level deep"));
+        }
+        let list_columns = u.list_type_columns.iter().map(|(i, _)| *i).collect();
         let input = self.plan(&u.input)?;
         let schema = nullable_schema(u.schema.as_arrow());
         let unnest = Unnest {
-            list_column,
+            list_columns,
             columns: u.dependency_indices.clone(),
             null_gives_row: u.options.null_handling != NullHandling::Drop,
             empty_gives_row: u.options.null_handling == NullHandling::PreserveAndExpandEmpty,

@@ -447,6 +447,10 @@ fn rewrite_one(e: &mut Expr) {
             *e = call(crate::functions::CAST_TO_STRING, vec![(**expr).clone()]);
         }
         Expr::Cast { data_type, .. } => flink_data_type(data_type),
+        // DataFusion plans an array literal's elements without the outer
+        // query's columns (a lateral `UNNEST(ARRAY[t.a, t.b])` would not
+        // find them); the function of the same meaning sees them.
+        Expr::Array(a) if !a.elem.is_empty() => *e = call("make_array", a.elem.clone()),
         Expr::Extract {
             field: ast::DateTimeField::Dow,
             ..
@@ -487,7 +491,7 @@ fn is_string_type(t: &DataType) -> bool {
 }
 
 /// A call of function `name`.
-fn call(name: &str, args: Vec<Expr>) -> Expr {
+pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(ast::Function {
         name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
         uses_odbc_syntax: false,

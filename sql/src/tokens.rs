@@ -9,6 +9,48 @@ use crate::error::{Location, Result, SqlError};
 
 pub use crate::dialect::DIALECT;
 
+/// Flink's map constructor `MAP[k1, v1, k2, v2]` as DataFusion's
+/// `make_map(k1, v1, k2, v2)` (sqlparser would read a subscript of a column
+/// named `MAP`; Flink reserves the word).
+fn map_constructors(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    use datafusion::sql::sqlparser::tokenizer::Word;
+    let mut open = Vec::new();
+    let mut depth = 0usize;
+    for i in 0..tokens.len() {
+        match &tokens[i].token {
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && w.value.eq_ignore_ascii_case("MAP")
+                    && matches!(tokens.get(i + 1).map(|t| &t.token), Some(Token::LBracket)) =>
+            {
+                tokens[i].token = Token::Word(Word {
+                    value: "make_map".into(),
+                    quote_style: None,
+                    keyword: datafusion::sql::sqlparser::keywords::Keyword::NoKeyword,
+                });
+            }
+            Token::LBracket => {
+                let after_map = i > 0
+                    && matches!(&tokens[i - 1].token, Token::Word(w) if w.value == "make_map" && w.quote_style.is_none());
+                if after_map {
+                    tokens[i].token = Token::LParen;
+                    open.push(depth);
+                }
+                depth += 1;
+            }
+            Token::RBracket => {
+                depth = depth.saturating_sub(1);
+                if open.last() == Some(&depth) {
+                    open.pop();
+                    tokens[i].token = Token::RParen;
+                }
+            }
+            _ => {}
+        }
+    }
+    tokens
+}
+
 /// Tokens of one statement and a position in them.
 pub struct Cursor {
     tokens: Vec<TokenWithSpan>,
@@ -45,6 +87,7 @@ impl Cursor {
             .collect();
         let tokens = crate::window_tvf::rewrite(tokens)?;
         let tokens = crate::system_time::rewrite(tokens)?;
+        let tokens = map_constructors(tokens);
         Ok(Self {
             tokens,
             pos: 0,

@@ -17,13 +17,17 @@ use crate::operator::{Context, Emitter, Operator, OperatorFactory, SubtaskInfo};
 /// Configuration of an unnest (the factory; the operator is itself).
 #[derive(Clone)]
 pub struct Unnest {
-    /// The input column holding the lists.
-    pub list_column: usize,
+    /// The input columns holding the lists, unnested side by side: a row
+    /// gives as many rows as its longest list, the shorter ones padded
+    /// with NULLs.
+    pub list_columns: Vec<usize>,
     /// For each output column, the input column it comes from.
     pub columns: Vec<usize>,
-    /// Whether a NULL list gives one row with a NULL element (otherwise none).
+    /// Whether a row whose lists are all NULL gives one row of NULL
+    /// elements (otherwise none).
     pub null_gives_row: bool,
-    /// Whether an empty list gives one row with a NULL element.
+    /// Whether a row whose lists are empty (or NULL) gives one row of NULL
+    /// elements.
     pub empty_gives_row: bool,
     /// Schema of the output.
     pub schema: SchemaRef,
@@ -34,39 +38,54 @@ pub struct Unnest {
 impl Unnest {
     /// Unnests one batch.
     pub fn apply(&self, batch: &ChangeBatch) -> Result<ChangeBatch> {
-        let list = batch.data.column(self.list_column);
-        let Some(list) = list.as_list_opt::<i32>() else {
-            return exec_err!("UNNEST of {}", list.data_type());
-        };
-        let offsets = list.value_offsets();
-        // The input row and the element of every output row.
-        let mut rows = Vec::with_capacity(list.values().len());
-        let mut elements = Vec::with_capacity(list.values().len());
-        for i in 0..list.len() {
-            let (null, empty) = (list.is_null(i), offsets[i] == offsets[i + 1]);
-            if (null && self.null_gives_row) || (!null && empty && self.empty_gives_row) {
-                rows.push(i as u32);
-                elements.push(None);
+        let mut lists = Vec::with_capacity(self.list_columns.len());
+        for c in &self.list_columns {
+            let list = batch.data.column(*c);
+            let Some(list) = list.as_list_opt::<i32>() else {
+                return exec_err!("UNNEST of {}", list.data_type());
+            };
+            lists.push(list);
+        }
+        let length = |l: &datafusion::arrow::array::ListArray, i: usize| {
+            let o = l.value_offsets();
+            if l.is_null(i) {
+                0
+            } else {
+                (o[i + 1] - o[i]) as usize
             }
-            if null {
+        };
+        // The input row of every output row, and its element of each list.
+        let mut rows = Vec::new();
+        let mut elements: Vec<Vec<Option<u32>>> = vec![Vec::new(); lists.len()];
+        for i in 0..batch.num_rows() {
+            let longest = lists.iter().map(|l| length(l, i)).max().unwrap_or(0);
+            if longest == 0 {
+                let all_null = lists.iter().all(|l| l.is_null(i));
+                if (all_null && self.null_gives_row) || (!all_null && self.empty_gives_row) {
+                    rows.push(i as u32);
+                    elements.iter_mut().for_each(|e| e.push(None));
+                }
                 continue;
             }
-            for e in offsets[i]..offsets[i + 1] {
+            for j in 0..longest {
                 rows.push(i as u32);
-                elements.push(Some(e as u32));
+                for (l, e) in lists.iter().zip(elements.iter_mut()) {
+                    let start = l.value_offsets()[i] as usize;
+                    e.push((j < length(l, i)).then_some((start + j) as u32));
+                }
             }
         }
         let repeated = batch.take(&UInt32Array::from(rows))?;
-        let values = take(list.values().as_ref(), &UInt32Array::from(elements), None)?;
+        let mut values = Vec::with_capacity(lists.len());
+        for (l, e) in lists.iter().zip(elements) {
+            values.push(take(l.values().as_ref(), &UInt32Array::from(e), None)?);
+        }
         let columns: Vec<ArrayRef> = self
             .columns
             .iter()
-            .map(|c| {
-                if *c == self.list_column {
-                    values.clone()
-                } else {
-                    repeated.data.column(*c).clone()
-                }
+            .map(|c| match self.list_columns.iter().position(|l| l == c) {
+                Some(k) => values[k].clone(),
+                None => repeated.data.column(*c).clone(),
             })
             .collect();
         let options = RecordBatchOptions::new().with_row_count(Some(repeated.num_rows()));
@@ -135,7 +154,7 @@ mod tests {
             Field::new("l", DataType::Int64, true),
         ]));
         let unnest = |keep| Unnest {
-            list_column: 1,
+            list_columns: vec![1],
             columns: vec![0, 1],
             null_gives_row: keep,
             empty_gives_row: false,
@@ -157,5 +176,45 @@ mod tests {
             .apply(&ChangeBatch::inserts(input))
             .expect("unnest");
         assert_eq!(out.num_rows(), 4);
+    }
+
+    #[test]
+    fn lists_side_by_side_pad_the_shorter_with_nulls() {
+        let a = ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+            Some(vec![Some(1), Some(2)]),
+            None,
+        ]);
+        let b = ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+            Some(vec![Some(7)]),
+            Some(vec![]),
+        ]);
+        let input = RecordBatch::try_from_iter(vec![
+            ("a", Arc::new(a) as ArrayRef),
+            ("b", Arc::new(b) as ArrayRef),
+        ])
+        .expect("batch");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Int64, true),
+        ]));
+        let unnest = Unnest {
+            list_columns: vec![0, 1],
+            columns: vec![0, 1],
+            null_gives_row: false,
+            empty_gives_row: true,
+            schema,
+            description: "Unnest".into(),
+        };
+        let out = unnest.apply(&ChangeBatch::inserts(input)).expect("unnest");
+        let rows = out.num_rows();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&[out.data])
+            .expect("format")
+            .to_string();
+        // Row 2: one list NULL, the other empty: one row of NULLs.
+        assert_eq!(rows, 3, "{text}");
+        assert!(
+            text.contains("| 1 | 7 |") && text.contains("| 2 |   |"),
+            "{text}"
+        );
     }
 }

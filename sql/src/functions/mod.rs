@@ -8,6 +8,7 @@ mod decimal;
 
 pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
+pub use unnest::UNNEST_PART;
 pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
 mod hash;
@@ -17,6 +18,7 @@ mod percentile;
 mod string;
 mod text;
 mod timeadd;
+mod unnest;
 mod url;
 mod variance;
 mod window;
@@ -206,6 +208,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         }
         state.register_udf(udf)?;
     }
+    state.register_udf(Arc::new(
+        ScalarUDF::new_from_impl(unnest::UnnestPart::new()),
+    ))?;
     state.register_udaf(Arc::new(
         datafusion::logical_expr::AggregateUDF::new_from_impl(avg::FlinkAvg::new()),
     ))?;

@@ -50,6 +50,7 @@ impl Session {
     pub async fn plan_query(&self, query: &ast::Query, at: Location) -> Result<LogicalPlan> {
         let mut query = query.clone();
         rewrite_query(&mut query);
+        crate::lateral::unnest_columns(&mut query);
         if query.to_string().contains(crate::system_time::VERSIONED) {
             let views = self.view_rowtimes().await;
             crate::system_time::versioned_joins(
@@ -64,6 +65,7 @@ impl Session {
             .statement_to_plan(stmt)
             .await
             .map_err(|e| df_error(e, at))?;
+        let plan = crate::lateral::decorrelate_unnest(plan).map_err(|e| df_error(e, at))?;
         state.optimize(&plan).map_err(|e| df_error(e, at))
     }
 

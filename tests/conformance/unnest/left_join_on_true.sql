@@ -1,0 +1,2 @@
+CREATE TABLE events (id BIGINT, `user` STRING, meta ROW<device STRING, version INT>, tags ARRAY<STRING>, `value` DOUBLE, ts TIMESTAMP(3)) WITH ('connector' = 'filesystem', 'path' = '${DATA}/events.json', 'format' = 'json');
+SELECT id, `user`, t FROM events LEFT JOIN UNNEST(tags) AS x(t) ON TRUE;

@@ -1,0 +1,1 @@
+SELECT i, x, o FROM (VALUES (1, ARRAY[1, 2, 3])) AS m(i, arr) LEFT JOIN UNNEST(arr) WITH ORDINALITY AS t(x, o) ON TRUE;

@@ -1,0 +1,2 @@
+SELECT i, x FROM (VALUES (1, ARRAY['a', CAST(NULL AS STRING), 'b'])) AS m(i, arr) CROSS JOIN UNNEST(arr) AS t(x);
+SELECT i, x, o FROM (VALUES (1, ARRAY['a', CAST(NULL AS STRING), 'b'])) AS m(i, arr) CROSS JOIN UNNEST(arr) WITH ORDINALITY AS t(x, o);
