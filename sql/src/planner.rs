@@ -18,6 +18,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_engine::connector::ConnectorRegistry;
 use eddy_engine::graph::{Edge, NodeId, Partitioning};
 use eddy_engine::ops::calc::Calc;
+use eddy_engine::ops::expand::Expand;
 use eddy_engine::ops::source::values::Values;
 use eddy_engine::ops::union::Union;
 use eddy_engine::ops::unnest::Unnest;
@@ -27,6 +28,7 @@ use crate::error::{Location, Result, SqlError};
 use crate::stream_plan::{ChangelogMode, Derive, StreamPlan};
 
 mod aggregate;
+mod grouping_sets;
 mod join;
 mod over;
 mod rank;
@@ -271,6 +273,52 @@ impl<'a> StreamPlanner<'a> {
         })
     }
 
+    /// A UNNION ALL of projections of one input (the grouping sets'
+    /// Expand): the input planned once and an [`Expand`] giving each row
+    /// once per projection. `None` for other unions.
+    fn plan_expand(&mut self, u: &datafusion::logical_expr::Union) -> Result<Option<Stream>> {
+        let projections: Option<Vec<&datafusion::logical_expr::Projection>> = u
+            .inputs
+            .iter()
+            .map(|i| match i.as_ref() {
+                LogicalPlan::Projection(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let Some(projections) = projections else {
+            return Ok(None);
+        };
+        let shared = &projections[0].input;
+        if projections.len() < 2 || !projections.iter().all(|p| Arc::ptr_eq(&p.input, shared)) {
+            return Ok(None);
+        }
+        let input = self.plan(shared)?;
+        let exprs = projections
+            .iter()
+            .map(|p| {
+                p.expr
+                    .iter()
+                    .map(|e| self.physical(e, shared.schema()))
+                    .collect()
+            })
+            .collect::<Result<Vec<Vec<_>>>>()?;
+        let text = projections
+            .iter()
+            .map(|p| {
+                let e: Vec<String> = p.expr.iter().map(|e| e.to_string()).collect();
+                format!("{{{}}}", e.join(", "))
+            })
+            .collect::<Vec<_>>();
+        let schema = nullable_schema(u.schema.as_arrow());
+        let expand = Expand {
+            projections: exprs,
+            schema: schema.clone(),
+            description: format!("Expand(projects=[{}])", text.join(", ")),
+        };
+        self.add_forward(input, Arc::new(expand), schema, Derive::Passes)
+            .map(Some)
+    }
+
     /// `UNNEST` of one list column: an [`Unnest`] operator.
     fn plan_unnest(&mut self, u: &datafusion::logical_expr::Unnest) -> Result<Stream> {
         use datafusion::common::NullHandling;
@@ -430,6 +478,9 @@ impl<'a> StreamPlanner<'a> {
                 }
             }
             LogicalPlan::Union(u) => {
+                if let Some(expanded) = self.plan_expand(u)? {
+                    return Ok(expanded);
+                }
                 let inputs = u
                     .inputs
                     .iter()
@@ -504,7 +555,12 @@ impl<'a> StreamPlanner<'a> {
                     .map_err(|e| self.plan_error(e.to_string()))?;
                 self.add_values(batch)
             }
-            LogicalPlan::Aggregate(a) => self.plan_window_aggregate(a),
+            LogicalPlan::Aggregate(a) => {
+                match grouping_sets::expand(a).map_err(|e| self.plan_error(e.to_string()))? {
+                    Some(expanded) => self.plan_window_aggregate(&expanded),
+                    None => self.plan_window_aggregate(a),
+                }
+            }
             LogicalPlan::Join(j) => match self.window_join_ends(j) {
                 Some(ends) => self.plan_window_join(j, ends),
                 None => self.plan_join(j),

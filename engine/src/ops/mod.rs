@@ -14,6 +14,7 @@
 
 pub mod aggregate;
 pub mod calc;
+pub mod expand;
 pub mod join;
 pub mod over;
 pub mod rank;

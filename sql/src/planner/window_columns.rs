@@ -91,6 +91,12 @@ fn window_column_at(plan: &LogicalPlan, i: usize) -> Option<WindowColumn> {
             }
             _ => None,
         },
+        // A window column in every input (the Expand of grouping sets).
+        LogicalPlan::Union(u) => {
+            let mut roles = u.inputs.iter().map(|input| window_column_at(input, i));
+            let first = roles.next()??;
+            roles.all(|r| r == Some(first)).then_some(first)
+        }
         LogicalPlan::Unnest(u) => {
             let dep = *u.dependency_indices.get(i)?;
             let unnested = u.list_type_columns.iter().any(|(c, _)| *c == dep)
