@@ -32,6 +32,7 @@ mod grouping_sets;
 mod join;
 mod over;
 mod rank;
+mod sort;
 mod tables;
 mod temporal;
 mod window;
@@ -565,8 +566,8 @@ impl<'a> StreamPlanner<'a> {
                 Some(ends) => self.plan_window_join(j, ends),
                 None => self.plan_join(j),
             },
-            LogicalPlan::Sort(_) => Err(self.not_supported("ORDER BY")),
-            LogicalPlan::Limit(_) => Err(self.not_supported("LIMIT")),
+            LogicalPlan::Sort(s) => self.plan_sort(s),
+            LogicalPlan::Limit(l) => self.plan_limit(l),
             LogicalPlan::Window(w) if self.is_window_rank(w) => self.plan_window_rank(w),
             LogicalPlan::Window(w) if rank::row_number(w).is_none() => self.plan_over(w),
             LogicalPlan::Window(w) => self.plan_window_rank(w),

@@ -12,12 +12,41 @@ use datafusion::sql::sqlparser::ast::{
 /// Applies the rewrites to every expression of a query, and names
 /// unaliased computed columns `EXPR$<position>` as Flink does.
 pub fn rewrite_query(query: &mut ast::Query) {
+    fetch_first(query);
     group_windows(&mut query.body);
     name_expressions(&mut query.body);
     let _ = visit_expressions_mut(query, |e| {
         rewrite_one(e);
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `FETCH FIRST n ROWS ONLY` (of every query and subquery) as `LIMIT n`,
+/// which DataFusion plans (it refuses FETCH).
+fn fetch_first(query: &mut ast::Query) {
+    struct Fetch;
+    impl ast::VisitorMut for Fetch {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &mut ast::Query) -> ControlFlow<()> {
+            let plain = q
+                .fetch
+                .as_ref()
+                .is_some_and(|f| !f.with_ties && !f.percent && f.quantity.is_some());
+            if plain && let Some(fetch) = q.fetch.take() {
+                let offset = match q.limit_clause.take() {
+                    Some(ast::LimitClause::LimitOffset { offset, .. }) => offset,
+                    _ => None,
+                };
+                q.limit_clause = Some(ast::LimitClause::LimitOffset {
+                    limit: fetch.quantity,
+                    offset,
+                    limit_by: vec![],
+                });
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = ast::VisitMut::visit(query, &mut Fetch);
 }
 
 /// Flink's legacy group windows, `GROUP BY TUMBLE(ts, size [, offset]), k`

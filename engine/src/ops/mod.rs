@@ -18,6 +18,7 @@ pub mod expand;
 pub mod join;
 pub mod over;
 pub mod rank;
+pub mod sort;
 pub mod source;
 pub mod union;
 pub mod unnest;

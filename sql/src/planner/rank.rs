@@ -151,6 +151,7 @@ impl StreamPlanner<'_> {
             partition_by,
             order_by,
             limit,
+            offset: 0,
             newest_first_on_ties,
             rank_number,
             state_ttl: self.state_ttl,

@@ -80,7 +80,9 @@ impl Session {
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
             .set_bool("datafusion.sql_parser.collect_spans", true)
-            .set_str("datafusion.execution.time_zone", "UTC");
+            .set_str("datafusion.execution.time_zone", "UTC")
+            // Flink orders NULL first ascending and last descending.
+            .set_str("datafusion.sql_parser.default_null_ordering", "nulls_min");
         config.options_mut().optimizer.max_passes = 3;
         let mut state = SessionStateBuilder::new()
             .with_config(config)
@@ -90,7 +92,10 @@ impl Session {
             // Registration only fails on a name clash among our own functions.
             panic!("Flink functions could not be registered (this is a bug): {e}");
         }
+        // A limit pushed into a scan, a sort or a union's inputs is a
+        // batch optimization; a streaming LIMIT is a Top-N over its input.
         let ctx = SessionContext::new_with_state(state);
+        ctx.remove_optimizer_rule("push_down_limit");
         Self {
             ctx,
             tables: HashMap::new(),

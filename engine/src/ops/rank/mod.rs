@@ -48,6 +48,9 @@ pub struct Rank {
     pub order_by: Vec<(Arc<dyn PhysicalExpr>, SortOptions)>,
     /// N: ranks above it are not emitted.
     pub limit: usize,
+    /// Ranks up to this one are not emitted either (`LIMIT n OFFSET m`:
+    /// ranks `m + 1` to `m + n` are, with `limit` = `m + n`).
+    pub offset: usize,
     /// Rows of equal order keys rank the newest first (keep-last
     /// deduplication) rather than the oldest.
     pub newest_first_on_ties: bool,
@@ -487,11 +490,12 @@ impl RankOperator {
         let Partitions::Rows(lists) = &self.partitions else {
             return;
         };
-        let limit = self.config.limit;
+        let (limit, offset) = (self.config.limit, self.config.offset);
         for t in touched {
             let old = &before[t.before.clone()];
+            let old = &old[old.len().min(offset)..];
             let list = &lists[t.partition as usize];
-            let new = &list[..list.len().min(limit)];
+            let new = &list[list.len().min(offset)..list.len().min(limit)];
             if !self.config.rank_number {
                 let left: Vec<(usize, &RowRef)> = old
                     .iter()
@@ -503,14 +507,14 @@ impl RankOperator {
                     .enumerate()
                     .filter(|(_, h)| !old.contains(&h.row))
                     .collect();
-                let replaced = limit == 1 && left.len() == 1 && entered.len() == 1;
+                let replaced = limit - offset == 1 && left.len() == 1 && entered.len() == 1;
                 for (r, row) in left {
                     let kind = if replaced {
                         RowKind::UpdateBefore
                     } else {
                         RowKind::Delete
                     };
-                    changes.push((kind, *row, r as u64 + 1));
+                    changes.push((kind, *row, (offset + r) as u64 + 1));
                 }
                 for (r, h) in entered {
                     let kind = if replaced {
@@ -518,11 +522,11 @@ impl RankOperator {
                     } else {
                         RowKind::Insert
                     };
-                    changes.push((kind, h.row, r as u64 + 1));
+                    changes.push((kind, h.row, (offset + r) as u64 + 1));
                 }
             } else {
                 for r in 0..old.len().max(new.len()) {
-                    let rank = r as u64 + 1;
+                    let rank = (offset + r) as u64 + 1;
                     match (old.get(r), new.get(r)) {
                         (Some(o), Some(n)) if *o != n.row => {
                             changes.push((RowKind::UpdateBefore, *o, rank));

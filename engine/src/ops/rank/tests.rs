@@ -25,6 +25,7 @@ fn factory(limit: usize, updating_input: bool) -> Rank {
             },
         )],
         limit,
+        offset: 0,
         newest_first_on_ties: false,
         rank_number: true,
         updating_input,
