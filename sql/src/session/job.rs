@@ -20,7 +20,9 @@ impl Session {
             return n.to_string();
         }
         let kind = match stmt {
-            Some(Statement::Insert { table, .. }) => format!("insert-into_{table}"),
+            Some(Statement::Insert { table, .. }) => {
+                format!("insert-into_{}", self.hinted.get(table).unwrap_or(table))
+            }
             Some(Statement::StatementSet(_)) => "statement-set".into(),
             _ => "collect".into(),
         };

@@ -23,6 +23,7 @@ use eddy_engine::runtime::{self, JobHandle};
 
 mod config;
 mod ddl;
+mod hinted;
 mod job;
 mod plan;
 mod show;
@@ -71,6 +72,9 @@ pub struct Session {
     connectors: ConnectorRegistry,
     jobs_started: usize,
     warnings: Vec<String>,
+    /// The hidden copies of tables a statement's `OPTIONS` hints made,
+    /// and the tables they copy.
+    hinted: HashMap<String, String>,
 }
 
 impl Session {
@@ -104,6 +108,7 @@ impl Session {
             connectors,
             jobs_started: 0,
             warnings: vec![],
+            hinted: HashMap::new(),
         }
     }
 
@@ -121,6 +126,8 @@ impl Session {
         let at = stmt.location;
         let hints = crate::hints::check(&stmt.text, at)?;
         self.warnings.extend(hints);
+        let hinted = self.apply_options_hints(stmt)?;
+        let stmt = hinted.as_ref().unwrap_or(stmt);
         match &stmt.statement {
             Statement::CreateTable(t) => self.create_table(t, at),
             Statement::CreateView {

@@ -15,6 +15,7 @@ impl Session {
             relations: self
                 .tables
                 .keys()
+                .filter(|n| !is_hidden(n))
                 .chain(self.views.keys().filter(|n| !is_hidden(n)))
                 .cloned()
                 .collect(),
@@ -60,6 +61,7 @@ impl Session {
                 "table name",
                 self.tables
                     .keys()
+                    .filter(|n| !is_hidden(n))
                     .chain(self.views.keys().filter(|v| !is_hidden(v)))
                     .cloned()
                     .collect(),
