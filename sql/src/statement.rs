@@ -14,6 +14,9 @@ use crate::splitter::ScriptStatement;
 use crate::tokens::{Cursor, parse_error};
 use crate::types::{FlinkType, parse_type};
 
+mod catalog;
+pub use catalog::{AlterTable, LikeClause, Merge};
+
 /// How a column of a `CREATE TABLE` gets its value.
 #[derive(Debug, Clone)]
 pub enum ColumnKind {
@@ -67,6 +70,31 @@ pub struct CreateTable {
     pub primary_key: Vec<String>,
     /// `WITH (...)` options.
     pub options: BTreeMap<String, String>,
+    /// `CREATE OR REPLACE TABLE` (with `AS query`).
+    pub or_replace: bool,
+    /// `LIKE source (..)`: columns, key, watermark and options taken from
+    /// another table.
+    pub like: Option<LikeClause>,
+    /// `AS query`: the table's columns are the query's, and the query is
+    /// written into it.
+    pub query: Option<Box<ast::Query>>,
+}
+
+impl CreateTable {
+    /// A table of no columns or options.
+    pub fn named(name: String) -> Self {
+        CreateTable {
+            name,
+            if_not_exists: false,
+            columns: vec![],
+            watermark: None,
+            primary_key: vec![],
+            options: BTreeMap::new(),
+            or_replace: false,
+            like: None,
+            query: None,
+        }
+    }
 }
 
 /// A statement of a Flink SQL script.
@@ -98,8 +126,53 @@ pub enum Statement {
     Set(Option<(String, String)>),
     /// `RESET ['k']`.
     Reset(Option<String>),
-    /// `SHOW TABLES | VIEWS | FUNCTIONS`.
-    Show(String),
+    /// `SHOW TABLES | VIEWS | FUNCTIONS | JOBS | CATALOGS | DATABASES |
+    /// CURRENT CATALOG | CURRENT DATABASE [LIKE 'pattern']`.
+    Show {
+        /// What, upper case.
+        what: String,
+        /// `LIKE 'pattern'`.
+        like: Option<String>,
+    },
+    /// `SHOW CREATE TABLE|VIEW name`.
+    ShowCreate {
+        /// A view, not a table.
+        view: bool,
+        /// Its name.
+        name: String,
+    },
+    /// `SHOW COLUMNS FROM t [LIKE 'pattern']`.
+    ShowColumns {
+        /// The table or view.
+        table: String,
+        /// `LIKE 'pattern'`.
+        like: Option<String>,
+    },
+    /// `USE CATALOG c` or `USE [c.]db`.
+    Use {
+        /// `USE CATALOG`.
+        catalog: bool,
+        /// The name's parts.
+        name: Vec<String>,
+    },
+    /// `ALTER TABLE [IF EXISTS] name ..`.
+    AlterTable {
+        /// The table.
+        name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+        /// The change.
+        change: AlterTable,
+    },
+    /// `ALTER VIEW name RENAME TO new` or `ALTER VIEW name AS query`.
+    AlterView {
+        /// The view.
+        name: String,
+        /// Its new name.
+        rename: Option<String>,
+        /// Its new query.
+        query: Option<Box<ast::Query>>,
+    },
     /// `DESCRIBE name`.
     Describe(String),
     /// `EXPLAIN [PLAN FOR] statement`.
@@ -146,10 +219,29 @@ fn last(parts: Vec<String>) -> String {
 }
 
 fn parse_in(c: &mut Cursor) -> Result<Statement> {
+    if c.eat_keywords(&["ADD", "JAR"]) || c.eat_keywords(&["REMOVE", "JAR"]) {
+        return Err(catalog::jvm_only(c, "ADD JAR / REMOVE JAR"));
+    }
+    if c.eat_keywords(&["USE"]) {
+        return catalog::parse_use(c);
+    }
+    if c.eat_keywords(&["ALTER"]) {
+        return catalog::parse_alter(c);
+    }
     if c.eat_keywords(&["CREATE"]) {
+        let or_replace = c.eat_keywords(&["OR", "REPLACE"]);
         c.eat_keywords(&["TEMPORARY"]);
         if c.eat_keywords(&["TABLE"]) {
-            return parse_create_table(c).map(|t| Statement::CreateTable(Box::new(t)));
+            let mut t = parse_create_table(c)?;
+            t.or_replace = or_replace;
+            if or_replace && t.query.is_none() {
+                return c.error("AS and a query after CREATE OR REPLACE TABLE");
+            }
+            return Ok(Statement::CreateTable(Box::new(t)));
+        }
+        c.eat_keywords(&["SYSTEM"]);
+        if c.is_keyword("FUNCTION") {
+            return Err(catalog::jvm_only(c, "CREATE FUNCTION"));
         }
         if c.eat_keywords(&["VIEW"]) {
             let if_not_exists = c.eat_keywords(&["IF", "NOT", "EXISTS"]);
@@ -208,17 +300,10 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
         return Ok(Statement::Reset(key));
     }
     if c.eat_keywords(&["SHOW"]) {
-        let what = c.identifier()?.to_ascii_uppercase();
-        if !["TABLES", "VIEWS", "FUNCTIONS", "JOBS"].contains(&what.as_str()) {
-            return Err(SqlError::NotSupported {
-                location: c.location(),
-                message: format!("SHOW {what}"),
-            });
-        }
-        c.expect_end()?;
-        return Ok(Statement::Show(what));
+        return catalog::parse_show(c);
     }
     if c.eat_keywords(&["DESCRIBE"]) || c.eat_keywords(&["DESC"]) {
+        c.eat_keywords(&["EXTENDED"]);
         let name = last(c.object_name()?);
         c.expect_end()?;
         return Ok(Statement::Describe(name));
@@ -316,22 +401,20 @@ fn parse_insert(c: &mut Cursor, in_set: bool) -> Result<Statement> {
 fn parse_create_table(c: &mut Cursor) -> Result<CreateTable> {
     let if_not_exists = c.eat_keywords(&["IF", "NOT", "EXISTS"]);
     let name = last(c.object_name()?);
-    let mut t = CreateTable {
-        name,
-        if_not_exists,
-        columns: vec![],
-        watermark: None,
-        primary_key: vec![],
-        options: BTreeMap::new(),
-    };
-    c.expect(&Token::LParen, "'('")?;
-    loop {
-        parse_table_element(c, &mut t)?;
-        if !c.eat(&Token::Comma) {
-            break;
+    let mut t = CreateTable::named(name);
+    t.if_not_exists = if_not_exists;
+    // Columns may be left out before LIKE or AS (and WITH, then).
+    if c.eat(&Token::LParen) {
+        loop {
+            parse_table_element(c, &mut t)?;
+            if !c.eat(&Token::Comma) {
+                break;
+            }
         }
+        c.expect(&Token::RParen, "',' or ')'")?;
+    } else if !c.is_keyword("WITH") && !c.is_keyword("LIKE") && !c.is_keyword("AS") {
+        return c.error("'('");
     }
-    c.expect(&Token::RParen, "',' or ')'")?;
     if c.eat_keywords(&["COMMENT"]) {
         c.string()?;
     }
@@ -342,26 +425,20 @@ fn parse_create_table(c: &mut Cursor) -> Result<CreateTable> {
         });
     }
     if c.eat_keywords(&["WITH"]) {
-        c.expect(&Token::LParen, "'('")?;
-        loop {
-            if matches!(c.peek(), Token::RParen) {
-                break;
-            }
-            let k = c.string()?;
-            c.expect(&Token::Eq, "'='")?;
-            let v = c.string()?;
-            t.options.insert(k, v);
-            if !c.eat(&Token::Comma) {
-                break;
-            }
-        }
-        c.expect(&Token::RParen, "')'")?;
+        t.options = catalog::options(c)?;
     }
-    if c.is_keyword("LIKE") {
-        return Err(SqlError::NotSupported {
-            location: c.location(),
-            message: "CREATE TABLE ... LIKE".into(),
-        });
+    if c.eat_keywords(&["LIKE"]) {
+        t.like = Some(catalog::parse_like(c)?);
+    }
+    if c.eat_keywords(&["AS"]) {
+        if t.like.is_some() {
+            return c.error("the end of the statement (LIKE and AS do not go together)");
+        }
+        t.query = Some(parse_query_rest(c)?);
+        return Ok(t);
+    }
+    if t.columns.is_empty() && t.like.is_none() {
+        return c.error("'(', LIKE or AS");
     }
     c.expect_end()?;
     Ok(t)
@@ -494,7 +571,29 @@ mod tests {
             parse("SET 'parallelism.default' = '2'"),
             Ok(Statement::Set(Some(_)))
         ));
-        assert!(matches!(parse("SHOW TABLES"), Ok(Statement::Show(_))));
+        assert!(matches!(parse("SHOW TABLES"), Ok(Statement::Show { .. })));
+        assert!(matches!(
+            parse("SHOW CREATE TABLE t"),
+            Ok(Statement::ShowCreate { view: false, .. })
+        ));
+        assert!(matches!(
+            parse("ALTER TABLE t SET ('a' = 'b')"),
+            Ok(Statement::AlterTable {
+                change: AlterTable::Set(_),
+                ..
+            })
+        ));
+        let Ok(Statement::CreateTable(t)) =
+            parse("CREATE TABLE t WITH ('connector' = 'print') LIKE s (EXCLUDING OPTIONS)")
+        else {
+            panic!("LIKE")
+        };
+        assert_eq!(t.like.map(|l| l.options), Some(Merge::Excluding));
+        let Ok(Statement::CreateTable(t)) = parse("CREATE TABLE t WITH ('a' = 'b') AS SELECT 1")
+        else {
+            panic!("CTAS")
+        };
+        assert!(t.query.is_some());
         assert!(matches!(parse("DESCRIBE t"), Ok(Statement::Describe(_))));
         let Ok(Statement::StatementSet(v)) = parse(
             "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; INSERT INTO b SELECT 2; END",

@@ -202,7 +202,22 @@ fn parse_type_inner(c: &mut Cursor, pending: &mut u32) -> Result<FlinkType> {
 
 /// Flink's name of an Arrow type, for DESCRIBE.
 pub fn flink_type_name(t: &DataType) -> String {
+    type_text(t, false)
+}
+
+/// Flink's full name of an Arrow type, as `SHOW CREATE TABLE` writes it
+/// (`STRING` is `VARCHAR(2147483647)`, `BYTES` `VARBINARY(2147483647)`).
+pub fn flink_sql_type(t: &DataType) -> String {
+    type_text(t, true)
+}
+
+fn type_text(t: &DataType, full: bool) -> String {
+    let flink_type_name = |t: &DataType| type_text(t, full);
     match t {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 if full => {
+            "VARCHAR(2147483647)".into()
+        }
+        DataType::Binary if full => "VARBINARY(2147483647)".into(),
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "STRING".into(),
         DataType::Boolean => "BOOLEAN".into(),
         DataType::Int8 => "TINYINT".into(),

@@ -24,7 +24,12 @@ for c in "${cases[@]}"; do
   if "$flink" "$tmp/case.sql" 1 > "$tmp/out" 2> "$tmp/err"; then
     # Only the rows: a function may log to stdout too (PARSE_URL of text
     # that is not a URL logs Flink's exception).
-    grep -E '^[+-][IUD]\[' "$tmp/out" > "${c%.sql}.out" || true
+    # A case that SHOWs or DESCRIBEs keeps Flink's tables too.
+    if grep -qiE '^(SHOW|DESCRIBE|DESC) ' "$script"; then
+      cp "$tmp/out" "${c%.sql}.out"
+    else
+      grep -E '^[+-][IUD]\[' "$tmp/out" > "${c%.sql}.out" || true
+    fi
     echo "recorded ${c#$here/}"
   else
     echo "FLINK FAILED on ${c#$here/}:" >&2

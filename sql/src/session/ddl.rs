@@ -68,7 +68,9 @@ impl Session {
                         format!("AS {}", crate::rewrite::quoted(ast)),
                     );
                     // The processing time is never NULL.
-                    Field::new(&c.name, dt, !crate::catalog::is_proctime_call(ast))
+                    let nullable = !crate::catalog::is_proctime_call(ast)
+                        && phys.nullable(&readable_schema).unwrap_or(true);
+                    Field::new(&c.name, dt, nullable)
                 }
             };
             fields.push(field);
@@ -110,8 +112,17 @@ impl Session {
                 });
             }
         }
+        // A key column is NOT NULL, and stays so if the key is dropped.
+        let mut def = t.clone();
+        for c in def.columns.iter_mut() {
+            if let ColumnKind::Physical(ty) = &mut c.kind
+                && t.primary_key.contains(&c.name)
+            {
+                ty.nullable = false;
+            }
+        }
         let entry = TableEntry {
-            def: t.clone(),
+            def,
             schema: schema.clone(),
             physical_schema,
             extras,

@@ -21,6 +21,7 @@ use eddy_engine::connector::ConnectorRegistry;
 use eddy_engine::operator::OperatorFactory;
 use eddy_engine::runtime::{self, JobHandle};
 
+mod catalog;
 mod config;
 mod ddl;
 mod hinted;
@@ -129,7 +130,28 @@ impl Session {
         let hinted = self.apply_options_hints(stmt)?;
         let stmt = hinted.as_ref().unwrap_or(stmt);
         match &stmt.statement {
-            Statement::CreateTable(t) => self.create_table(t, at),
+            Statement::CreateTable(t) if t.query.is_some() => {
+                self.create_table_as(t, at, query_sink).await
+            }
+            Statement::CreateTable(t) => self.create_table_like(t, at),
+            Statement::ShowCreate { view, name } => self.show_create(*view, name, at).await,
+            Statement::ShowColumns { table, like } => {
+                self.show_columns(table, like.as_deref(), at).await
+            }
+            Statement::Use { catalog, name } => self.use_(*catalog, name, at),
+            Statement::AlterTable {
+                name,
+                if_exists,
+                change,
+            } => self.alter_table(name, *if_exists, change, at),
+            Statement::AlterView {
+                name,
+                rename,
+                query,
+            } => {
+                self.alter_view(name, rename.as_deref(), query.as_deref(), at)
+                    .await
+            }
             Statement::CreateView {
                 name,
                 if_not_exists,
@@ -153,7 +175,7 @@ impl Session {
                 self.reset(key.as_deref());
                 Ok(Outcome::Done("[INFO] Execute statement succeeded.".into()))
             }
-            Statement::Show(what) => Ok(self.show(what)),
+            Statement::Show { what, like } => Ok(self.show(what, like.as_deref())),
             Statement::Describe(name) => self.describe(name, at).await,
             Statement::Explain(inner) => {
                 let graph = self.plan_job(inner, at, query_sink).await?;

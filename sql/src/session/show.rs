@@ -47,8 +47,12 @@ impl Session {
         v
     }
 
-    pub(super) fn show(&self, what: &str) -> Outcome {
+    pub(super) fn show(&self, what: &str, pattern: Option<&str>) -> Outcome {
         let (header, mut names): (&str, Vec<String>) = match what {
+            "CATALOGS" => ("catalog name", vec!["default_catalog".into()]),
+            "CURRENT CATALOG" => ("current catalog name", vec!["default_catalog".into()]),
+            "DATABASES" => ("database name", vec!["default_database".into()]),
+            "CURRENT DATABASE" => ("current database name", vec!["default_database".into()]),
             "VIEWS" => (
                 "view name",
                 self.views
@@ -72,6 +76,7 @@ impl Session {
             ),
             _ => ("job id", vec![]),
         };
+        names.retain(|n| pattern.is_none_or(|p| super::catalog::like(n, p)));
         names.sort();
         Outcome::Rows {
             header: vec![header.into()],

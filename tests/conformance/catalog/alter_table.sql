@@ -1,0 +1,11 @@
+CREATE TABLE events (id BIGINT, `user` STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts, PRIMARY KEY (id) NOT ENFORCED) WITH ('connector' = 'filesystem', 'path' = '/tmp/x', 'format' = 'json');
+ALTER TABLE events RENAME TO ev;
+ALTER TABLE ev SET ('format' = 'csv', 'csv.field-delimiter' = '|');
+ALTER TABLE ev RESET ('csv.field-delimiter');
+ALTER TABLE ev ADD (note STRING, score AS id * 2);
+ALTER TABLE ev MODIFY `user` VARCHAR NOT NULL;
+ALTER TABLE ev DROP WATERMARK;
+ALTER TABLE ev DROP PRIMARY KEY;
+ALTER TABLE ev DROP (note);
+SHOW CREATE TABLE ev;
+SHOW TABLES;

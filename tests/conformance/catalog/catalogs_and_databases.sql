@@ -1,0 +1,11 @@
+CREATE TABLE events (id BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'filesystem', 'path' = '/tmp/x', 'format' = 'json');
+CREATE TABLE extra (id BIGINT) WITH ('connector' = 'blackhole');
+SHOW CATALOGS;
+SHOW CURRENT CATALOG;
+SHOW DATABASES;
+SHOW CURRENT DATABASE;
+USE CATALOG default_catalog;
+USE default_database;
+USE default_catalog.default_database;
+SHOW TABLES FROM default_database LIKE 'e%';
+SHOW TABLES LIKE '%x%';
