@@ -154,8 +154,8 @@ pub const OPTIONS: &[ConfigOption] = &[
     ),
     ConfigOption {
         effect: Effect::OnlyFor(
-            &["streaming"],
-            "Eddy runs every job in streaming mode: a bounded job gives the same final rows, printed as a changelog",
+            &["streaming", "batch"],
+            "Eddy runs 'automatic' as 'streaming'; set 'batch' for final rows only",
         ),
         ..flink(
             "execution.runtime-mode",
@@ -451,8 +451,8 @@ mod tests {
             panic!("a zone other than UTC is warned about");
         };
         assert!(w.contains("UTC"), "{w}");
-        let Ok(Verdict::Warn(w)) = check_set("execution.runtime-mode", "batch") else {
-            panic!("batch mode is warned about");
+        let Ok(Verdict::Warn(w)) = check_set("execution.runtime-mode", "automatic") else {
+            panic!("automatic mode is warned about");
         };
         assert!(w.contains("streaming"), "{w}");
         let Ok(Verdict::Warn(w)) = check_set("table.exec.mini-batch.enabled", "true") else {

@@ -70,6 +70,10 @@ pub struct StreamPlanner<'a> {
     /// Set while planning the input of a projection that drops the rank
     /// of the Top-N below it.
     pub(crate) rank_number_unused: bool,
+    /// Batch mode (`execution.runtime-mode`): no watermarks (no row is
+    /// late; windows close at the end of input), and `ORDER BY` sorts the
+    /// final result.
+    pub batch: bool,
 }
 
 impl<'a> StreamPlanner<'a> {
@@ -93,6 +97,7 @@ impl<'a> StreamPlanner<'a> {
             window_nodes: vec![],
             state_ttl: None,
             rank_number_unused: false,
+            batch: false,
         }
     }
 
@@ -250,7 +255,7 @@ impl<'a> StreamPlanner<'a> {
     }
 
     /// Adds a stateless operator fed row for row by `input` (chained).
-    fn add_forward(
+    pub(crate) fn add_forward(
         &mut self,
         input: Stream,
         op: Arc<dyn eddy_engine::operator::OperatorFactory>,

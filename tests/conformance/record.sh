@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Records the expected output of conformance cases by running them on real
-# Apache Flink (../shared/tools/flink/flink-sql), at parallelism 1:
+# Apache Flink (../shared/tools/flink/flink-sql; flink-batch.sh for a case
+# that sets 'execution.runtime-mode' to 'batch'), at parallelism 1:
 #   tests/conformance/record.sh [case.sql ...]   (default: every case)
 # ${DATA} in a case is replaced by the absolute path of data/, ${TMP} by an
 # empty folder. A case Flink cannot run as written (a lookup join against a
@@ -21,7 +22,13 @@ for c in "${cases[@]}"; do
   script=$c
   [ -f "${c%.sql}.flink" ] && script=${c%.sql}.flink
   sed -e "s|\${DATA}|$here/data|g" -e "s|\${TMP}|$tmp/out-dir|g" "$script" > "$tmp/case.sql"
-  if "$flink" "$tmp/case.sql" 1 > "$tmp/out" 2> "$tmp/err"; then
+  runner=$flink
+  # Batch mode needs a TableEnvironment made in batch mode.
+  if grep -qE "^SET 'execution.runtime-mode' *= *'batch'" "$tmp/case.sql"; then
+    runner=$here/flink-batch.sh
+    sed -i "/^SET 'execution.runtime-mode'/d" "$tmp/case.sql"
+  fi
+  if "$runner" "$tmp/case.sql" 1 > "$tmp/out" 2> "$tmp/err"; then
     # Only the rows: a function may log to stdout too (PARSE_URL of text
     # that is not a URL logs Flink's exception).
     # A case that SHOWs or DESCRIBEs keeps Flink's tables too.

@@ -16,6 +16,7 @@ pub mod aggregate;
 pub mod calc;
 pub mod expand;
 pub mod join;
+pub mod materialize;
 pub mod over;
 pub mod rank;
 pub mod sort;

@@ -13,6 +13,7 @@ use datafusion::logical_expr::{
     Expr, FetchType, Limit, LogicalPlan, Projection, SkipType, SortExpr,
 };
 use eddy_engine::graph::Partitioning;
+use eddy_engine::ops::materialize::Materialize;
 use eddy_engine::ops::rank::Rank;
 use eddy_engine::ops::sort::TemporalSort;
 
@@ -58,6 +59,10 @@ impl StreamPlanner<'_> {
     pub(crate) fn plan_sort(&mut self, s: &datafusion::logical_expr::Sort) -> Result<Stream> {
         if let Some(fetch) = s.fetch {
             return self.plan_top_n(&s.input, &s.expr, 0, fetch);
+        }
+        if self.batch {
+            let input = self.plan(&s.input)?;
+            return self.add_materialize(input, &s.expr, s.input.schema());
         }
         let first = &s.expr[0];
         // Flink's words, also for a descending time attribute.
@@ -138,6 +143,53 @@ impl StreamPlanner<'_> {
             rowtime: None,
             hashed: Some(vec![]),
         };
-        self.add_exchanged(stream, Arc::new(op), Partitioning::Single, schema, derive)
+        let top = self.add_exchanged(stream, Arc::new(op), Partitioning::Single, schema, derive)?;
+        match self.batch && !order.is_empty() {
+            // A batch result comes sorted.
+            true => self.add_materialize(top, order, input_schema),
+            false => Ok(top),
+        }
+    }
+
+    /// Batch mode's final result of `input` (columns of `schema`) in
+    /// arrival order, on each of its subtasks (a row's changes all come
+    /// the way its key was hashed).
+    pub(crate) fn add_final(
+        &mut self,
+        input: Stream,
+        schema: &datafusion::common::DFSchema,
+    ) -> Result<Stream> {
+        let output = nullable_schema(schema.as_arrow());
+        let op = Materialize {
+            order_by: vec![],
+            schema: output.clone(),
+            description: "Materialize".into(),
+        };
+        self.add_forward(input, Arc::new(op), output, Derive::inserts())
+    }
+
+    /// Batch mode's final result of `input` (columns of `schema`), sorted
+    /// by `order` if any: a [`Materialize`] at parallelism 1.
+    pub(crate) fn add_materialize(
+        &mut self,
+        input: Stream,
+        order: &[SortExpr],
+        schema: &datafusion::common::DFSchema,
+    ) -> Result<Stream> {
+        let order_by = self.sort_keys(order, schema)?;
+        let output = nullable_schema(schema.as_arrow());
+        let order_text: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+        let op = Materialize {
+            order_by,
+            schema: output.clone(),
+            description: format!("Materialize(orderBy=[{}])", order_text.join(", ")),
+        };
+        let derive = Derive::Emits {
+            updates: false,
+            upsert_key: None,
+            rowtime: None,
+            hashed: None,
+        };
+        self.add_exchanged(input, Arc::new(op), Partitioning::Single, output, derive)
     }
 }

@@ -53,6 +53,11 @@ impl StreamPlanner<'_> {
         request.metadata = entry.metadata();
         let changelog = connector.source_changelog(&request.options);
         let factory = connector.create_source(request)?;
+        if self.batch && !factory.is_bounded() {
+            return Err(self.plan_error(format!(
+                "Querying an unbounded table 'default_catalog.default_database.{name}' in batch mode is not allowed. The table source is unbounded."
+            )));
+        }
         let prelude = self.prelude(entry)?;
         let mode = match changelog {
             SourceChangelog::InsertOnly => ChangelogMode::Insert,
@@ -207,6 +212,8 @@ impl StreamPlanner<'_> {
         }
         let mut description = String::new();
         let watermark = match &entry.def.watermark {
+            // Batch mode has no watermarks: the end of input closes all.
+            _ if self.batch => None,
             None => None,
             Some(w) => {
                 description = format!(

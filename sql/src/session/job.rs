@@ -89,9 +89,14 @@ impl Session {
         planner.state_ttl = self
             .duration("table.exec.state.ttl", at)?
             .filter(|ttl| !ttl.is_zero());
+        planner.batch = self.config("execution.runtime-mode") == Some("batch");
         let mut logical = vec![];
         for (plan, table) in queries {
-            let stream: Stream = planner.plan(&plan)?;
+            let mut stream: Stream = planner.plan(&plan)?;
+            if planner.batch {
+                // Batch mode writes final rows only.
+                stream = planner.add_final(stream, plan.schema())?;
+            }
             match table {
                 Some(table) => {
                     planner.add_table_sink(stream, table)?;
@@ -119,6 +124,10 @@ impl Session {
         let mut graph = planner.plan.lower()?;
         let get = |k: &str| self.config.get(k).map(String::as_str);
         graph.checkpointing = crate::checkpointing::config(get, at)?;
+        if planner.batch {
+            // As in Flink, a batch job takes no checkpoints.
+            graph.checkpointing = None;
+        }
         graph.state_backend = crate::checkpointing::state_backend(get, at)?;
         let mut text = String::from("== Optimized Logical Plan ==\n");
         for p in &logical {

@@ -2,7 +2,7 @@
 -- accepted (as in Flink) with a warning that names it; so is a hint that
 -- changes only how a query runs.
 SET 'table.local-time-zone' = 'Asia/Tokyo';
-SET 'execution.runtime-mode' = 'batch';
+SET 'execution.runtime-mode' = 'automatic';
 SET 'table.exec.mini-batch.enabled' = 'true';
 SET 'table.exec.sate.ttl' = '1 h';
 SELECT /*+ BROADCAST(x) */ 1;
