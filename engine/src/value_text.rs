@@ -135,8 +135,9 @@ pub fn write_value(out: &mut String, array: &dyn Array, row: usize) {
             if let Some(m) = array.as_any().downcast_ref::<MapArray>() {
                 let entries = m.value(row);
                 out.push('{');
-                for i in 0..entries.len() {
-                    if i > 0 {
+                let order = java_hash_map_order(entries.column(0).as_ref());
+                for (n, i) in order.into_iter().enumerate() {
+                    if n > 0 {
                         out.push_str(", ");
                     }
                     write_value(out, entries.column(0).as_ref(), i);
@@ -508,6 +509,49 @@ fn write_java_decimal(out: &mut String, sci: &str, plain: bool) {
         let (int, frac) = digits.split_at(point as usize);
         let _ = write!(out, "{int}.{frac}");
     }
+}
+
+/// The order in which a Java `HashMap` filled with these keys in order
+/// iterates them (Flink prints a MAP from one): by bucket of the spread
+/// `hashCode` in the table its size grows to, then by insertion. Keys
+/// whose Java hash is not known here keep their order.
+fn java_hash_map_order(keys: &dyn Array) -> Vec<usize> {
+    let n = keys.len();
+    let hash = |i: usize| -> Option<i32> {
+        if keys.is_null(i) {
+            return Some(0);
+        }
+        if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
+            return Some(
+                a.value(i)
+                    .encode_utf16()
+                    .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c))),
+            );
+        }
+        if let Some(a) = keys.as_any().downcast_ref::<Int32Array>() {
+            return Some(a.value(i));
+        }
+        if let Some(a) = keys.as_any().downcast_ref::<Int64Array>() {
+            let v = a.value(i);
+            return Some((v ^ ((v as u64) >> 32) as i64) as i32);
+        }
+        None
+    };
+    let Some(hashes) = (0..n).map(hash).collect::<Option<Vec<i32>>>() else {
+        return (0..n).collect();
+    };
+    // The table doubles from 16 while the size passes 3/4 of it.
+    let mut capacity = 16usize;
+    while n > capacity * 3 / 4 {
+        capacity *= 2;
+    }
+    let bucket = |h: i32| {
+        let h = h as u32;
+        ((h ^ (h >> 16)) as usize) & (capacity - 1)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|i| (bucket(hashes[*i]), *i));
+    order
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 use std::ops::ControlFlow;
 
+mod functions;
+
 use datafusion::sql::sqlparser::ast::{
     self, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, TimezoneInfo, Value,
     ValueWithSpan, visit_expressions_mut,
@@ -352,7 +354,7 @@ fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
                 else_result: Some(Box::new(call(&name.to_ascii_lowercase(), args))),
             })
         }
-        _ => None,
+        _ => functions::desugar(name, args),
     }
 }
 
@@ -431,6 +433,10 @@ fn rewrite_one(e: &mut Expr) {
             // The new expression's children were already visited.
             return;
         }
+    }
+    if let Some(new) = functions::operator(e) {
+        *e = new;
+        return;
     }
     match e {
         Expr::Function(f) => {

@@ -51,6 +51,61 @@ fn map_constructors(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     tokens
 }
 
+/// The name that marks the low bound of `BETWEEN SYMMETRIC` (sqlparser
+/// does not read SYMMETRIC): the rewrite of the parsed query makes the
+/// comparison symmetric.
+pub const SYMMETRIC: &str = "__eddy_symmetric";
+
+/// `x BETWEEN SYMMETRIC a AND b` as `x BETWEEN __eddy_symmetric(a) AND b`
+/// (`ASYMMETRIC`, the default, dropped).
+fn between_symmetric(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::Word;
+    let is = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
+    let word = |t: &Token, name: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(name));
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let after_between = out.last().is_some_and(|p| is(p, Keyword::BETWEEN));
+        if after_between && word(&t.token, "ASYMMETRIC") {
+            i += 1;
+            continue;
+        }
+        if !(after_between && word(&t.token, "SYMMETRIC")) {
+            out.push(t.clone());
+            i += 1;
+            continue;
+        }
+        // The low bound: up to the AND at this depth.
+        let mut depth = 0i32;
+        let mut end = i + 1;
+        while end < tokens.len() {
+            match &tokens[end].token {
+                Token::LParen | Token::LBracket => depth += 1,
+                Token::RParen | Token::RBracket => depth -= 1,
+                _ if depth == 0 && is(&tokens[end], Keyword::AND) => break,
+                _ => {}
+            }
+            end += 1;
+        }
+        let mark = |token: Token| TokenWithSpan {
+            token,
+            span: t.span,
+        };
+        out.push(mark(Token::Word(Word {
+            value: SYMMETRIC.into(),
+            quote_style: None,
+            keyword: Keyword::NoKeyword,
+        })));
+        out.push(mark(Token::LParen));
+        out.extend(tokens[i + 1..end].iter().cloned());
+        out.push(mark(Token::RParen));
+        i = end;
+    }
+    out
+}
+
 /// Tokens of one statement and a position in them.
 pub struct Cursor {
     tokens: Vec<TokenWithSpan>,
@@ -88,6 +143,7 @@ impl Cursor {
         let tokens = crate::window_tvf::rewrite(tokens)?;
         let tokens = crate::system_time::rewrite(tokens)?;
         let tokens = map_constructors(tokens);
+        let tokens = between_symmetric(tokens);
         Ok(Self {
             tokens,
             pos: 0,

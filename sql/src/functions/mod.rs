@@ -4,6 +4,7 @@
 
 mod avg;
 mod cast;
+mod charset;
 mod decimal;
 
 pub use cast::CAST_TO_STRING;
@@ -15,9 +16,13 @@ mod hash;
 mod json;
 mod math;
 mod percentile;
+mod printf;
+mod split;
 mod string;
 mod text;
 mod timeadd;
+mod timezone;
+mod truncate;
 mod unnest;
 mod url;
 mod variance;
@@ -201,6 +206,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         .chain(text::functions())
         .chain(timeadd::functions())
         .chain(url::functions())
+        .chain(charset::functions())
+        .chain(split::functions())
+        .chain(timezone::functions())
     {
         let udf = Arc::new(ScalarUDF::new_from_impl(f));
         if udf.name() == DECIMAL_DIVIDE {
@@ -211,6 +219,10 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     state.register_udf(Arc::new(
         ScalarUDF::new_from_impl(unnest::UnnestPart::new()),
     ))?;
+    state.register_udf(Arc::new(
+        ScalarUDF::new_from_impl(truncate::Truncate::new()),
+    ))?;
+    state.register_udf(Arc::new(ScalarUDF::new_from_impl(printf::Printf::new())))?;
     state.register_udaf(Arc::new(
         datafusion::logical_expr::AggregateUDF::new_from_impl(avg::FlinkAvg::new()),
     ))?;

@@ -1,3 +1,3 @@
 -- A Flink function Eddy does not have yet is refused by name, where it is.
 SELECT 1 AS a,
-  PRINTF('%s', 'a') AS b;
+  TYPEOF('a') AS b;

@@ -1,0 +1,2 @@
+SELECT PRINTF('%s|%5d|%-4s|%.2f|%x|%%', name, n, name, price, n) AS p, CONVERT_TZ(t, 'UTC', 'Asia/Shanghai') AS sh, CONVERT_TZ(t, 'America/New_York', 'UTC') AS ny, FLOOR(ts TO HOUR) AS fh, CEIL(ts TO HOUR) AS ch, FLOOR(ts TO DAY) AS fd, CEIL(ts TO MINUTE) AS cm
+FROM (VALUES ('ab', 42, 3.14159, '2024-03-10 06:30:00', TIMESTAMP '2024-03-10 06:30:15.250'), ('xyz', -7, 2.5, '2024-11-03 01:30:00', TIMESTAMP '2024-11-03 01:00:00'), ('q', 0, 0.0, 'not a time', TIMESTAMP '2024-12-31 23:59:59.999')) AS v(name, n, price, t, ts);
