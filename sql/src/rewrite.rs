@@ -5,6 +5,7 @@
 use std::ops::ControlFlow;
 
 mod functions;
+mod json;
 
 use datafusion::sql::sqlparser::ast::{
     self, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, TimezoneInfo, Value,
@@ -433,6 +434,10 @@ fn rewrite_one(e: &mut Expr) {
             // The new expression's children were already visited.
             return;
         }
+    }
+    if let Some(new) = json::rewrite(e) {
+        *e = new;
+        return;
     }
     if let Some(new) = functions::operator(e) {
         *e = new;

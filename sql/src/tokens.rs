@@ -8,103 +8,9 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use crate::error::{Location, Result, SqlError};
 
 pub use crate::dialect::DIALECT;
+pub use flink_syntax::{IS_JSON_MARK, SYMMETRIC};
 
-/// Flink's map constructor `MAP[k1, v1, k2, v2]` as DataFusion's
-/// `make_map(k1, v1, k2, v2)` (sqlparser would read a subscript of a column
-/// named `MAP`; Flink reserves the word).
-fn map_constructors(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    use datafusion::sql::sqlparser::tokenizer::Word;
-    let mut open = Vec::new();
-    let mut depth = 0usize;
-    for i in 0..tokens.len() {
-        match &tokens[i].token {
-            Token::Word(w)
-                if w.quote_style.is_none()
-                    && w.value.eq_ignore_ascii_case("MAP")
-                    && matches!(tokens.get(i + 1).map(|t| &t.token), Some(Token::LBracket)) =>
-            {
-                tokens[i].token = Token::Word(Word {
-                    value: "make_map".into(),
-                    quote_style: None,
-                    keyword: datafusion::sql::sqlparser::keywords::Keyword::NoKeyword,
-                });
-            }
-            Token::LBracket => {
-                let after_map = i > 0
-                    && matches!(&tokens[i - 1].token, Token::Word(w) if w.value == "make_map" && w.quote_style.is_none());
-                if after_map {
-                    tokens[i].token = Token::LParen;
-                    open.push(depth);
-                }
-                depth += 1;
-            }
-            Token::RBracket => {
-                depth = depth.saturating_sub(1);
-                if open.last() == Some(&depth) {
-                    open.pop();
-                    tokens[i].token = Token::RParen;
-                }
-            }
-            _ => {}
-        }
-    }
-    tokens
-}
-
-/// The name that marks the low bound of `BETWEEN SYMMETRIC` (sqlparser
-/// does not read SYMMETRIC): the rewrite of the parsed query makes the
-/// comparison symmetric.
-pub const SYMMETRIC: &str = "__eddy_symmetric";
-
-/// `x BETWEEN SYMMETRIC a AND b` as `x BETWEEN __eddy_symmetric(a) AND b`
-/// (`ASYMMETRIC`, the default, dropped).
-fn between_symmetric(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    use datafusion::sql::sqlparser::keywords::Keyword;
-    use datafusion::sql::sqlparser::tokenizer::Word;
-    let is = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
-    let word = |t: &Token, name: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(name));
-    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
-    let mut i = 0;
-    while i < tokens.len() {
-        let t = &tokens[i];
-        let after_between = out.last().is_some_and(|p| is(p, Keyword::BETWEEN));
-        if after_between && word(&t.token, "ASYMMETRIC") {
-            i += 1;
-            continue;
-        }
-        if !(after_between && word(&t.token, "SYMMETRIC")) {
-            out.push(t.clone());
-            i += 1;
-            continue;
-        }
-        // The low bound: up to the AND at this depth.
-        let mut depth = 0i32;
-        let mut end = i + 1;
-        while end < tokens.len() {
-            match &tokens[end].token {
-                Token::LParen | Token::LBracket => depth += 1,
-                Token::RParen | Token::RBracket => depth -= 1,
-                _ if depth == 0 && is(&tokens[end], Keyword::AND) => break,
-                _ => {}
-            }
-            end += 1;
-        }
-        let mark = |token: Token| TokenWithSpan {
-            token,
-            span: t.span,
-        };
-        out.push(mark(Token::Word(Word {
-            value: SYMMETRIC.into(),
-            quote_style: None,
-            keyword: Keyword::NoKeyword,
-        })));
-        out.push(mark(Token::LParen));
-        out.extend(tokens[i + 1..end].iter().cloned());
-        out.push(mark(Token::RParen));
-        i = end;
-    }
-    out
-}
+mod flink_syntax;
 
 /// Tokens of one statement and a position in them.
 pub struct Cursor {
@@ -142,8 +48,7 @@ impl Cursor {
             .collect();
         let tokens = crate::window_tvf::rewrite(tokens)?;
         let tokens = crate::system_time::rewrite(tokens)?;
-        let tokens = map_constructors(tokens);
-        let tokens = between_symmetric(tokens);
+        let tokens = flink_syntax::rewrite(tokens);
         Ok(Self {
             tokens,
             pos: 0,

@@ -14,6 +14,7 @@ pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSIO
 mod datetime;
 mod hash;
 mod json;
+pub mod json_build;
 mod math;
 mod percentile;
 mod printf;
@@ -223,6 +224,9 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         ScalarUDF::new_from_impl(truncate::Truncate::new()),
     ))?;
     state.register_udf(Arc::new(ScalarUDF::new_from_impl(printf::Printf::new())))?;
+    for f in json_build::JsonBuild::all() {
+        state.register_udf(Arc::new(ScalarUDF::new_from_impl(f)))?;
+    }
     state.register_udaf(Arc::new(
         datafusion::logical_expr::AggregateUDF::new_from_impl(avg::FlinkAvg::new()),
     ))?;

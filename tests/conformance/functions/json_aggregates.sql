@@ -1,0 +1,2 @@
+CREATE TABLE events (id BIGINT, `user` STRING, meta ROW<device STRING, version INT>, tags ARRAY<STRING>, `value` DOUBLE, ts TIMESTAMP(3)) WITH ('connector' = 'filesystem', 'path' = '${DATA}/events.json', 'format' = 'json');
+SELECT `user`, JSON_ARRAYAGG(id) AS ids, JSON_OBJECTAGG(KEY CAST(id AS STRING) VALUE meta.device) AS devices, JSON_ARRAYAGG(meta.device NULL ON NULL) AS all_devices FROM events GROUP BY `user`;
