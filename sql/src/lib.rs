@@ -30,6 +30,7 @@ pub mod statement;
 pub mod stream_plan;
 pub mod system_time;
 pub mod tokens;
+pub mod type_names;
 pub mod types;
 pub mod window_tvf;
 

@@ -268,13 +268,7 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
     }
     if c.eat_keywords(&["DROP"]) {
         c.eat_keywords(&["TEMPORARY"]);
-        let view = if c.eat_keywords(&["TABLE"]) {
-            false
-        } else if c.eat_keywords(&["VIEW"]) {
-            true
-        } else {
-            return c.error("TABLE or VIEW");
-        };
+        let view = table_or_view(c)?;
         let if_exists = c.eat_keywords(&["IF", "EXISTS"]);
         let name = last(c.object_name()?);
         c.expect_end()?;
@@ -405,13 +399,7 @@ fn parse_create_table(c: &mut Cursor) -> Result<CreateTable> {
     t.if_not_exists = if_not_exists;
     // Columns may be left out before LIKE or AS (and WITH, then).
     if c.eat(&Token::LParen) {
-        loop {
-            parse_table_element(c, &mut t)?;
-            if !c.eat(&Token::Comma) {
-                break;
-            }
-        }
-        c.expect(&Token::RParen, "',' or ')'")?;
+        parse_table_elements(c, &mut t)?;
     } else if !c.is_keyword("WITH") && !c.is_keyword("LIKE") && !c.is_keyword("AS") {
         return c.error("'('");
     }
@@ -451,6 +439,29 @@ fn parse_expr_item(c: &mut Cursor) -> Result<ast::Expr> {
     let e = p.parse_expr().map_err(|e| parse_error(e, at, end))?;
     expect_consumed(&p, "',' or ')'")?;
     Ok(e)
+}
+
+/// `TABLE` (false) or `VIEW` (true).
+fn table_or_view(c: &mut Cursor) -> Result<bool> {
+    if c.eat_keywords(&["TABLE"]) {
+        Ok(false)
+    } else if c.eat_keywords(&["VIEW"]) {
+        Ok(true)
+    } else {
+        c.error("TABLE or VIEW")
+    }
+}
+
+/// The columns, watermark and key of a table up to the `)` closing them
+/// (the `(` read).
+fn parse_table_elements(c: &mut Cursor, t: &mut CreateTable) -> Result<()> {
+    loop {
+        parse_table_element(c, t)?;
+        if !c.eat(&Token::Comma) {
+            break;
+        }
+    }
+    c.expect(&Token::RParen, "',' or ')'")
 }
 
 fn parse_table_element(c: &mut Cursor, t: &mut CreateTable) -> Result<()> {

@@ -92,7 +92,7 @@ impl ScalarUDFImpl for JsonBuild {
             if !is_scalar(t) {
                 return plan_err!(
                     "Type '{}' is not scalar or cannot be converted into JSON.",
-                    crate::types::flink_type_name(t)
+                    crate::type_names::flink_type_name(t)
                 );
             }
         }
@@ -196,7 +196,7 @@ fn write_json(out: &mut String, a: &dyn Array, i: usize, raw: bool) -> Result<()
         t => {
             return exec_err!(
                 "Type '{}' is not scalar or cannot be converted into JSON.",
-                crate::types::flink_type_name(t)
+                crate::type_names::flink_type_name(t)
             );
         }
     }

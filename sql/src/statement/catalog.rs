@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use datafusion::sql::sqlparser::tokenizer::Token;
 
-use super::{CreateTable, Statement, last, parse_query_rest, parse_table_element};
+use super::{
+    CreateTable, Statement, last, parse_query_rest, parse_table_element, parse_table_elements,
+    table_or_view,
+};
 use crate::error::{Result, SqlError};
 use crate::tokens::Cursor;
 
@@ -67,13 +70,7 @@ pub enum AlterTable {
 /// A `SHOW ..` statement (after `SHOW`).
 pub(super) fn parse_show(c: &mut Cursor) -> Result<Statement> {
     if c.eat_keywords(&["CREATE"]) {
-        let view = if c.eat_keywords(&["TABLE"]) {
-            false
-        } else if c.eat_keywords(&["VIEW"]) {
-            true
-        } else {
-            return c.error("TABLE or VIEW");
-        };
+        let view = table_or_view(c)?;
         let name = last(c.object_name()?);
         c.expect_end()?;
         return Ok(Statement::ShowCreate { view, name });
@@ -262,13 +259,7 @@ pub(super) fn parse_alter(c: &mut Cursor) -> Result<Statement> {
 fn elements(c: &mut Cursor) -> Result<CreateTable> {
     let mut t = CreateTable::named(String::new());
     if c.eat(&Token::LParen) {
-        loop {
-            parse_table_element(c, &mut t)?;
-            if !c.eat(&Token::Comma) {
-                break;
-            }
-        }
-        c.expect(&Token::RParen, "',' or ')'")?;
+        parse_table_elements(c, &mut t)?;
     } else {
         parse_table_element(c, &mut t)?;
     }
