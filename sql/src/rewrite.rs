@@ -375,40 +375,6 @@ fn flink_day_of_week(extract: Expr) -> Expr {
     }
 }
 
-/// `JSON_VALUE(.. RETURNING t)`: the text JSON_VALUE selects, cast to `t`
-/// (NULL where it is not one, Flink's default `NULL ON ERROR`).
-fn json_value_returning(e: &mut Expr) -> bool {
-    let Expr::Function(f) = e else {
-        return false;
-    };
-    if !f.name.to_string().eq_ignore_ascii_case("JSON_VALUE") {
-        return false;
-    }
-    let FunctionArguments::List(list) = &mut f.args else {
-        return false;
-    };
-    let Some(i) = list
-        .clauses
-        .iter()
-        .position(|c| matches!(c, ast::FunctionArgumentClause::JsonReturningClause(_)))
-    else {
-        return false;
-    };
-    let ast::FunctionArgumentClause::JsonReturningClause(returning) = list.clauses.remove(i) else {
-        return false;
-    };
-    let mut data_type = returning.data_type;
-    flink_data_type(&mut data_type);
-    *e = Expr::Cast {
-        kind: ast::CastKind::TryCast,
-        expr: Box::new(e.clone()),
-        data_type,
-        array: false,
-        format: None,
-    };
-    true
-}
-
 /// DataFusion's name of a Flink function that differs only in name.
 fn renamed(flink: &str) -> Option<&'static str> {
     Some(match flink {
@@ -424,7 +390,7 @@ fn renamed(flink: &str) -> Option<&'static str> {
 }
 
 fn rewrite_one(e: &mut Expr) {
-    if json_value_returning(e) {
+    if json::json_value(e) {
         return;
     }
     if let Expr::Function(f) = e {
@@ -552,7 +518,7 @@ pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {
 }
 
 /// Maps Flink type names that sqlparser keeps as custom types.
-fn flink_data_type(t: &mut DataType) {
+pub(crate) fn flink_data_type(t: &mut DataType) {
     match t {
         DataType::Custom(name, mods) => {
             let n = name.to_string().to_ascii_uppercase();

@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use crate::error::{Location, Result, SqlError};
 
 pub use crate::dialect::DIALECT;
-pub use flink_syntax::{IS_JSON_MARK, SYMMETRIC};
+pub use flink_syntax::{IS_JSON_MARK, JSON_ON_MARK, SYMMETRIC};
 
 mod flink_syntax;
 

@@ -38,7 +38,116 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
         )
         .with_constant_parameters(),
         FlinkFunction::any_args("json_string", 1, Utf8, json_string),
+        FlinkFunction::new(
+            JSON_VALUE_ERROR,
+            vec![vec![Utf8, Utf8]],
+            DataType::Boolean,
+            json_value_error,
+        )
+        .with_constant_parameters(),
+        FlinkFunction::new(
+            JSON_VALUE_RAISE,
+            vec![vec![Utf8, Utf8]],
+            Utf8,
+            json_value_raise,
+        )
+        .with_constant_parameters(),
     ]
+}
+
+/// `__eddy_json_value_error(json, path)`: whether `JSON_VALUE` of the two
+/// meets an error (`ON ERROR` applies): text that is not JSON, or a path
+/// that selects an object, an array or several values. A missing value is
+/// no error (lax mode).
+pub const JSON_VALUE_ERROR: &str = "__eddy_json_value_error";
+/// `__eddy_json_value_raise(json, path)`: fails with the error of
+/// `JSON_VALUE(..  ERROR ON ERROR)`.
+pub const JSON_VALUE_RAISE: &str = "__eddy_json_value_raise";
+
+/// The error `JSON_VALUE` of `doc` at `path` meets, if any.
+fn value_error(doc: Option<&Value>, path: &JsonPath) -> Option<&'static str> {
+    let Some(doc) = doc else {
+        return Some("the text is not JSON");
+    };
+    match path.query(doc).all().as_slice() {
+        [] | [Value::String(_) | Value::Bool(_) | Value::Null | Value::Number(_)] => None,
+        [_] => Some("the path selects an object or an array, not a scalar"),
+        _ => Some("the path selects several values"),
+    }
+}
+
+/// As Flink's path library reads a path of member steps only (`$.a.b`):
+/// a member step on an array or a scalar is an error (a member an object
+/// lacks is a missing value).
+fn member_step_error(doc: &Value, path_text: &str) -> Option<&'static str> {
+    let t = path_text.trim();
+    let t = match t.split_once(' ') {
+        Some((mode, rest)) if ["lax", "strict"].contains(&mode.to_ascii_lowercase().as_str()) => {
+            rest.trim()
+        }
+        _ => t,
+    };
+    let steps: Vec<&str> = t.strip_prefix('$')?.strip_prefix('.')?.split('.').collect();
+    let plain = |s: &&str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !steps.iter().all(plain) {
+        return None;
+    }
+    let mut at = doc;
+    for step in steps {
+        match at {
+            Value::Object(members) => match members.get(step) {
+                Some(v) => at = v,
+                None => return None,
+            },
+            _ => return Some("the path reads a member of what is not an object"),
+        }
+    }
+    None
+}
+
+/// Each row's `ON ERROR` error of `JSON_VALUE(args[0], args[1])`, if any.
+fn value_errors(args: &[ArrayRef], rows: usize) -> Result<Vec<Option<&'static str>>> {
+    let docs = cast(&args[0], &DataType::Utf8)?;
+    let docs = docs.as_string::<i32>();
+    let paths = cast(&args[1], &DataType::Utf8)?;
+    let paths = paths.as_string::<i32>();
+    let mut compiled: Option<(String, JsonPath)> = None;
+    let mut errors = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let p = if paths.len() == 1 { 0 } else { i };
+        if docs.is_null(i) || paths.is_null(p) {
+            errors.push(None);
+            continue;
+        }
+        let text = paths.value(p);
+        if compiled.as_ref().is_none_or(|(t, _)| t != text) {
+            compiled = Some((text.to_string(), path(text)?.0));
+        }
+        let Some((_, jp)) = compiled.as_ref() else {
+            continue;
+        };
+        let doc = parse(docs.value(i));
+        let member = doc.as_ref().and_then(|d| member_step_error(d, text));
+        errors.push(member.or_else(|| value_error(doc.as_ref(), jp)));
+    }
+    Ok(errors)
+}
+
+fn json_value_error(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let errors = value_errors(args, rows)?;
+    let out: datafusion::arrow::array::BooleanArray =
+        errors.iter().map(|e| Some(e.is_some())).collect();
+    Ok(Arc::new(out))
+}
+
+fn json_value_raise(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    if let Some(e) = value_errors(args, rows)?.into_iter().flatten().next() {
+        return datafusion::common::exec_err!("JSON_VALUE (ERROR ON ERROR): {e}");
+    }
+    Ok(datafusion::arrow::array::new_null_array(
+        &DataType::Utf8,
+        rows,
+    ))
 }
 
 /// Marks a string that stands for a JSON number (its text follows).

@@ -3,7 +3,9 @@
 //! keeps NULLs and an array drops them, as in Flink), `JSON_OBJECTAGG`
 //! and `JSON_ARRAYAGG` (over `ARRAY_AGG`; Flink ignores an `ORDER BY`
 //! inside, and so does Eddy) as calls of `crate::functions::json_build`,
-//! and the tokenizer's mark of `IS [NOT] JSON` as its test.
+//! the tokenizer's mark of `IS [NOT] JSON` as its test, and `JSON_VALUE`'s
+//! `RETURNING t` (a TRY_CAST) and `ON ERROR` behaviours (`ON EMPTY` is
+//! dropped: in Flink's lax mode a missing value is NULL whatever it says).
 
 use datafusion::sql::sqlparser::ast::{
     self, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
@@ -125,4 +127,131 @@ pub(super) fn rewrite(e: &Expr) -> Option<Expr> {
         }
         _ => None,
     }
+}
+
+/// `JSON_VALUE(j, p [RETURNING t] [.. ON EMPTY] [.. ON ERROR])` in
+/// DataFusion's words: the value TRY_CAST to `t`; on an error (text not
+/// JSON, a path selecting no scalar, a value not of type `t`) NULL, the
+/// DEFAULT, or the job fails (`ERROR ON ERROR`). Returns whether `e` was
+/// such a call with a clause.
+pub(super) fn json_value(e: &mut Expr) -> bool {
+    let Expr::Function(f) = e else {
+        return false;
+    };
+    if !f.name.to_string().eq_ignore_ascii_case("JSON_VALUE") {
+        return false;
+    }
+    let FunctionArguments::List(list) = &mut f.args else {
+        return false;
+    };
+    let returning = list
+        .clauses
+        .iter()
+        .position(|c| matches!(c, FunctionArgumentClause::JsonReturningClause(_)))
+        .and_then(|i| match list.clauses.remove(i) {
+            FunctionArgumentClause::JsonReturningClause(r) => {
+                let mut t = r.data_type;
+                super::flink_data_type(&mut t);
+                Some(t)
+            }
+            _ => None,
+        });
+    // The tokenizer's marks of ON EMPTY / ON ERROR.
+    let mut on_error: Option<(String, Option<Expr>)> = None;
+    let mut args = vec![];
+    for a in list.args.drain(..) {
+        let mark = match &a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(m)))
+                if m.name
+                    .to_string()
+                    .eq_ignore_ascii_case(crate::tokens::JSON_ON_MARK) =>
+            {
+                super::plain_args(m)
+            }
+            _ => None,
+        };
+        let Some(mark) = mark else {
+            args.push(a);
+            continue;
+        };
+        let text = |e: &Expr| match e {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) => s.clone(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        if mark.first().map(text).as_deref() == Some("ERROR") {
+            let mode = mark.get(1).map(text).unwrap_or_default();
+            on_error = Some((mode, mark.get(2).cloned()));
+        }
+    }
+    list.args = args;
+    if returning.is_none() && on_error.is_none() {
+        return false;
+    }
+    let plain: Vec<Expr> = list.args.iter().filter_map(plain).collect();
+    let base = e.clone();
+    let value = match &returning {
+        Some(t) => Expr::Cast {
+            kind: ast::CastKind::TryCast,
+            expr: Box::new(base.clone()),
+            data_type: t.clone(),
+            array: false,
+            format: None,
+        },
+        None => base.clone(),
+    };
+    let Some((mode, default)) = on_error.filter(|(m, _)| m != "NULL") else {
+        *e = value;
+        return true;
+    };
+    let [j, p] = plain.as_slice() else {
+        *e = value;
+        return true;
+    };
+    let mut error = call(
+        crate::functions::JSON_VALUE_ERROR,
+        vec![j.clone(), p.clone()],
+    );
+    if returning.is_some() {
+        // A value that does not convert to the type is an error too.
+        let unconverted = super::binary(
+            Expr::IsNotNull(Box::new(base)),
+            ast::BinaryOperator::And,
+            Expr::IsNull(Box::new(value.clone())),
+        );
+        error = super::binary(
+            error,
+            ast::BinaryOperator::Or,
+            Expr::Nested(Box::new(unconverted)),
+        );
+    }
+    let on_error = match (mode.as_str(), default) {
+        ("DEFAULT", Some(d)) => match &returning {
+            Some(t) => Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: Box::new(d),
+                data_type: t.clone(),
+                array: false,
+                format: None,
+            },
+            None => d,
+        },
+        _ => call(
+            crate::functions::JSON_VALUE_RAISE,
+            vec![j.clone(), p.clone()],
+        ),
+    };
+    *e = Expr::Case {
+        case_token: ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![ast::CaseWhen {
+            condition: error,
+            result: on_error,
+        }],
+        else_result: Some(Box::new(value)),
+    };
+    true
 }

@@ -1,7 +1,8 @@
 //! Flink syntax sqlparser does not read, rewritten at the token level
 //! into syntax it does (marked where the meaning must be restored after
 //! parsing, by `crate::rewrite`): `MAP[..]` constructors, `BETWEEN
-//! SYMMETRIC`, `IS [NOT] JSON [kind]` and `KEY` in `JSON_OBJECT`.
+//! SYMMETRIC`, `IS [NOT] JSON [kind]`, `KEY` in `JSON_OBJECT` and the `ON
+//! EMPTY`/`ON ERROR` behaviours of `JSON_VALUE`.
 
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
@@ -10,7 +11,120 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 pub(super) fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let tokens = map_constructors(tokens);
     let tokens = between_symmetric(tokens);
-    json_syntax(tokens)
+    let tokens = json_syntax(tokens);
+    json_value_behaviors(tokens)
+}
+
+/// The name of the marks `ON EMPTY`/`ON ERROR` behaviours of `JSON_VALUE`
+/// become: `__eddy_json_on('ERROR', 'DEFAULT', expr)`.
+pub const JSON_ON_MARK: &str = "__eddy_json_on";
+
+/// In `JSON_VALUE(..)`, each `{NULL | ERROR | DEFAULT expr} ON {EMPTY |
+/// ERROR}` as a further argument `__eddy_json_on('EMPTY'|'ERROR',
+/// 'NULL'|'ERROR'|'DEFAULT'[, expr])`, placed before a `RETURNING` clause
+/// (which sqlparser reads last).
+fn json_value_behaviors(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let call = is_word(&tokens[i].token, "JSON_VALUE")
+            && matches!(tokens.get(i + 1).map(|t| &t.token), Some(Token::LParen));
+        if !call {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        // The call's tokens, to its closing parenthesis.
+        let mut depth = 0;
+        let mut end = i + 1;
+        while end < tokens.len() {
+            match tokens[end].token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            end += 1;
+        }
+        let inner = &tokens[i + 2..end.min(tokens.len())];
+        let at_top = |k: usize| {
+            inner[..k].iter().fold(0i32, |d, t| match t.token {
+                Token::LParen => d + 1,
+                Token::RParen => d - 1,
+                _ => d,
+            }) == 0
+        };
+        // Each behaviour: (start, end exclusive, mark tokens).
+        let mut clauses: Vec<(usize, usize, Vec<TokenWithSpan>)> = vec![];
+        for k in 0..inner.len() {
+            let on = is_word(&inner[k].token, "ON") && at_top(k);
+            let what = inner.get(k + 1).and_then(|t| {
+                ["EMPTY", "ERROR"]
+                    .into_iter()
+                    .find(|w| is_word(&t.token, w))
+            });
+            let (true, Some(what), Some(prev)) = (on, what, k.checked_sub(1)) else {
+                continue;
+            };
+            let span = inner[k].span;
+            let mark = |token: Token| TokenWithSpan { token, span };
+            let text = |s: &str| mark(Token::SingleQuotedString(s.into()));
+            let (start, mode, expr) = if is_word(&inner[prev].token, "NULL") {
+                (prev, "NULL", vec![])
+            } else if is_word(&inner[prev].token, "ERROR") {
+                (prev, "ERROR", vec![])
+            } else {
+                // DEFAULT expr: back to the DEFAULT at this depth.
+                let Some(d) = (0..prev)
+                    .rev()
+                    .find(|j| is_word(&inner[*j].token, "DEFAULT") && at_top(*j))
+                else {
+                    continue;
+                };
+                (d, "DEFAULT", inner[d + 1..k].to_vec())
+            };
+            let mut m = vec![
+                mark(Token::Comma),
+                mark(keyword(JSON_ON_MARK, Keyword::NoKeyword)),
+                mark(Token::LParen),
+                text(what),
+                mark(Token::Comma),
+                text(mode),
+            ];
+            if !expr.is_empty() {
+                m.push(mark(Token::Comma));
+                m.extend(expr);
+            }
+            m.push(mark(Token::RParen));
+            clauses.push((start, k + 2, m));
+        }
+        out.extend(tokens[i..i + 2].iter().cloned());
+        let returning = (0..inner.len())
+            .find(|k| is_word(&inner[*k].token, "RETURNING") && at_top(*k))
+            .unwrap_or(inner.len());
+        let kept = |k: usize| !clauses.iter().any(|(s, e, _)| (*s..*e).contains(&k));
+        for (k, t) in inner.iter().enumerate() {
+            if k == returning {
+                clauses
+                    .iter()
+                    .for_each(|(_, _, m)| out.extend(m.iter().cloned()));
+            }
+            if kept(k) {
+                out.push(t.clone());
+            }
+        }
+        if returning == inner.len() {
+            clauses
+                .iter()
+                .for_each(|(_, _, m)| out.extend(m.iter().cloned()));
+        }
+        i = i + 2 + inner.len();
+    }
+    out
 }
 
 /// The name `IS [NOT] JSON [kind]` is read as a comparison with:

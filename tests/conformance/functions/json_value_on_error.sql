@@ -1,0 +1,2 @@
+CREATE TABLE payloads (id INT, payload STRING) WITH ('connector' = 'filesystem', 'path' = '${DATA}/json_payloads.jsonl', 'format' = 'json');
+SELECT id, JSON_VALUE(payload, '$.user.name' DEFAULT 'anonymous' ON ERROR) AS name, JSON_VALUE(payload, '$.missing' DEFAULT 'x' ON EMPTY) AS empty_is_null, JSON_VALUE(payload, '$.user' DEFAULT 'object' ON ERROR) AS not_scalar, JSON_VALUE(payload, '$.amount' NULL ON EMPTY DEFAULT '-1' ON ERROR) AS amount, JSON_VALUE(payload, '$.ok' NULL ON ERROR) AS ok FROM payloads;
