@@ -28,8 +28,13 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
     vec![
         FlinkFunction::new("json_value", vec![vec![Utf8, Utf8]], Utf8, json_value)
             .with_constant_parameters(),
-        FlinkFunction::new("json_query", vec![vec![Utf8, Utf8]], Utf8, json_query)
-            .with_constant_parameters(),
+        FlinkFunction::new(
+            "json_query",
+            vec![vec![Utf8, Utf8], vec![Utf8, Utf8, Utf8, Utf8]],
+            Utf8,
+            json_query,
+        )
+        .with_constant_parameters(),
         FlinkFunction::new(
             "json_exists",
             vec![vec![Utf8, Utf8]],
@@ -373,6 +378,20 @@ fn json_value(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
 /// JSON text (a list, for a path that selects several values); NULL for a
 /// scalar, nothing, or text that is not JSON.
 fn json_query(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let constant = |k: usize| -> Result<String> {
+        let Some(a) = args.get(k) else {
+            return Ok(String::new());
+        };
+        let a = cast(a, &DataType::Utf8)?;
+        let a = a.as_string::<i32>();
+        Ok(if a.is_empty() || a.is_null(0) {
+            String::new()
+        } else {
+            a.value(0).to_string()
+        })
+    };
+    let (wrapper, on_error) = (constant(2)?, constant(3)?);
+    let mut failed = None;
     let mut out = StringBuilder::new();
     each_row(
         args,
@@ -380,27 +399,56 @@ fn json_query(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         &mut out,
         |b| b.append_null(),
         |b, doc, path, indefinite| {
-            let Some(doc) = doc else {
-                b.append_null();
-                return;
-            };
-            let selected = path.query(doc).all();
-            let value = if indefinite {
-                Value::Array(selected.into_iter().cloned().collect())
-            } else {
-                match selected.as_slice() {
-                    [v @ (Value::Object(_) | Value::Array(_))] => (*v).clone(),
-                    _ => {
-                        b.append_null();
-                        return;
-                    }
+            let value = doc.and_then(|doc| {
+                let selected = path.query(doc).all();
+                if indefinite {
+                    return Some(Ok(Value::Array(selected.into_iter().cloned().collect())));
                 }
+                match selected.as_slice() {
+                    // Missing: NULL (ON EMPTY has no effect in lax mode).
+                    [] => None,
+                    [v] => Some(Ok((*v).clone())),
+                    _ => Some(Err(())),
+                }
+            });
+            let value = match (doc, value) {
+                (None, _) => Err(()),
+                (_, None) => {
+                    b.append_null();
+                    return;
+                }
+                (_, Some(v)) => v,
             };
-            let mut s = String::new();
-            write_json(&value, &mut s);
-            b.append_value(s);
+            let wrapped = value.and_then(|v| {
+                let structured = matches!(v, Value::Object(_) | Value::Array(_));
+                match wrapper.as_str() {
+                    "UNCONDITIONAL" => Ok(Value::Array(vec![v])),
+                    "CONDITIONAL" if !structured => Ok(Value::Array(vec![v])),
+                    _ if structured => Ok(v),
+                    _ => Err(()),
+                }
+            });
+            match (wrapped, on_error.as_str()) {
+                (Ok(v), _) => {
+                    let mut s = String::new();
+                    write_json(&v, &mut s);
+                    b.append_value(s);
+                }
+                (Err(()), "EMPTY ARRAY") => b.append_value("[]"),
+                (Err(()), "EMPTY OBJECT") => b.append_value("{}"),
+                (Err(()), "ERROR") => {
+                    failed.get_or_insert(());
+                    b.append_null();
+                }
+                (Err(()), _) => b.append_null(),
+            }
         },
     )?;
+    if failed.is_some() {
+        return exec_err!(
+            "JSON_QUERY (ERROR ON ERROR): the path selects no object or array (add a WRAPPER clause for a scalar), or the text is not JSON"
+        );
+    }
     Ok(Arc::new(out.finish()))
 }
 

@@ -138,6 +138,9 @@ pub(super) fn json_value(e: &mut Expr) -> bool {
     let Expr::Function(f) = e else {
         return false;
     };
+    if f.name.to_string().eq_ignore_ascii_case("JSON_QUERY") {
+        return json_query(e);
+    }
     if !f.name.to_string().eq_ignore_ascii_case("JSON_VALUE") {
         return false;
     }
@@ -253,5 +256,62 @@ pub(super) fn json_value(e: &mut Expr) -> bool {
         }],
         else_result: Some(Box::new(value)),
     };
+    true
+}
+
+/// `JSON_QUERY(j, p [wrapper] [.. ON EMPTY] [.. ON ERROR])` as
+/// `json_query(j, p, wrapper, on_error)`.
+fn json_query(e: &mut Expr) -> bool {
+    let Expr::Function(f) = e else {
+        return false;
+    };
+    let FunctionArguments::List(list) = &mut f.args else {
+        return false;
+    };
+    let (mut wrapper, mut on_error) = ("WITHOUT".to_string(), "NULL".to_string());
+    let mut marked = false;
+    let mut args = vec![];
+    for a in list.args.drain(..) {
+        let mark = match &a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(m)))
+                if m.name
+                    .to_string()
+                    .eq_ignore_ascii_case(crate::tokens::JSON_ON_MARK) =>
+            {
+                super::plain_args(m)
+            }
+            _ => None,
+        };
+        let Some(mark) = mark else {
+            args.push(a);
+            continue;
+        };
+        marked = true;
+        let text = |e: Option<&Expr>| match e {
+            Some(Expr::Value(v)) => match &v.value {
+                Value::SingleQuotedString(s) => s.clone(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        match text(mark.first()).as_str() {
+            "WRAPPER" => wrapper = text(mark.get(1)),
+            "ERROR" => on_error = text(mark.get(1)),
+            _ => {}
+        }
+    }
+    list.args = args;
+    if !marked {
+        return false;
+    }
+    let mut plain: Vec<Expr> = list.args.iter().filter_map(plain).collect();
+    if plain.len() != 2 {
+        return false;
+    }
+    plain.extend([
+        Expr::Value(Value::SingleQuotedString(wrapper).into()),
+        Expr::Value(Value::SingleQuotedString(on_error).into()),
+    ]);
+    *e = call("json_query", plain);
     true
 }

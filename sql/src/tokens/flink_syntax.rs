@@ -19,15 +19,18 @@ pub(super) fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
 /// become: `__eddy_json_on('ERROR', 'DEFAULT', expr)`.
 pub const JSON_ON_MARK: &str = "__eddy_json_on";
 
-/// In `JSON_VALUE(..)`, each `{NULL | ERROR | DEFAULT expr} ON {EMPTY |
-/// ERROR}` as a further argument `__eddy_json_on('EMPTY'|'ERROR',
-/// 'NULL'|'ERROR'|'DEFAULT'[, expr])`, placed before a `RETURNING` clause
-/// (which sqlparser reads last).
+/// In `JSON_VALUE(..)` and `JSON_QUERY(..)`, each `{NULL | ERROR | DEFAULT
+/// expr | EMPTY ARRAY | EMPTY OBJECT} ON {EMPTY | ERROR}` as a further
+/// argument `__eddy_json_on('EMPTY'|'ERROR', mode[, expr])`, and a wrapper
+/// clause as `__eddy_json_on('WRAPPER', 'UNCONDITIONAL'|'CONDITIONAL'|
+/// 'WITHOUT')`, placed before a `RETURNING` clause (which sqlparser reads
+/// last).
 fn json_value_behaviors(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        let call = is_word(&tokens[i].token, "JSON_VALUE")
+        let call = (is_word(&tokens[i].token, "JSON_VALUE")
+            || is_word(&tokens[i].token, "JSON_QUERY"))
             && matches!(tokens.get(i + 1).map(|t| &t.token), Some(Token::LParen));
         if !call {
             out.push(tokens[i].clone());
@@ -73,10 +76,17 @@ fn json_value_behaviors(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             let span = inner[k].span;
             let mark = |token: Token| TokenWithSpan { token, span };
             let text = |s: &str| mark(Token::SingleQuotedString(s.into()));
+            let empty = prev
+                .checked_sub(1)
+                .filter(|e| is_word(&inner[*e].token, "EMPTY"));
             let (start, mode, expr) = if is_word(&inner[prev].token, "NULL") {
                 (prev, "NULL", vec![])
             } else if is_word(&inner[prev].token, "ERROR") {
                 (prev, "ERROR", vec![])
+            } else if let (Some(e), true) = (empty, is_word(&inner[prev].token, "ARRAY")) {
+                (e, "EMPTY ARRAY", vec![])
+            } else if let (Some(e), true) = (empty, is_word(&inner[prev].token, "OBJECT")) {
+                (e, "EMPTY OBJECT", vec![])
             } else {
                 // DEFAULT expr: back to the DEFAULT at this depth.
                 let Some(d) = (0..prev)
@@ -101,6 +111,48 @@ fn json_value_behaviors(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             }
             m.push(mark(Token::RParen));
             clauses.push((start, k + 2, m));
+        }
+        // JSON_QUERY's `WITH [CONDITIONAL|UNCONDITIONAL] [ARRAY] WRAPPER`
+        // and `WITHOUT [ARRAY] WRAPPER`.
+        for k in 0..inner.len() {
+            let with = is_word(&inner[k].token, "WITH");
+            if !(with || is_word(&inner[k].token, "WITHOUT")) || !at_top(k) {
+                continue;
+            }
+            let mut e = k + 1;
+            let mut mode = if with { "UNCONDITIONAL" } else { "WITHOUT" };
+            if with
+                && inner
+                    .get(e)
+                    .is_some_and(|t| is_word(&t.token, "CONDITIONAL"))
+            {
+                mode = "CONDITIONAL";
+                e += 1;
+            } else if with
+                && inner
+                    .get(e)
+                    .is_some_and(|t| is_word(&t.token, "UNCONDITIONAL"))
+            {
+                e += 1;
+            }
+            if inner.get(e).is_some_and(|t| is_word(&t.token, "ARRAY")) {
+                e += 1;
+            }
+            if !inner.get(e).is_some_and(|t| is_word(&t.token, "WRAPPER")) {
+                continue;
+            }
+            let span = inner[k].span;
+            let mark = |token: Token| TokenWithSpan { token, span };
+            let m = vec![
+                mark(Token::Comma),
+                mark(keyword(JSON_ON_MARK, Keyword::NoKeyword)),
+                mark(Token::LParen),
+                mark(Token::SingleQuotedString("WRAPPER".into())),
+                mark(Token::Comma),
+                mark(Token::SingleQuotedString(mode.into())),
+                mark(Token::RParen),
+            ];
+            clauses.push((k, e + 1, m));
         }
         out.extend(tokens[i..i + 2].iter().cloned());
         let returning = (0..inner.len())

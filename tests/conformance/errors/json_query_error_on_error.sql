@@ -1,0 +1,1 @@
+SELECT JSON_QUERY('{"a":1}', '$.a' ERROR ON ERROR);

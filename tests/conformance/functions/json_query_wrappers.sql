@@ -1,0 +1,3 @@
+SELECT JSON_QUERY('{"a":[1,2]}', '$.a' WITH WRAPPER), JSON_QUERY('{"a":[1,2]}', '$.a' WITH CONDITIONAL WRAPPER), JSON_QUERY('{"a":1}', '$.a' WITH UNCONDITIONAL ARRAY WRAPPER), JSON_QUERY('{"a":"x"}', '$.a' WITH CONDITIONAL ARRAY WRAPPER), JSON_QUERY('{"a":{"b":1}}', '$.a' WITH WRAPPER), JSON_QUERY('{"a":1}', '$.b' WITH WRAPPER);
+SELECT JSON_QUERY('{"a":1}', '$.a' EMPTY ARRAY ON ERROR), JSON_QUERY('{"a":1}', '$.a' EMPTY OBJECT ON ERROR), JSON_QUERY('oops', '$.a' EMPTY ARRAY ON ERROR), JSON_QUERY('{"a":1}', '$.a' NULL ON ERROR), JSON_QUERY('{"a":[1]}', '$.b' EMPTY ARRAY ON EMPTY);
+SELECT JSON_QUERY('{"a":[{"b":1},{"b":2}]}', '$.a[*].b' WITH WRAPPER), JSON_QUERY('{"a":[{"b":1},{"b":2}]}', '$.a[*].b');
