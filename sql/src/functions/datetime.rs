@@ -367,6 +367,45 @@ fn to_timestamp_ltz(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// `d` plus `m` months, the day cut to the month's last (Jan 31 + 1 month
+/// is Feb 29 in a leap year).
+fn add_months(d: chrono::NaiveDate, m: i64) -> Option<chrono::NaiveDate> {
+    let total = d.year() as i64 * 12 + d.month0() as i64 + m;
+    let (year, month) = (total.div_euclid(12) as i32, total.rem_euclid(12) as u32 + 1);
+    let last = (28..=31)
+        .rev()
+        .find(|day| chrono::NaiveDate::from_ymd_opt(year, month, *day).is_some())?;
+    chrono::NaiveDate::from_ymd_opt(year, month, d.day().min(last))
+}
+
+/// Whole months from date `d1` to date `d0` as Flink (Calcite) counts
+/// them: the most months that, added to the earlier (the day cut to the
+/// month's end), do not pass the later; negative backwards.
+fn months_between_dates(d0: chrono::NaiveDate, d1: chrono::NaiveDate) -> i64 {
+    if d0 < d1 {
+        return -months_between_dates(d1, d0);
+    }
+    let mut m = (d0 - d1).num_days() / 31;
+    loop {
+        match (add_months(d1, m), add_months(d1, m + 1)) {
+            (Some(d2), _) if d2 >= d0 => return m,
+            (_, Some(d3)) if d3 > d0 => return m,
+            (Some(_), Some(_)) => m += 1,
+            _ => return m,
+        }
+    }
+}
+
+/// Whole months from `from` to `to`, as Flink counts them: by the dates,
+/// less one where they meet on the same day but `to`'s time is earlier.
+fn months_between(from: chrono::NaiveDateTime, to: chrono::NaiveDateTime) -> i64 {
+    let mut x = months_between_dates(to.date(), from.date());
+    if add_months(from.date(), x) == Some(to.date()) && to.time() < from.time() {
+        x -= 1;
+    }
+    x
+}
+
 /// `TIMESTAMPDIFF(unit, a, b)`: whole units from `a` to `b`.
 fn timestampdiff(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let unit = cast(&args[0], &DataType::Utf8)?;
@@ -395,15 +434,7 @@ fn timestampdiff(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                     out.append_null();
                     continue;
                 };
-                let mut months =
-                    (dy.year() - dx.year()) as i64 * 12 + dy.month() as i64 - dx.month() as i64;
-                // a partial month does not count
-                let tail = |d: &DateTime<chrono::Utc>| (d.day(), d.time());
-                if months > 0 && tail(&dy) < tail(&dx) {
-                    months -= 1;
-                } else if months < 0 && tail(&dy) > tail(&dx) {
-                    months += 1;
-                }
+                let months = months_between(dx.naive_utc(), dy.naive_utc());
                 match u {
                     "MONTH" => months,
                     "QUARTER" => months / 3,

@@ -10,6 +10,7 @@ mod decimal;
 pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 pub use json::{JSON_VALUE_ERROR, JSON_VALUE_RAISE};
+pub use text::FLINK_SUBSTRING;
 pub use unnest::UNNEST_PART;
 pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;

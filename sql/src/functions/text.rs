@@ -42,6 +42,12 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
         FlinkFunction::new("instr", vec![vec![Utf8, Utf8]], DataType::Int32, |a, n| {
             locate(&[a[1].clone(), a[0].clone()], n)
         }),
+        FlinkFunction::new(
+            FLINK_SUBSTRING,
+            vec![vec![Utf8, Int64], vec![Utf8, Int64, Int64]],
+            Utf8,
+            substring,
+        ),
         FlinkFunction::any_args("element", 1, DataType::Null, element).with_return_type(|args| {
             match &args[0] {
                 DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
@@ -51,6 +57,61 @@ pub(super) fn functions() -> Vec<FlinkFunction> {
             }
         }),
     ]
+}
+
+/// The name SUBSTRING and SUBSTR are written as.
+pub const FLINK_SUBSTRING: &str = "flink_substring";
+
+/// Flink's SUBSTRING(s, start [, length]): `start` counts characters from
+/// 1, 0 is 1 too, and a negative one counts from the end; a negative
+/// length is NULL; past the end is empty.
+fn substring(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let text = cast(&args[0], &DataType::Utf8)?;
+    let text = text.as_string::<i32>();
+    let starts = cast(&args[1], &DataType::Int64)?;
+    let starts = starts.as_primitive::<Int64Type>();
+    let lengths = match args.get(2) {
+        Some(l) => Some(cast(l, &DataType::Int64)?),
+        None => None,
+    };
+    let lengths = lengths.as_ref().map(|l| l.as_primitive::<Int64Type>());
+    let mut out = StringBuilder::new();
+    for i in 0..rows {
+        let length = match lengths {
+            Some(l) if l.is_null(i) => {
+                out.append_null();
+                continue;
+            }
+            Some(l) => Some(l.value(i)),
+            None => None,
+        };
+        if text.is_null(i) || starts.is_null(i) || length.is_some_and(|n| n < 0) {
+            out.append_null();
+            continue;
+        }
+        let chars: Vec<char> = text.value(i).chars().collect();
+        let n = chars.len() as i64;
+        let pos = starts.value(i);
+        let start = match pos {
+            p if p > 0 => p - 1,
+            p if p < 0 => n + p,
+            _ => 0,
+        };
+        if start < 0 || start >= n {
+            out.append_value("");
+            continue;
+        }
+        let end = match length {
+            Some(l) => n.min(start.saturating_add(l)),
+            None => n,
+        };
+        out.append_value(
+            chars[start as usize..end as usize]
+                .iter()
+                .collect::<String>(),
+        );
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 fn to_base64(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {

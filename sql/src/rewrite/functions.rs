@@ -1,5 +1,7 @@
 //! More of Flink's functions and operators in DataFusion's words:
-//! `SIGN`, `E`, `ELT`, `MAP_FROM_ARRAYS`, `REGEXP_SUBSTR`, `REGEXP_REPLACE`
+//! `SIGN`, `LOG(x)` (natural), `TO_DATE(s, format)`, `SUBSTRING` (Flink's
+//! start: 0 is 1, a negative one counts from the end), `EXTRACT(EPOCH |
+//! MILLISECOND | MICROSECOND ..)`, `E`, `ELT`, `MAP_FROM_ARRAYS`, `REGEXP_SUBSTR`, `REGEXP_REPLACE`
 //! (Flink replaces every match), `FLOOR`/`CEIL(ts TO unit)`, `SIMILAR TO`
 //! (Flink's, with SQL's pattern language, matching the whole text) and
 //! `BETWEEN SYMMETRIC`.
@@ -7,6 +9,7 @@
 use datafusion::sql::sqlparser::ast::{self, DateTimeField, Expr, Value};
 
 use super::{binary, call};
+use crate::functions::FLINK_SUBSTRING;
 
 fn text(s: &str) -> Expr {
     Expr::Value(Value::SingleQuotedString(s.into()).into())
@@ -34,6 +37,16 @@ fn case(conditions: Vec<(Expr, Expr)>, otherwise: Option<Expr>) -> Expr {
 pub(super) fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
     match (name, args.len()) {
         ("SIGN", 1) => Some(call("signum", args)),
+        // LOG(x) is the natural logarithm in Flink (DataFusion's is base 10).
+        ("LOG", 1) => Some(call("ln", args)),
+        ("TO_DATE", 2) => Some(Expr::Cast {
+            kind: ast::CastKind::Cast,
+            expr: Box::new(call("to_timestamp", args)),
+            data_type: ast::DataType::Date,
+            array: false,
+            format: None,
+        }),
+        ("SUBSTRING" | "SUBSTR", 2 | 3) => Some(call(FLINK_SUBSTRING, args)),
         // Java's Math.E, a DOUBLE.
         ("E", 0) => Some(Expr::Cast {
             kind: ast::CastKind::Cast,
@@ -81,6 +94,49 @@ pub(super) fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
 /// words; `None` for other expressions.
 pub(super) fn operator(e: &Expr) -> Option<Expr> {
     match e {
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let from = substring_from
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| number(1));
+            let mut args = vec![(**expr).clone(), from];
+            args.extend(substring_for.as_deref().cloned());
+            Some(call(FLINK_SUBSTRING, args))
+        }
+        // EPOCH is a BIGINT; MILLISECOND and MICROSECOND count within the
+        // second (DataFusion's include the seconds).
+        Expr::Extract { field, .. }
+            if matches!(
+                field,
+                DateTimeField::Epoch | DateTimeField::Millisecond | DateTimeField::Microsecond
+            ) =>
+        {
+            let whole = Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: Box::new(e.clone()),
+                data_type: ast::DataType::BigInt(None),
+                array: false,
+                format: None,
+            };
+            Some(match field {
+                DateTimeField::Millisecond => Expr::Nested(Box::new(binary(
+                    whole,
+                    ast::BinaryOperator::Modulo,
+                    number(1000),
+                ))),
+                DateTimeField::Microsecond => Expr::Nested(Box::new(binary(
+                    whole,
+                    ast::BinaryOperator::Modulo,
+                    number(1_000_000),
+                ))),
+                _ => whole,
+            })
+        }
         // BETWEEN SYMMETRIC (marked by the tokenizer): either order.
         Expr::Between {
             expr,
