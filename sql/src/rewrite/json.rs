@@ -159,37 +159,11 @@ pub(super) fn json_value(e: &mut Expr) -> bool {
             }
             _ => None,
         });
-    // The tokenizer's marks of ON EMPTY / ON ERROR.
-    let mut on_error: Option<(String, Option<Expr>)> = None;
-    let mut args = vec![];
-    for a in list.args.drain(..) {
-        let mark = match &a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(m)))
-                if m.name
-                    .to_string()
-                    .eq_ignore_ascii_case(crate::tokens::JSON_ON_MARK) =>
-            {
-                super::plain_args(m)
-            }
-            _ => None,
-        };
-        let Some(mark) = mark else {
-            args.push(a);
-            continue;
-        };
-        let text = |e: &Expr| match e {
-            Expr::Value(v) => match &v.value {
-                Value::SingleQuotedString(s) => s.clone(),
-                _ => String::new(),
-            },
-            _ => String::new(),
-        };
-        if mark.first().map(text).as_deref() == Some("ERROR") {
-            let mode = mark.get(1).map(text).unwrap_or_default();
-            on_error = Some((mode, mark.get(2).cloned()));
-        }
-    }
-    list.args = args;
+    // The tokenizer's marks of ON EMPTY / ON ERROR (ON EMPTY dropped).
+    let on_error = take_marks(list)
+        .into_iter()
+        .find(|m| m.what == "ERROR")
+        .map(|m| (m.mode, m.default));
     if returning.is_none() && on_error.is_none() {
         return false;
     }
@@ -268,8 +242,50 @@ fn json_query(e: &mut Expr) -> bool {
     let FunctionArguments::List(list) = &mut f.args else {
         return false;
     };
-    let (mut wrapper, mut on_error) = ("WITHOUT".to_string(), "NULL".to_string());
-    let mut marked = false;
+    let marks = take_marks(list);
+    if marks.is_empty() {
+        return false;
+    }
+    let mode = |what: &str, default: &str| {
+        marks
+            .iter()
+            .find(|m| m.what == what)
+            .map_or(default.to_string(), |m| m.mode.clone())
+    };
+    let (wrapper, on_error) = (mode("WRAPPER", "WITHOUT"), mode("ERROR", "NULL"));
+    let mut plain: Vec<Expr> = list.args.iter().filter_map(plain).collect();
+    if plain.len() != 2 {
+        return false;
+    }
+    plain.extend([
+        Expr::Value(Value::SingleQuotedString(wrapper).into()),
+        Expr::Value(Value::SingleQuotedString(on_error).into()),
+    ]);
+    *e = call("json_query", plain);
+    true
+}
+
+/// A mark the tokenizer wrote for a clause of `JSON_VALUE`/`JSON_QUERY`:
+/// `__eddy_json_on(what, mode[, default])`.
+struct Mark {
+    /// `EMPTY`, `ERROR` or `WRAPPER`.
+    what: String,
+    /// `NULL`, `ERROR`, `DEFAULT`, `EMPTY ARRAY`, .. or the wrapper's kind.
+    mode: String,
+    /// The expression of `DEFAULT expr`.
+    default: Option<Expr>,
+}
+
+/// The marks among a call's arguments, taken out of them.
+fn take_marks(list: &mut ast::FunctionArgumentList) -> Vec<Mark> {
+    let text = |e: Option<&Expr>| match e {
+        Some(Expr::Value(v)) => match &v.value {
+            Value::SingleQuotedString(s) => s.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    let mut marks = vec![];
     let mut args = vec![];
     for a in list.args.drain(..) {
         let mark = match &a {
@@ -282,36 +298,15 @@ fn json_query(e: &mut Expr) -> bool {
             }
             _ => None,
         };
-        let Some(mark) = mark else {
-            args.push(a);
-            continue;
-        };
-        marked = true;
-        let text = |e: Option<&Expr>| match e {
-            Some(Expr::Value(v)) => match &v.value {
-                Value::SingleQuotedString(s) => s.clone(),
-                _ => String::new(),
-            },
-            _ => String::new(),
-        };
-        match text(mark.first()).as_str() {
-            "WRAPPER" => wrapper = text(mark.get(1)),
-            "ERROR" => on_error = text(mark.get(1)),
-            _ => {}
+        match mark {
+            Some(m) => marks.push(Mark {
+                what: text(m.first()),
+                mode: text(m.get(1)),
+                default: m.get(2).cloned(),
+            }),
+            None => args.push(a),
         }
     }
     list.args = args;
-    if !marked {
-        return false;
-    }
-    let mut plain: Vec<Expr> = list.args.iter().filter_map(plain).collect();
-    if plain.len() != 2 {
-        return false;
-    }
-    plain.extend([
-        Expr::Value(Value::SingleQuotedString(wrapper).into()),
-        Expr::Value(Value::SingleQuotedString(on_error).into()),
-    ]);
-    *e = call("json_query", plain);
-    true
+    marks
 }
