@@ -11,7 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, exec_err};
 
-use super::{FlinkFunction, map_strings};
+use super::{FlinkFunction, constant_text, map_strings};
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::{Binary, Int64, Utf8};
@@ -102,20 +102,15 @@ fn charset(name: &str) -> Result<&'static str> {
     })
 }
 
-/// The constant character set of a call (the kernel gets it as one row).
-fn constant_charset(a: &ArrayRef) -> Result<Option<&'static str>> {
-    let a = cast(a, &DataType::Utf8)?;
-    let a = a.as_string::<i32>();
-    if a.is_empty() || a.is_null(0) {
-        return Ok(None);
-    }
-    charset(a.value(0)).map(Some)
+/// The constant character set of a call.
+fn constant_charset(args: &[ArrayRef]) -> Result<Option<&'static str>> {
+    constant_text(args, 1)?.map(|s| charset(&s)).transpose()
 }
 
 fn encode(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let text = cast(&args[0], &DataType::Utf8)?;
     let text = text.as_string::<i32>();
-    let set = constant_charset(&args[1])?;
+    let set = constant_charset(args)?;
     let mut out = BinaryBuilder::new();
     for i in 0..rows {
         let (Some(set), false) = (set, text.is_null(i)) else {
@@ -150,7 +145,7 @@ fn encode(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
 fn decode(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let bytes = cast(&args[0], &DataType::Binary)?;
     let bytes = bytes.as_binary::<i32>();
-    let set = constant_charset(&args[1])?;
+    let set = constant_charset(args)?;
     let mut out = StringBuilder::new();
     for i in 0..rows {
         let (Some(set), false) = (set, bytes.is_null(i)) else {

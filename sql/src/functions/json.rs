@@ -378,18 +378,7 @@ fn json_value(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
 /// JSON text (a list, for a path that selects several values); NULL for a
 /// scalar, nothing, or text that is not JSON.
 fn json_query(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
-    let constant = |k: usize| -> Result<String> {
-        let Some(a) = args.get(k) else {
-            return Ok(String::new());
-        };
-        let a = cast(a, &DataType::Utf8)?;
-        let a = a.as_string::<i32>();
-        Ok(if a.is_empty() || a.is_null(0) {
-            String::new()
-        } else {
-            a.value(0).to_string()
-        })
-    };
+    let constant = |k| super::constant_text(args, k).map(Option::unwrap_or_default);
     let (wrapper, on_error) = (constant(2)?, constant(3)?);
     let mut failed = None;
     let mut out = StringBuilder::new();

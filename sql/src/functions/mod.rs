@@ -241,6 +241,17 @@ pub fn register(state: &mut SessionState) -> Result<()> {
     Ok(())
 }
 
+/// The text of constant argument `k` (a kernel gets a constant as one
+/// row, see `with_constant_parameters`), if given and not NULL.
+pub(super) fn constant_text(args: &[ArrayRef], k: usize) -> Result<Option<String>> {
+    let Some(a) = args.get(k) else {
+        return Ok(None);
+    };
+    let a = cast(a, &DataType::Utf8)?;
+    let a = a.as_string::<i32>();
+    Ok((!a.is_empty() && !a.is_null(0)).then(|| a.value(0).to_string()))
+}
+
 /// Applies `f` to each row's strings; NULL where any is NULL or `f` gives
 /// none.
 pub(super) fn map_strings(

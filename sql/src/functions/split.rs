@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Int64Type};
 use datafusion::common::{Result, exec_err};
 use regex::Regex;
 
-use super::FlinkFunction;
+use super::{FlinkFunction, constant_text as constant};
 
 pub(super) fn functions() -> Vec<FlinkFunction> {
     use DataType::{Int64, Utf8};
@@ -45,16 +45,6 @@ fn map_type() -> DataType {
         Arc::new(Field::new("entries", DataType::Struct(entries), false)),
         false,
     )
-}
-
-/// The text of constant argument `k` (one row), if given and not NULL.
-fn constant(args: &[ArrayRef], k: usize) -> Result<Option<String>> {
-    let Some(a) = args.get(k) else {
-        return Ok(None);
-    };
-    let a = cast(a, &DataType::Utf8)?;
-    let a = a.as_string::<i32>();
-    Ok((!a.is_empty() && !a.is_null(0)).then(|| a.value(0).to_string()))
 }
 
 fn regex(pattern: &str) -> Result<Regex> {
