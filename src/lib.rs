@@ -38,6 +38,15 @@ pub use eddy_sql::{
 };
 pub use table::{Changelog, Table, TableEnvironment};
 
+/// User-defined functions: scalar, table and aggregate functions in Rust,
+/// registered with [`TableEnvironment::create_temporary_function`].
+pub mod udf {
+    pub use eddy_sql::udf::{
+        AggregateFunction, FunctionRef, RowFunction, RowsFunction, ScalarFunction, SqlArgs, SqlRow,
+        SqlValue, TableFunction, UserFunction,
+    };
+}
+
 /// What `use eddy::prelude::*` brings: the Table API and its expression
 /// builders, the rows it returns, and its error.
 pub mod prelude {

@@ -322,6 +322,45 @@ impl Table {
         self.join_as(JoinType::Full, other, on)
     }
 
+    /// Joins the rows a table function gives for each row (Flink's
+    /// `joinLateral`): `call` is [`TableEnvironment::call`] of a table
+    /// function; rows it gives none for are dropped.
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// use eddy::udf::TableFunction;
+    /// let env = eddy::TableEnvironment::new();
+    /// let split = TableFunction::new(|s: String| s.split(' ').map(String::from).collect::<Vec<_>>())
+    ///     .with_names(["word"]);
+    /// env.create_temporary_function("words", split).await?;
+    /// let t = env.from_values(vec![vec![lit("a b")], vec![lit("")]])?;
+    /// let t = t.join_lateral(env.call("words", [col("f0")])?)?.select([col("word")])?;
+    /// let lines: Vec<String> = t.collect().await?.iter().flat_map(eddy::text::change_lines).collect();
+    /// assert_eq!(lines, ["+I[a]", "+I[b]", "+I[]"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn join_lateral(self, call: Expr) -> Result<Table, SqlError> {
+        self.lateral(call, false)
+    }
+
+    /// As [`Table::join_lateral`], keeping a row the function gives no
+    /// rows for, with NULLs (Flink's `leftOuterJoinLateral`).
+    pub fn left_outer_join_lateral(self, call: Expr) -> Result<Table, SqlError> {
+        self.lateral(call, true)
+    }
+
+    fn lateral(self, call: Expr, keep_unmatched: bool) -> Result<Table, SqlError> {
+        let plan = eddy_sql::lateral::join_lateral(self.plan, call, keep_unmatched)
+            .map_err(|e| plan_error(e.to_string()))?;
+        Ok(Table {
+            env: self.env,
+            plan,
+            source: None,
+        })
+    }
+
     fn join_as(self, kind: JoinType, other: Table, on: Expr) -> Result<Table, SqlError> {
         self.build(|b| b.join_on(other.plan, kind, [on]))
     }
@@ -651,3 +690,5 @@ fn plan_error(message: String) -> SqlError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod udf_tests;

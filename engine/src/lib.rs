@@ -20,7 +20,7 @@ pub mod connector;
 pub mod error;
 pub mod exchange;
 pub mod graph;
-#[cfg(test)]
+#[cfg(any(test, feature = "harness"))]
 pub mod harness;
 pub mod input;
 pub mod late;

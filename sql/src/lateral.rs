@@ -1,5 +1,8 @@
 //! Flink's `CROSS JOIN UNNEST(e) [WITH ORDINALITY] AS t(c1, ..)`,
-//! `FROM r, UNNEST(e) AS t(..)` and `LEFT JOIN UNNEST(..) AS t(..) ON TRUE`.
+//! `FROM r, UNNEST(e) AS t(..)` and `LEFT JOIN UNNEST(..) AS t(..) ON TRUE`,
+//! and the same forms of `LATERAL TABLE(f(..))` with a user-defined table
+//! function, which [`table_functions`] first writes as an UNNEST of the
+//! rows the function gives (an ARRAY of ROWs, see [`crate::udf`]).
 //!
 //! Two steps. Before DataFusion plans the query, [`unnest_columns`] writes
 //! each `UNNEST(e) AS t(c1, .., cn)` as DataFusion's UNNEST of `n` lists
@@ -25,6 +28,130 @@ use datafusion::logical_expr::{
 use datafusion::sql::sqlparser::ast::{self, VisitMut, VisitorMut};
 
 use crate::functions::UNNEST_PART;
+
+/// Writes each `LATERAL TABLE(f(args)) [AS t[(c1, ..)]]` of `query` as
+/// `UNNEST(__eddy_table_function_f(args)) AS t(c1, ..)`, naming the
+/// columns after the function's (`fields` gives them, by function name)
+/// where the query does not.
+pub fn table_functions(
+    query: &mut ast::Query,
+    fields: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> std::result::Result<(), String> {
+    struct Lateral<'a> {
+        fields: &'a dyn Fn(&str) -> Option<Vec<String>>,
+    }
+    impl VisitorMut for Lateral<'_> {
+        type Break = String;
+        fn pre_visit_table_factor(&mut self, factor: &mut ast::TableFactor) -> ControlFlow<String> {
+            let ast::TableFactor::Function {
+                lateral: true,
+                name,
+                args,
+                alias,
+                ..
+            } = factor
+            else {
+                return ControlFlow::Continue(());
+            };
+            if !name.to_string().eq_ignore_ascii_case("TABLE") {
+                return ControlFlow::Continue(());
+            }
+            let call = match args.as_slice() {
+                [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Function(f)))] => {
+                    f.clone()
+                }
+                _ => {
+                    return ControlFlow::Break(
+                        "LATERAL TABLE takes a call of a table function, as in LATERAL TABLE(f(x))"
+                            .into(),
+                    );
+                }
+            };
+            let function = match call.name.0.as_slice() {
+                [ast::ObjectNamePart::Identifier(id)] => id.value.to_ascii_lowercase(),
+                _ => call.name.to_string(),
+            };
+            let Some(columns) = (self.fields)(&function) else {
+                return ControlFlow::Break(format!(
+                    "No table function named {function}: register one with \
+                     create_temporary_function (a TableFunction) or \
+                     CREATE FUNCTION .. LANGUAGE PYTHON"
+                ));
+            };
+            let mut call = call;
+            call.name = ast::ObjectName::from(vec![ast::Ident::new(format!(
+                "{}{function}",
+                crate::udf::TABLE_FUNCTION_PREFIX
+            ))]);
+            let mut alias = alias.take().unwrap_or_else(|| ast::TableAlias {
+                explicit: true,
+                name: ast::Ident::new(function.clone()),
+                columns: vec![],
+                at: None,
+            });
+            if alias.columns.is_empty() {
+                alias.columns = columns
+                    .into_iter()
+                    .map(ast::TableAliasColumnDef::from_name)
+                    .collect();
+            }
+            *factor = ast::TableFactor::UNNEST {
+                alias: Some(alias),
+                array_exprs: vec![ast::Expr::Function(call)],
+                with_offset: false,
+                with_offset_alias: None,
+                with_ordinality: false,
+            };
+            ControlFlow::Continue(())
+        }
+    }
+    match query.visit(&mut Lateral { fields }) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// `left` joined with the rows of a table function's `call` on each of
+/// its rows (the Table API's `joinLateral`): `left`'s columns, then the
+/// function's. With `keep_unmatched`, a row the function gives no rows
+/// for is kept with NULLs (`leftOuterJoinLateral`).
+pub fn join_lateral(left: LogicalPlan, call: Expr, keep_unmatched: bool) -> Result<LogicalPlan> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ExprSchemable, LogicalPlanBuilder, lit};
+    let named = matches!(&call, Expr::ScalarFunction(f)
+        if f.name().starts_with(crate::udf::TABLE_FUNCTION_PREFIX));
+    let fields = match call.get_type(left.schema())? {
+        DataType::List(f) if named => match f.data_type() {
+            DataType::Struct(fields) => fields.clone(),
+            _ => return datafusion::common::plan_err!("not a table function: {call}"),
+        },
+        _ => return datafusion::common::plan_err!("not a call of a table function: {call}"),
+    };
+    let part = Arc::new(crate::functions::unnest_part());
+    let n = fields.len() as i64;
+    let own = fields.iter().enumerate().map(|(i, f)| {
+        let args = vec![call.clone(), lit(i as i64), lit(n), lit(false)];
+        Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+            part.clone(),
+            args,
+        ))
+        .alias(f.name())
+    });
+    let exprs = left_columns(&left).chain(own).collect::<Vec<_>>();
+    let columns = fields.iter().map(|f| Column::from_name(f.name())).collect();
+    let options = UnnestOptions {
+        null_handling: if keep_unmatched {
+            NullHandling::PreserveAndExpandEmpty
+        } else {
+            NullHandling::Drop
+        },
+        ..Default::default()
+    };
+    LogicalPlanBuilder::from(left)
+        .project(exprs)?
+        .unnest_columns_with_options(columns, options)?
+        .build()
+}
 
 /// Writes each `UNNEST(e) [WITH ORDINALITY] AS t(c1, .., cn)` of `query` as
 /// `UNNEST(__eddy_unnest_part(e, 0, n, o), .., __eddy_unnest_part(e, n-1, n, o)) AS t(c1, .., cn)`.

@@ -32,6 +32,7 @@ pub mod system_time;
 pub mod tokens;
 pub mod type_names;
 pub mod types;
+pub mod udf;
 pub mod window_tvf;
 
 pub use error::{Location, Result, SqlError};

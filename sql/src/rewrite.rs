@@ -375,6 +375,59 @@ fn flink_day_of_week(extract: Expr) -> Expr {
     }
 }
 
+/// Flink's built-in functions that this module (or the window TVF
+/// planner) rewrites before DataFusion sees them, so that they are not in
+/// DataFusion's function registry under Flink's name. A user function may
+/// not take one of these names without replacing the built-in.
+pub const REWRITTEN_FUNCTIONS: &[&str] = &[
+    "ARRAY_REMOVE",
+    "CONCAT",
+    "CUMULATE",
+    "DAYOFMONTH",
+    "DAYOFWEEK",
+    "DAYOFYEAR",
+    "ELT",
+    "ENDSWITH",
+    "GREATEST",
+    "HOP",
+    "HOUR",
+    "IF",
+    "JSON_ARRAY",
+    "JSON_ARRAYAGG",
+    "JSON_OBJECT",
+    "JSON_OBJECTAGG",
+    "JSON_QUERY",
+    "JSON_VALUE",
+    "LEAST",
+    "LEFT",
+    "LISTAGG",
+    "LOG",
+    "LPAD",
+    "MAP_FROM_ARRAYS",
+    "MINUTE",
+    "MOD",
+    "MONTH",
+    "QUARTER",
+    "REGEXP",
+    "REGEXP_REPLACE",
+    "REGEXP_SUBSTR",
+    "RIGHT",
+    "RPAD",
+    "SECOND",
+    "SESSION",
+    "SIGN",
+    "SPLIT",
+    "STARTSWITH",
+    "SUBSTR",
+    "SUBSTRING",
+    "TIMESTAMPADD",
+    "TIMESTAMPDIFF",
+    "TO_DATE",
+    "TUMBLE",
+    "WEEK",
+    "YEAR",
+];
+
 /// DataFusion's name of a Flink function that differs only in name.
 fn renamed(flink: &str) -> Option<&'static str> {
     Some(match flink {

@@ -175,6 +175,14 @@ pub enum Statement {
     },
     /// `DESCRIBE name`.
     Describe(String),
+    /// `DESCRIBE FUNCTION [EXTENDED] name`.
+    DescribeFunction { name: String, extended: bool },
+    /// `DROP [TEMPORARY] [SYSTEM] FUNCTION [IF EXISTS] name`.
+    DropFunction {
+        name: String,
+        system: bool,
+        if_exists: bool,
+    },
     /// `EXPLAIN [PLAN FOR] statement`.
     Explain(Box<Statement>),
     /// `INSERT INTO t [(cols)] query`.
@@ -268,6 +276,17 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
     }
     if c.eat_keywords(&["DROP"]) {
         c.eat_keywords(&["TEMPORARY"]);
+        let system = c.eat_keywords(&["SYSTEM"]);
+        if c.eat_keywords(&["FUNCTION"]) {
+            let if_exists = c.eat_keywords(&["IF", "EXISTS"]);
+            let name = last(c.object_name()?);
+            c.expect_end()?;
+            return Ok(Statement::DropFunction {
+                name,
+                system,
+                if_exists,
+            });
+        }
         let view = table_or_view(c)?;
         let if_exists = c.eat_keywords(&["IF", "EXISTS"]);
         let name = last(c.object_name()?);
@@ -297,6 +316,12 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
         return catalog::parse_show(c);
     }
     if c.eat_keywords(&["DESCRIBE"]) || c.eat_keywords(&["DESC"]) {
+        if c.eat_keywords(&["FUNCTION"]) {
+            let extended = c.eat_keywords(&["EXTENDED"]);
+            let name = last(c.object_name()?);
+            c.expect_end()?;
+            return Ok(Statement::DescribeFunction { name, extended });
+        }
         c.eat_keywords(&["EXTENDED"]);
         let name = last(c.object_name()?);
         c.expect_end()?;

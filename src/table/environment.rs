@@ -1,9 +1,11 @@
 //! The Table API's environment: the session tables are planned in, and
 //! the ways to make a table (SQL, catalog, values, the program's rows).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::logical_expr::LogicalPlanBuilder;
+use eddy_sql::udf::{FunctionRef, UserFunction};
 use eddy_sql::{Outcome, SqlError};
 use tokio::sync::Mutex;
 
@@ -19,6 +21,9 @@ pub struct TableEnvironment {
     pub(super) streams: crate::program_source::ProgramStreams,
     /// Views registered for the environment's own use so far.
     pub(super) hidden_views: Arc<std::sync::atomic::AtomicUsize>,
+    /// The user functions registered through the environment, by
+    /// lower-case name, for [`TableEnvironment::call`].
+    functions: Arc<std::sync::RwLock<HashMap<String, FunctionRef>>>,
 }
 
 impl Default for TableEnvironment {
@@ -46,6 +51,7 @@ impl TableEnvironment {
             session: Arc::new(Mutex::new(eddy_sql::Session::new(connectors))),
             streams,
             hidden_views: Arc::default(),
+            functions: Arc::default(),
         }
     }
 
@@ -74,6 +80,131 @@ impl TableEnvironment {
         let located = eddy_sql::parse_statement(one)?;
         let printer = Arc::new(eddy_connectors::print::changelog_printer());
         self.session.lock().await.execute(&located, printer).await
+    }
+
+    /// Registers a user-defined function (Flink's
+    /// `createTemporaryFunction`): a [`ScalarFunction`](crate::udf::ScalarFunction),
+    /// a [`TableFunction`](crate::udf::TableFunction) or an
+    /// [`AggregateFunction`](crate::udf::AggregateFunction) (through
+    /// [`UserFunction::aggregate`]), called by `name` from SQL and through
+    /// [`TableEnvironment::call`]. The name may not be a built-in
+    /// function's (see [`TableEnvironment::create_temporary_system_function`]).
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::SqlError> {
+    /// use eddy::udf::ScalarFunction;
+    /// let env = eddy::TableEnvironment::new();
+    /// env.create_temporary_function("shout", ScalarFunction::new(|s: String| s.to_uppercase() + "!"))
+    ///     .await?;
+    /// let t = env.sql_query("SELECT shout(name) AS s FROM (VALUES ('hi')) AS t(name)").await?;
+    /// let lines: Vec<String> = t.collect().await?.iter().flat_map(eddy::text::change_lines).collect();
+    /// assert_eq!(lines, ["+I[HI!]"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_temporary_function(
+        &self,
+        name: &str,
+        function: impl Into<UserFunction>,
+    ) -> Result<(), SqlError> {
+        self.register_function(name, function.into(), false).await
+    }
+
+    /// Registers a user-defined function as a temporary system function
+    /// (Flink's `createTemporarySystemFunction`): it may take a built-in
+    /// function's name, replacing the built-in until it is dropped.
+    pub async fn create_temporary_system_function(
+        &self,
+        name: &str,
+        function: impl Into<UserFunction>,
+    ) -> Result<(), SqlError> {
+        self.register_function(name, function.into(), true).await
+    }
+
+    async fn register_function(
+        &self,
+        name: &str,
+        function: UserFunction,
+        system: bool,
+    ) -> Result<(), SqlError> {
+        let mut session = self.session.lock().await;
+        session.create_function(name, function, system)?;
+        if let Some(f) = session.function_ref(name) {
+            self.functions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.to_ascii_lowercase(), f);
+        }
+        Ok(())
+    }
+
+    /// Drops a temporary function (Flink's `dropTemporaryFunction`);
+    /// false if there was none of that name.
+    pub async fn drop_temporary_function(&self, name: &str) -> Result<bool, SqlError> {
+        self.unregister_function(name, false).await
+    }
+
+    /// Drops a temporary system function, bringing back the built-in it
+    /// replaced (Flink's `dropTemporarySystemFunction`); false if there
+    /// was none of that name.
+    pub async fn drop_temporary_system_function(&self, name: &str) -> Result<bool, SqlError> {
+        self.unregister_function(name, true).await
+    }
+
+    async fn unregister_function(&self, name: &str, system: bool) -> Result<bool, SqlError> {
+        let lower = name.to_ascii_lowercase();
+        let known = self
+            .functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&lower)
+            .is_some();
+        if !known {
+            return Ok(false);
+        }
+        let at = eddy_sql::Location { line: 1, column: 1 };
+        self.session
+            .lock()
+            .await
+            .drop_function(name, system, false, at)?;
+        Ok(true)
+    }
+
+    /// A call of the user function `name` on `args` (Flink's
+    /// `call("name", ..)`), for [`Table::select`] and the like, or, for a
+    /// table function, [`Table::join_lateral`].
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), eddy::SqlError> {
+    /// use eddy::table::{col, lit};
+    /// use eddy::udf::ScalarFunction;
+    /// let env = eddy::TableEnvironment::new();
+    /// env.create_temporary_function("twice", ScalarFunction::new(|x: i64| 2 * x)).await?;
+    /// let t = env.from_values(vec![vec![lit(4i64)]])?;
+    /// let t = t.select([env.call("twice", [col("f0")])?.alias("y")])?;
+    /// let lines: Vec<String> = t.collect().await?.iter().flat_map(eddy::text::change_lines).collect();
+    /// assert_eq!(lines, ["+I[8]"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn call(&self, name: &str, args: impl IntoIterator<Item = Expr>) -> Result<Expr, SqlError> {
+        let functions = self.functions.read().unwrap_or_else(|e| e.into_inner());
+        match functions.get(&name.to_ascii_lowercase()) {
+            Some(f) => Ok(f.call(args.into_iter().collect())),
+            None => {
+                let mut known = functions.keys().cloned().collect::<Vec<_>>();
+                known.sort();
+                Err(plan_error(format!(
+                    "No user function named {name} (registered: {}); built-in functions are \
+                     DataFusion's expression functions, re-exported as eddy::datafusion::functions",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )))
+            }
+        }
     }
 
     /// The table a query's text defines.

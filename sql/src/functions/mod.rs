@@ -12,6 +12,11 @@ pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 pub use json::{JSON_VALUE_ERROR, JSON_VALUE_RAISE};
 pub use text::FLINK_SUBSTRING;
 pub use unnest::UNNEST_PART;
+
+/// The function [`UNNEST_PART`] names.
+pub fn unnest_part() -> ScalarUDF {
+    ScalarUDF::new_from_impl(unnest::UnnestPart::new())
+}
 pub use window::{AS_OF, CUMULATE_ENDS, HOP_STARTS, PLUS_MILLIS, PROCTIME, SESSION_END, SLICE_END};
 mod datetime;
 mod hash;

@@ -28,6 +28,7 @@ mod hinted;
 mod job;
 mod plan;
 mod show;
+mod user_functions;
 
 use crate::catalog::TableEntry;
 use crate::error::{Location, Result, SqlError};
@@ -76,6 +77,8 @@ pub struct Session {
     /// The hidden copies of tables a statement's `OPTIONS` hints made,
     /// and the tables they copy.
     hinted: HashMap<String, String>,
+    /// User-defined functions, by lower-case name.
+    user_functions: BTreeMap<String, user_functions::UserEntry>,
 }
 
 impl Session {
@@ -110,6 +113,7 @@ impl Session {
             jobs_started: 0,
             warnings: vec![],
             hinted: HashMap::new(),
+            user_functions: BTreeMap::new(),
         }
     }
 
@@ -177,6 +181,14 @@ impl Session {
             }
             Statement::Show { what, like } => Ok(self.show(what, like.as_deref())),
             Statement::Describe(name) => self.describe(name, at).await,
+            Statement::DescribeFunction { name, extended } => {
+                self.describe_function(name, *extended, at)
+            }
+            Statement::DropFunction {
+                name,
+                system,
+                if_exists,
+            } => self.drop_function(name, *system, *if_exists, at),
             Statement::Explain(inner) => {
                 let graph = self.plan_job(inner, at, query_sink).await?;
                 Ok(Outcome::Explain(graph.1))

@@ -49,7 +49,14 @@ impl Session {
     /// Plans a query to an optimized logical plan.
     pub async fn plan_query(&self, query: &ast::Query, at: Location) -> Result<LogicalPlan> {
         let mut query = query.clone();
+        self.quote_user_functions(&mut query);
         rewrite_query(&mut query);
+        crate::lateral::table_functions(&mut query, &|f| self.table_function_columns(f)).map_err(
+            |message| SqlError::Plan {
+                location: at,
+                message,
+            },
+        )?;
         crate::lateral::unnest_columns(&mut query);
         if query.to_string().contains(crate::system_time::VERSIONED) {
             let views = self.view_rowtimes().await;

@@ -28,6 +28,7 @@ impl Session {
                 .scalar_functions()
                 .keys()
                 .chain(state.aggregate_functions().keys())
+                .filter(|n| !n.starts_with("__eddy"))
                 .cloned()
                 .collect(),
             keys: crate::options::OPTIONS
@@ -72,8 +73,15 @@ impl Session {
             ),
             "FUNCTIONS" => (
                 "function name",
-                self.state().scalar_functions().keys().cloned().collect(),
+                self.state()
+                    .scalar_functions()
+                    .keys()
+                    .chain(self.state().aggregate_functions().keys())
+                    .filter(|n| !n.starts_with("__eddy"))
+                    .cloned()
+                    .collect(),
             ),
+            "USER FUNCTIONS" => ("function name", self.user_function_names()),
             _ => ("job id", vec![]),
         };
         names.retain(|n| pattern.is_none_or(|p| super::catalog::like(n, p)));

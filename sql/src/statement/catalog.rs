@@ -95,6 +95,14 @@ pub(super) fn parse_show(c: &mut Cursor) -> Result<Statement> {
         c.expect_end()?;
         return Ok(Statement::ShowColumns { table, like });
     }
+    if c.eat_keywords(&["USER", "FUNCTIONS"]) {
+        let like = like_pattern(c)?;
+        c.expect_end()?;
+        return Ok(Statement::Show {
+            what: "USER FUNCTIONS".into(),
+            like,
+        });
+    }
     let what = c.identifier()?.to_ascii_uppercase();
     if what == "JARS" {
         return Err(jvm_only(c, "SHOW JARS"));
