@@ -279,6 +279,29 @@ fn desugar(name: &str, args: Vec<Expr>) -> Option<Expr> {
                 else_result: Some(Box::new(b)),
             })
         }
+        // Seeded: Java's generator, one per call (functions/random.rs).
+        ("RAND", 1) => {
+            let id = Expr::value(Value::Number(
+                crate::functions::random_call_id().to_string(),
+                false,
+            ));
+            Some(call(
+                crate::functions::RAND_SEEDED,
+                vec![args.into_iter().next()?, id],
+            ))
+        }
+        ("RAND_INTEGER", 1 | 2) => {
+            let id = Expr::value(Value::Number(
+                crate::functions::random_call_id().to_string(),
+                false,
+            ));
+            let mut args = args;
+            if args.len() == 1 {
+                args.insert(0, Expr::value(Value::Null));
+            }
+            args.push(id);
+            Some(call(crate::functions::RAND_INTEGER, args))
+        }
         ("MOD", 2) => {
             let mut it = args.into_iter();
             Some(binary(it.next()?, ast::BinaryOperator::Modulo, it.next()?))
@@ -408,6 +431,8 @@ pub const REWRITTEN_FUNCTIONS: &[&str] = &[
     "MOD",
     "MONTH",
     "QUARTER",
+    "RAND",
+    "RAND_INTEGER",
     "REGEXP",
     "REGEXP_REPLACE",
     "REGEXP_SUBSTR",

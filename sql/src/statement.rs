@@ -249,6 +249,19 @@ fn parse_in(c: &mut Cursor) -> Result<Statement> {
         }
         c.eat_keywords(&["SYSTEM"]);
         if c.is_keyword("FUNCTION") {
+            let at = c.location();
+            let python = (0..)
+                .map_while(|n| (!matches!(c.peek_nth(n), Token::EOF)).then_some(n))
+                .any(|n| c.is_keyword_at(n, "LANGUAGE") && c.is_keyword_at(n + 1, "PYTHON"));
+            if python {
+                return Err(SqlError::NotSupported {
+                    location: at,
+                    message: "CREATE FUNCTION .. LANGUAGE PYTHON: Python user-defined functions \
+                              are not supported yet; Rust functions can be registered through \
+                              the Table API (TableEnvironment::create_temporary_function)"
+                        .into(),
+                });
+            }
             return Err(catalog::jvm_only(c, "CREATE FUNCTION"));
         }
         if c.eat_keywords(&["VIEW"]) {

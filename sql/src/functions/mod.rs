@@ -10,6 +10,7 @@ mod decimal;
 pub use cast::CAST_TO_STRING;
 pub use decimal::{DECIMAL_DIVIDE, FlinkArithmetic};
 pub use json::{JSON_VALUE_ERROR, JSON_VALUE_RAISE};
+pub use random::{RAND_INTEGER, RAND_SEEDED, call_id as random_call_id};
 pub use text::FLINK_SUBSTRING;
 pub use unnest::UNNEST_PART;
 
@@ -25,6 +26,7 @@ pub mod json_build;
 mod math;
 mod percentile;
 mod printf;
+mod random;
 mod split;
 mod string;
 mod text;
@@ -231,6 +233,12 @@ pub fn register(state: &mut SessionState) -> Result<()> {
         ScalarUDF::new_from_impl(truncate::Truncate::new()),
     ))?;
     state.register_udf(Arc::new(ScalarUDF::new_from_impl(printf::Printf::new())))?;
+    state.register_udf(Arc::new(ScalarUDF::new_from_impl(
+        random::SeededRandom::double(),
+    )))?;
+    state.register_udf(Arc::new(ScalarUDF::new_from_impl(
+        random::SeededRandom::integer(),
+    )))?;
     for f in json_build::JsonBuild::all() {
         state.register_udf(Arc::new(ScalarUDF::new_from_impl(f)))?;
     }

@@ -371,7 +371,8 @@ pub(super) fn jvm_only(c: &Cursor, what: &str) -> SqlError {
         message: format!(
             "{what}: it loads Java classes, and Eddy runs no JVM. Connectors and formats are \
              built into Eddy (see SHOW FUNCTIONS and the README's connector list); \
-             user-defined functions in Java are not supported"
+             user-defined functions in Java cannot run, Rust ones are registered through \
+             the Table API (TableEnvironment::create_temporary_function)"
         ),
     }
 }

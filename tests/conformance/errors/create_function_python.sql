@@ -1,0 +1,1 @@
+CREATE TEMPORARY FUNCTION count_char AS 'udfs.count_char' LANGUAGE PYTHON;
