@@ -4,7 +4,7 @@ use super::*;
 use eddy_sql::Outcome;
 
 /// A bounded table of bids over the conformance data.
-async fn env_with_bids() -> TableEnvironment {
+pub(super) async fn env_with_bids() -> TableEnvironment {
     let env = TableEnvironment::new();
     let data = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -22,7 +22,7 @@ async fn env_with_bids() -> TableEnvironment {
 }
 
 /// The changes as `+I[..]` lines, sorted.
-fn lines(batches: &[ChangeBatch]) -> Vec<String> {
+pub(super) fn lines(batches: &[ChangeBatch]) -> Vec<String> {
     let mut out: Vec<String> = batches
         .iter()
         .flat_map(eddy_engine::value_text::change_lines)

@@ -8,37 +8,11 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use eddy_sql::Outcome;
 
-/// The changes as lines, sorted.
-fn lines(batches: &[ChangeBatch]) -> Vec<String> {
-    let mut out: Vec<String> = batches
-        .iter()
-        .flat_map(eddy_engine::value_text::change_lines)
-        .collect();
-    out.sort();
-    out
-}
+use super::tests::{env_with_bids, lines};
 
 async fn rows(env: &TableEnvironment, sql: &str) -> Vec<String> {
     let t = env.sql_query(sql).await.expect("plan");
     lines(&t.collect().await.expect("run"))
-}
-
-/// An environment with the conformance suite's bids as table `bid`.
-async fn env_with_bids() -> TableEnvironment {
-    let env = TableEnvironment::new();
-    let data = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/conformance/data/nexmark/bid/bids-000.csv"
-    );
-    env.execute_sql(&format!(
-        "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, \
-         `dateTime` TIMESTAMP(3), extra STRING, \
-         WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) \
-         WITH ('connector' = 'filesystem', 'path' = '{data}', 'format' = 'csv')"
-    ))
-    .await
-    .expect("create table");
-    env
 }
 
 /// Nexmark q14's `count_char`: how often `c` occurs in `s`.

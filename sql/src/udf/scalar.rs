@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -228,7 +228,7 @@ impl ScalarUDFImpl for UserScalar {
         if let ColumnarValue::Array(a) = &result
             && a.data_type() != &self.function.return_type
         {
-            return plan_err!(
+            return exec_err!(
                 "function {} returned {} where it declares {}",
                 self.name,
                 a.data_type(),
