@@ -53,7 +53,7 @@ async fn bids_per_auction_and_10s(env: &TableEnvironment) -> Table {
 }
 
 /// The streaming plan part of EXPLAIN, without the job-specific sink.
-fn streaming_plan(explain: &str) -> String {
+pub(super) fn streaming_plan(explain: &str) -> String {
     explain
         .split("== Streaming Plan ==")
         .nth(1)

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use eddy_sql::Outcome;
 
-use super::tests::{env_with_bids, lines};
+use super::tests::{env_with_bids, lines, streaming_plan};
 
 async fn rows(env: &TableEnvironment, sql: &str) -> Vec<String> {
     let t = env.sql_query(sql).await.expect("plan");
@@ -103,15 +103,11 @@ async fn a_udf_call_plans_the_same_in_sql_and_in_the_table_api() {
                 .alias("n"),
         ])
         .expect("select");
-    let plan = |explain: String| {
-        explain
-            .split("== Streaming Plan ==")
-            .nth(1)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let sql_plan = plan(sql.explain().await.expect("explain"));
-    assert_eq!(plan(api.explain().await.expect("explain")), sql_plan);
+    let sql_plan = streaming_plan(&sql.explain().await.expect("explain"));
+    assert_eq!(
+        streaming_plan(&api.explain().await.expect("explain")),
+        sql_plan
+    );
     assert!(sql_plan.contains("count_char(bid.url"), "{sql_plan}");
 }
 
